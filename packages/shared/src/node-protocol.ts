@@ -1,0 +1,105 @@
+import { z } from "zod";
+import { ModelRecord, NodeModelStatus } from "./models.js";
+import { ModelName } from "./validation.js";
+import { RuntimeType } from "./runtimes.js";
+
+/** The seed's `loaded_models`: model names the node serves right now, by kind. */
+export const LoadedModels = z.object({
+  llm: z.array(ModelName).default([]),
+  asr: z.array(ModelName).default([]),
+  tts: z.array(ModelName).default([]),
+  image: z.array(ModelName).default([]),
+});
+export type LoadedModels = z.infer<typeof LoadedModels>;
+
+/** One GPU as `nvidia-smi` reports it. */
+export const GpuInfo = z.object({
+  index: z.number().int().nonnegative(),
+  name: z.string().max(256),
+  memory_total_mib: z.number().nonnegative(),
+  memory_used_mib: z.number().nonnegative(),
+});
+export type GpuInfo = z.infer<typeof GpuInfo>;
+
+/** An engine process's health, for `/api/nodes`. */
+export const EngineHealth = z.object({
+  model: ModelName,
+  runtime: RuntimeType,
+  pid: z.number().int().optional(),
+  up: z.boolean(),
+  restarts: z.number().int().nonnegative().default(0),
+});
+export type EngineHealth = z.infer<typeof EngineHealth>;
+
+const Labels = z
+  .record(z.string().max(64), z.string().max(256))
+  .refine((l) => Object.keys(l).length <= 64, "at most 64 labels");
+
+/**
+ * `POST /api/nodes/register` body (node token). The seed's fields come first and keep their names:
+ * `runtime_id`, `supported_runtimes`, `loaded_models`.
+ */
+export const NodeRegistration = z.object({
+  runtime_id: z.uuid("runtime_id must be a UUID"),
+  supported_runtimes: z.array(RuntimeType).max(16),
+  loaded_models: LoadedModels,
+  /** Where the gateway reaches this agent (`http://host:port`). */
+  agent_url: z.url({ protocol: /^https?$/, error: "agent_url must be an http(s) URL" }),
+  hostname: z.string().min(1).max(255),
+  version: z.string().max(64),
+  gpus: z.array(GpuInfo).max(64).default([]),
+  labels: Labels.default({}),
+});
+export type NodeRegistration = z.input<typeof NodeRegistration>;
+export type NodeRegistrationParsed = z.output<typeof NodeRegistration>;
+
+export const RegisterResponse = z.object({
+  runtime_id: z.string(),
+  /** Shown once; the gateway keeps only its hash. The agent sends it as `Authorization: Bearer`. */
+  node_secret: z.string(),
+  heartbeat_interval_ms: z.number().int().positive(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
+
+/** `POST /api/nodes/{runtime_id}/heartbeat` body (node secret): registration fields plus state. */
+export const Heartbeat = NodeRegistration.extend({
+  models: z.array(NodeModelStatus).max(1024).default([]),
+  engines: z.array(EngineHealth).max(1024).default([]),
+});
+export type Heartbeat = z.input<typeof Heartbeat>;
+export type HeartbeatParsed = z.output<typeof Heartbeat>;
+
+/** The heartbeat's answer: the node's desired model set. */
+export const HeartbeatResponse = z.object({
+  models: z.array(ModelRecord),
+  heartbeat_interval_ms: z.number().int().positive(),
+});
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+/** `GET /api/nodes` entry. */
+export const NodeView = z.object({
+  runtime_id: z.string(),
+  hostname: z.string(),
+  agent_url: z.string(),
+  version: z.string(),
+  online: z.boolean(),
+  /** Ejected by outlier detection until this Unix-ms time, if so. */
+  ejected_until: z.number().nullable(),
+  supported_runtimes: z.array(RuntimeType),
+  loaded_models: LoadedModels,
+  models: z.array(NodeModelStatus),
+  engines: z.array(EngineHealth),
+  gpus: z.array(GpuInfo),
+  labels: z.record(z.string(), z.string()),
+  registered_at: z.number(),
+  last_seen: z.number(),
+});
+export type NodeView = z.infer<typeof NodeView>;
+
+/** Agent `DELETE /api/models/{name}` answer. */
+export const AgentDeleteResponse = z.object({
+  name: z.string(),
+  /** False when the agent did not have the model (already gone): still a success. */
+  deleted: z.boolean(),
+});
+export type AgentDeleteResponse = z.infer<typeof AgentDeleteResponse>;
