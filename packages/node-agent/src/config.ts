@@ -1,0 +1,35 @@
+import { z } from "zod";
+import { cacheEnv } from "./cache/cache-env.js";
+import { engineEnv } from "./engines/engine-env.js";
+import { formatEnvErrors } from "./env-errors.js";
+
+/** The agent's own variables: where it lives and how it reaches the gateway. */
+export const controlEnv = {
+  // Where the gateway is; the agent registers there.
+  OMNIGATE_GATEWAY_URL: z.url().default("http://127.0.0.1:8080"),
+  // Cluster-wide token for registration (the gateway's OMNIGATE_NODE_TOKEN).
+  OMNIGATE_NODE_TOKEN: z.string().min(16, "OMNIGATE_NODE_TOKEN must be at least 16 characters").optional(),
+  // File holding the node token when the variable is unset (the gateway writes one on first start).
+  OMNIGATE_NODE_TOKEN_FILE: z.string().optional(),
+  // The agent's own HTTP API (data plane and DELETE from the gateway).
+  OMNIGATE_AGENT_HOST: z.string().default("127.0.0.1"),
+  // 0 = any free port (tests); the agent reports the bound port in agent_url.
+  OMNIGATE_AGENT_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  // What the gateway should call; defaults to http://<host>:<bound port>.
+  OMNIGATE_AGENT_URL: z.url().optional(),
+  // Keeps the runtime_id (a UUID) and engine pid files across restarts.
+  OMNIGATE_STATE_DIR: z.string().default("./.data/agent"),
+  // Free-form labels sent at registration, "k=v,k2=v2".
+  OMNIGATE_NODE_LABELS: z.string().default(""),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+};
+
+export const AgentEnv = z.object({ ...controlEnv, ...cacheEnv, ...engineEnv });
+export type AgentConfig = z.infer<typeof AgentEnv>;
+
+/** Reads the environment once; throws naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const parsed = AgentEnv.safeParse(env);
+  if (!parsed.success) throw new Error(formatEnvErrors(parsed.error));
+  return parsed.data;
+}
