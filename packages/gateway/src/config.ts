@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { proxyEnv } from "./proxy/proxy-env.js";
+
+/** The gateway's control-plane variables. */
+export const controlEnv = {
+  // Listen address; 0.0.0.0 to take traffic from other hosts.
+  OMNIGATE_HOST: z.string().default("127.0.0.1"),
+  // 0 = any free port (tests).
+  OMNIGATE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  // SQLite registry, generated credentials: keep it on persistent storage.
+  OMNIGATE_DATA_DIR: z.string().default("./.data/gateway"),
+  // Admin credential for /api/* and DELETE; generated into the data dir when unset.
+  OMNIGATE_ADMIN_KEY: z.string().min(16, "OMNIGATE_ADMIN_KEY must be at least 16 characters").optional(),
+  // Cluster-wide token agents register with; generated into the data dir when unset.
+  OMNIGATE_NODE_TOKEN: z.string().min(16, "OMNIGATE_NODE_TOKEN must be at least 16 characters").optional(),
+  // How often agents heartbeat.
+  OMNIGATE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(50).default(5_000),
+  // A node silent this long is offline and gets no traffic.
+  OMNIGATE_NODE_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+};
+
+export const GatewayEnv = z.object({ ...controlEnv, ...proxyEnv });
+export type GatewayConfig = z.infer<typeof GatewayEnv>;
+
+/** Reads the environment once; throws naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const parsed = GatewayEnv.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,86 @@
+import { CAPABILITY_LABELS, type Capability, type RuntimeType } from "@omnigate/shared/runtimes";
+import { statusOf, type ErrorCode } from "@omnigate/shared/errors";
+import type { ModelNodeView } from "@omnigate/shared/models";
+
+/** An error that becomes an OpenAI error body; the error middleware maps it. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly param: string | null = null,
+    /** Extra response headers (`Retry-After`). */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.status = statusOf(code);
+  }
+}
+
+export class ModelNotFoundError extends ApiError {
+  override name = "ModelNotFoundError";
+  constructor(readonly model: string) {
+    super(
+      "model_not_found",
+      `The model '${model}' does not exist. List the models with GET /v1/models, or register it with POST /api/models.`,
+      "model",
+    );
+  }
+}
+
+export class CapabilityUnsupportedError extends ApiError {
+  override name = "CapabilityUnsupportedError";
+  constructor(
+    readonly model: string,
+    readonly capability: Capability,
+    readonly supported: readonly Capability[],
+  ) {
+    super(
+      "model_capability_unsupported",
+      `Model '${model}' does not support ${CAPABILITY_LABELS[capability]}; it supports ${supported
+        .map((c) => CAPABILITY_LABELS[c])
+        .join(", ")}.`,
+      "model",
+    );
+  }
+}
+
+export class NoCapableNodeError extends ApiError {
+  override name = "NoCapableNodeError";
+  constructor(
+    readonly model: string,
+    readonly runtime: RuntimeType,
+    retryAfterS: number,
+  ) {
+    super(
+      "no_capable_node",
+      `No online node can run model '${model}' (runtime ${runtime}). Start a node agent with the ${runtime} engine installed, or check GET /api/nodes.`,
+      "model",
+      { "Retry-After": String(retryAfterS) },
+    );
+  }
+}
+
+/** "downloading 43%", "starting", "failed: checksum mismatch" — what the nodes say. */
+export function describeNodeState(node: Pick<ModelNodeView, "state" | "progress" | "error">): string {
+  if (node.state === "downloading" && node.progress) return `downloading ${Math.floor(node.progress.percent)}%`;
+  if (node.state === "failed") return `failed: ${node.error ?? "unknown error"}`;
+  return node.state;
+}
+
+export class ModelNotReadyError extends ApiError {
+  override name = "ModelNotReadyError";
+  constructor(
+    readonly model: string,
+    readonly nodes: readonly ModelNodeView[],
+    retryAfterS: number,
+  ) {
+    const states = nodes.length
+      ? nodes.map((n) => `${n.runtime_id.slice(0, 8)}: ${describeNodeState(n)}`).join("; ")
+      : "no node has reported it yet";
+    super("model_not_ready", `Model '${model}' is not ready on any node (${states}). Retry in ${retryAfterS} s.`, "model", {
+      "Retry-After": String(retryAfterS),
+    });
+  }
+}
