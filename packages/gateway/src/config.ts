@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatEnvErrors } from "@omnigate/shared/validation";
 import { proxyEnv } from "./proxy/proxy-env.js";
 
 /** The gateway's control-plane variables. */
@@ -26,9 +27,6 @@ export type GatewayConfig = z.infer<typeof GatewayEnv>;
 /** Reads the environment once; throws naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const parsed = GatewayEnv.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
-    throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
-  }
+  if (!parsed.success) throw new Error(formatEnvErrors(parsed.error));
   return parsed.data;
 }

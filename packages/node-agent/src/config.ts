@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { cacheEnv } from "./cache/cache-env.js";
 import { engineEnv } from "./engines/engine-env.js";
-import { formatEnvErrors } from "./env-errors.js";
+import { formatEnvErrors } from "@omnigate/shared/validation";
 
 /** The agent's own variables: where it lives and how it reaches the gateway. */
 export const controlEnv = {

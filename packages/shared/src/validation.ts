@@ -75,3 +75,9 @@ export function describeZodError(error: z.ZodError): { message: string; param: s
   const more = error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : "";
   return { message: `Invalid request: ${issues.join("; ")}${more}`, param };
 }
+
+/** "Invalid configuration:\n  OMNIGATE_PORT: …\n  HF_ENDPOINT: …" — every bad variable named, for fail-fast config. */
+export function formatEnvErrors(error: z.ZodError): string {
+  const lines = error.issues.map((i) => `  ${i.path.map(String).join(".") || "(env)"}: ${i.message}`);
+  return `Invalid configuration:\n${lines.join("\n")}`;
+}
