@@ -18,6 +18,10 @@ export const controlEnv = {
   OMNIGATE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(50).default(5_000),
   // A node silent this long is offline and gets no traffic.
   OMNIGATE_NODE_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  // How long a node agent gets to confirm a model delete before it is left to its next heartbeat.
+  OMNIGATE_NODE_CALL_TIMEOUT_MS: z.coerce.number().int().min(50).default(3_000),
+  // On SIGTERM, how long in-flight requests may finish before their connections are cut.
+  OMNIGATE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 

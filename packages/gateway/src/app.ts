@@ -1,0 +1,77 @@
+import express, { type Express, type RequestHandler } from "express";
+import { errorBody } from "@omnigate/shared/errors";
+import type { GatewayConfig } from "./config.js";
+import type { Logger } from "./logger.js";
+import type { NodeRegistry } from "./nodes/node-registry.js";
+import type { ModelStore } from "./store/model-store.js";
+import type { ApiKeyStore } from "./store/key-store.js";
+import type { DataPlane } from "./proxy/data-plane.js";
+import type { Authenticator } from "./auth/authenticator.js";
+import { CLIENT_OR_ADMIN, requireAuth } from "./auth/require-auth.js";
+import { errorMiddleware, notFoundHandler } from "./errors/error-middleware.js";
+import { modelRoutes } from "./registry/model-routes.js";
+import { nodeRoutes } from "./nodes/node-routes.js";
+import { keyRoutes } from "./admin/key-routes.js";
+
+export interface AppDeps {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly models: ModelStore;
+  readonly keys: ApiKeyStore;
+  readonly nodes: NodeRegistry;
+  readonly auth: Authenticator;
+  readonly dataPlane: DataPlane;
+  /** True once shutdown began: new requests get 503 shutting_down and the connection closes. */
+  readonly isClosing?: () => boolean;
+}
+
+/** The gateway's HTTP app. Listens nowhere: main.ts / server.ts do that. */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  // Proxies in front of the gateway report the client address; only trust loopback ones.
+  app.set("trust proxy", "loopback");
+
+  app.use(accessLog(logger.child({ component: "http" })));
+  if (deps.isClosing) app.use(refuseWhileClosing(deps.isClosing));
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  // Multipart bodies (audio, image edits) pass through untouched for the data plane's multer.
+  app.use(express.json({ limit: config.OMNIGATE_MAX_BODY_BYTES }));
+
+  app.use(modelRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS }));
+  app.use(nodeRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
+  app.use(keyRoutes({ keys: deps.keys, auth: deps.auth, logger }));
+
+  // Everything else under /v1 is inference: a client key (or the admin key) first.
+  app.use("/v1", requireAuth(deps.auth, CLIENT_OR_ADMIN));
+  app.use(deps.dataPlane.router);
+
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(logger.child({ component: "http" })));
+  return app;
+}
+
+/** One debug line per request; never headers (they carry credentials). */
+function accessLog(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    if (!log.isLevelEnabled("debug")) return next();
+    const started = performance.now();
+    res.once("finish", () => {
+      log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(performance.now() - started) }, "request");
+    });
+    next();
+  };
+}
+
+function refuseWhileClosing(isClosing: () => boolean): RequestHandler {
+  return (_req, res, next) => {
+    if (!isClosing()) return next();
+    res.setHeader("connection", "close");
+    res.status(503).json(errorBody("shutting_down", "The gateway is shutting down. Retry in a moment (another gateway instance, or this one after restart)."));
+  };
+}

@@ -1,0 +1,68 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Request } from "express";
+import type { ApiKeyView } from "@omnigate/shared/admin";
+import type { ApiKeyStore } from "../store/key-store.js";
+import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
+import type { ClusterCredentials } from "./credentials.js";
+
+/** Who a bearer credential belongs to. */
+export type Principal =
+  | { readonly kind: "admin" }
+  | { readonly kind: "node_token" }
+  | { readonly kind: "client"; readonly key: ApiKeyView }
+  | { readonly kind: "node_secret"; readonly node: NodeEntry }
+  | { readonly kind: "unknown" };
+
+export type PrincipalKind = Principal["kind"];
+
+/** What each kind is called in error messages. */
+export const PRINCIPAL_LABELS: Readonly<Record<PrincipalKind, string>> = {
+  admin: "the admin key",
+  node_token: "the node token",
+  client: "a client API key",
+  node_secret: "a node secret",
+  unknown: "an unknown credential",
+};
+
+/** `Authorization: Bearer <credential>`; null when absent or empty. */
+export function bearerOf(req: Request): string | null {
+  const header = req.headers.authorization;
+  if (!header) return null;
+  const match = /^Bearer\s+(\S.*)$/i.exec(header.trim());
+  return match?.[1]?.trim() || null;
+}
+
+/**
+ * Tells every credential kind apart. The presented value is hashed once; the admin key and node
+ * token are compared as sha256 digests with timingSafeEqual, client keys are looked up by hash.
+ */
+export class Authenticator {
+  readonly #adminHash: Buffer;
+  readonly #nodeTokenHash: Buffer;
+
+  constructor(
+    credentials: ClusterCredentials,
+    private readonly keys: ApiKeyStore,
+    private readonly nodes: NodeRegistry,
+  ) {
+    this.#adminHash = sha256(credentials.adminKey.value);
+    this.#nodeTokenHash = sha256(credentials.nodeToken.value);
+  }
+
+  identify(credential: string): Principal {
+    const digest = sha256(credential);
+    if (timingSafeEqual(digest, this.#adminHash)) return { kind: "admin" };
+    if (timingSafeEqual(digest, this.#nodeTokenHash)) return { kind: "node_token" };
+    const key = this.keys.findByHash(digest.toString("hex"));
+    if (key) return { kind: "client", key };
+    // Only to answer 403 rather than 401 when a node secret lands on the wrong route.
+    for (const node of this.nodes.list()) {
+      if (timingSafeEqual(digest, node.secretHash)) return { kind: "node_secret", node };
+    }
+    return { kind: "unknown" };
+  }
+}
+
+function sha256(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}

@@ -1,0 +1,81 @@
+import { Router, type Request } from "express";
+import { RegisterModelRequest, type DeleteModelResponse, type ModelList } from "@omnigate/shared/models";
+import { describeZodError } from "@omnigate/shared/validation";
+import { ApiError, ModelNotFoundError } from "../errors/api-error.js";
+import type { Logger } from "../logger.js";
+import type { NodeRegistry } from "../nodes/node-registry.js";
+import type { ModelStore } from "../store/model-store.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import { ADMIN_ONLY, CLIENT_OR_ADMIN, requireAuth } from "../auth/require-auth.js";
+import { buildModelRecord } from "./build-model-record.js";
+import { tellNodesToDelete } from "./delete-fanout.js";
+import { toListEntry } from "./model-view.js";
+
+export interface ModelRoutesDeps {
+  readonly models: ModelStore;
+  readonly nodes: NodeRegistry;
+  readonly auth: Authenticator;
+  readonly logger: Logger;
+  /** How long a node gets to confirm a delete before it is `deferred`. */
+  readonly nodeCallTimeoutMs: number;
+}
+
+/** The model registry: register (admin), list and show (client or admin), delete (admin). */
+export function modelRoutes(deps: ModelRoutesDeps): Router {
+  const { models, nodes } = deps;
+  const log = deps.logger.child({ component: "registry" });
+  const admin = requireAuth(deps.auth, ADMIN_ONLY);
+  const client = requireAuth(deps.auth, CLIENT_OR_ADMIN);
+  const router = Router();
+
+  router.post("/api/models", admin, (req, res) => {
+    const parsed = RegisterModelRequest.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const { message, param } = describeZodError(parsed.error);
+      throw new ApiError("invalid_request", message, param);
+    }
+    const record = buildModelRecord(parsed.data);
+    if (!models.insert(record)) {
+      throw new ApiError(
+        "model_already_exists",
+        `A model named '${record.name}' already exists. Delete it first (DELETE /v1/models/${record.name}) or register under another name.`,
+        "name",
+      );
+    }
+    log.info({ model: record.name, repo: record.repo, runtime: record.runtime }, "model registered");
+    res.status(201).json(record);
+  });
+
+  router.get("/v1/models", client, (_req, res) => {
+    const list: ModelList = { object: "list", data: models.list().map((m) => toListEntry(m, nodes)) };
+    res.json(list);
+  });
+
+  // Names contain `/` (`org/model`): a wildcard takes every remaining segment.
+  router.get("/v1/models/*name", client, (req, res) => {
+    const name = modelNameOf(req);
+    const model = models.get(name);
+    if (!model) throw new ModelNotFoundError(name);
+    res.json(toListEntry(model, nodes));
+  });
+
+  router.delete("/v1/models/*name", admin, async (req, res) => {
+    const name = modelNameOf(req);
+    const model = models.delete(name);
+    if (!model) throw new ModelNotFoundError(name);
+    // Every node that runs the runtime may hold the model, online or not; offline ones are
+    // tried too (cheap, bounded by the timeout) and otherwise clean up when they return.
+    const assigned = nodes.list().filter((n) => n.registration.supported_runtimes.includes(model.runtime));
+    const outcomes = await tellNodesToDelete(assigned, name, deps.nodeCallTimeoutMs, log);
+    log.info({ model: name, nodes: outcomes.map((o) => `${o.runtime_id}:${o.outcome}`) }, "model deleted");
+    const body: DeleteModelResponse = { id: name, object: "model", deleted: true, nodes: outcomes };
+    res.json(body);
+  });
+
+  return router;
+}
+
+function modelNameOf(req: Request): string {
+  const raw = (req.params as Record<string, string | string[] | undefined>).name;
+  return Array.isArray(raw) ? raw.join("/") : (raw ?? "");
+}

@@ -1,0 +1,109 @@
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { GatewayConfig } from "./config.js";
+import type { Logger } from "./logger.js";
+import { createApp } from "./app.js";
+import { openStore, type Store } from "./store/store.js";
+import { NodeRegistry } from "./nodes/node-registry.js";
+import { OfflineSweeper } from "./nodes/offline-sweeper.js";
+import { Authenticator } from "./auth/authenticator.js";
+import { loadClusterCredentials, type ClusterCredentials } from "./auth/credentials.js";
+import { createDataPlane, type DataPlane } from "./proxy/data-plane.js";
+
+export interface RunningGateway {
+  /** `http://host:port` as bound (the real port when OMNIGATE_PORT=0). */
+  readonly url: string;
+  readonly port: number;
+  /** In-process only (tools, tests): the values and the files they live in. Never log them. */
+  readonly credentials: ClusterCredentials;
+  readonly nodes: NodeRegistry;
+  readonly store: Store;
+  /** Stop accepting → drain → close the data plane → close the store. Same promise when called twice. */
+  close(): Promise<void>;
+}
+
+/** Opens the store, builds the app and listens: everything main.ts does except signals. */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  const credentials = loadClusterCredentials(config.OMNIGATE_DATA_DIR, config, logger);
+  const store = openStore(config.OMNIGATE_DATA_DIR);
+  const nodes = new NodeRegistry({ timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS });
+  // Check several times per timeout so "offline" is noticed soon after it becomes true.
+  const sweeper = new OfflineSweeper(nodes, Math.max(50, Math.min(1_000, Math.floor(config.OMNIGATE_NODE_TIMEOUT_MS / 4))), logger.child({ component: "nodes" }));
+  let dataPlane: DataPlane | null = null;
+  let closing = false;
+  let server: Server;
+  try {
+    dataPlane = createDataPlane({ models: store.models, nodes, config, logger });
+    const app = createApp({
+      config,
+      logger,
+      models: store.models,
+      keys: store.keys,
+      nodes,
+      auth: new Authenticator(credentials, store.keys, nodes),
+      dataPlane,
+      isClosing: () => closing,
+    });
+    server = app.listen(config.OMNIGATE_PORT, config.OMNIGATE_HOST);
+    await once(server, "listening");
+  } catch (err) {
+    await dataPlane?.close().catch(() => {});
+    store.close();
+    throw err;
+  }
+  sweeper.start();
+  const port = (server.address() as AddressInfo).port;
+  const host = config.OMNIGATE_HOST.includes(":") ? `[${config.OMNIGATE_HOST}]` : config.OMNIGATE_HOST;
+  const url = `http://${host}:${port}`;
+  const log = logger.child({ component: "server" });
+  log.info({ url, data_dir: config.OMNIGATE_DATA_DIR }, "gateway listening");
+
+  let closed: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      sweeper.stop();
+      // 1. Stop accepting and let in-flight requests finish, up to the shutdown timeout.
+      try {
+        await drain(server, config.OMNIGATE_SHUTDOWN_TIMEOUT_MS);
+      } catch (err) {
+        log.error({ err }, "closing the listener failed");
+      }
+      // 2. Upstream pools and waiting requests of the data plane.
+      try {
+        await dataPlane.close();
+      } catch (err) {
+        log.error({ err }, "closing the data plane failed");
+      }
+      // 3. Last, the database: nothing writes to it any more.
+      try {
+        store.close();
+      } catch (err) {
+        log.error({ err }, "closing the store failed");
+      }
+      log.info("gateway stopped");
+    })();
+    return closed;
+  };
+  return { url, port, credentials, nodes, store, close };
+}
+
+async function drain(server: Server, timeoutMs: number): Promise<void> {
+  const done = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  // Idle keep-alive sockets would otherwise hold close() open until they time out.
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    timer.unref();
+  });
+  try {
+    await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

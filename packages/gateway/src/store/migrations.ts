@@ -1,0 +1,44 @@
+import type { Database } from "better-sqlite3";
+
+/**
+ * The schema, as an append-only list: entry i brings a database from `user_version` i to i + 1.
+ * Never edit a shipped entry; add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: models (the whole record as JSON: it is read once at start, never queried by field) and
+  // client API keys (only the sha256 of a key is stored; `prefix` tells keys apart in listings).
+  `
+  CREATE TABLE models (
+    name       TEXT PRIMARY KEY,
+    record     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE api_keys (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    prefix     TEXT NOT NULL,
+    hash       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  ) STRICT;
+  `,
+];
+
+/** Applies every migration the database has not seen, each in its own transaction. */
+export function migrate(db: Database): number {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(
+      `The gateway database is at schema version ${current}, newer than this gateway knows (${MIGRATIONS.length}). Run a newer omnigate, or point OMNIGATE_DATA_DIR elsewhere.`,
+    );
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    const sql = MIGRATIONS[version] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      // PRAGMA takes no bound parameters; `version` is a loop integer, not input.
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}

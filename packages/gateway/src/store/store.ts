@@ -1,0 +1,31 @@
+import type { Database } from "better-sqlite3";
+import { openDatabase } from "./database.js";
+import { ApiKeyStore } from "./key-store.js";
+import { ModelStore } from "./model-store.js";
+
+/** The gateway's durable state: registered models and client API keys. Nodes are not stored. */
+export interface Store {
+  readonly models: ModelStore;
+  readonly keys: ApiKeyStore;
+  /** Checkpoints the WAL and closes the file; safe to call twice. */
+  close(): void;
+}
+
+export function openStore(dataDir: string): Store {
+  const db: Database = openDatabase(dataDir);
+  try {
+    const store: Store = {
+      models: new ModelStore(db),
+      keys: new ApiKeyStore(db),
+      close() {
+        if (!db.open) return;
+        db.pragma("wal_checkpoint(TRUNCATE)");
+        db.close();
+      },
+    };
+    return store;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
