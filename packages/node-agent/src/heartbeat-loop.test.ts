@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { ModelRecord } from "@omnigate/shared/models";
+import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { errorAnswer, ScriptedGateway } from "../test/helpers/scripted-gateway.js";
+import { waitFor } from "../test/helpers/wait.js";
+import { GatewayClient } from "./gateway-client.js";
+import { HeartbeatLoop } from "./heartbeat-loop.js";
+import { createLogger } from "./logger.js";
+
+const RUNTIME_ID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f";
+const TOKEN = "node-token-0123456789";
+
+let gateway: ScriptedGateway | undefined;
+let loop: HeartbeatLoop | undefined;
+
+afterEach(async () => {
+  await loop?.stop();
+  await gateway?.close();
+  loop = undefined;
+  gateway = undefined;
+});
+
+interface Harness {
+  loop: HeartbeatLoop;
+  secrets: (string | null)[];
+  desired: { models: ModelRecord[]; snapshot: number }[];
+}
+
+function makeLoop(url: string, beat: Partial<Heartbeat> = {}): Harness {
+  const secrets: (string | null)[] = [];
+  const desired: Harness["desired"] = [];
+  let snapshot = 0;
+  const registration: NodeRegistration = {
+    runtime_id: RUNTIME_ID,
+    supported_runtimes: ["llama_cpp"],
+    loaded_models: { llm: [], asr: [], tts: [], image: [] },
+    agent_url: "http://127.0.0.1:9",
+    hostname: "box",
+    version: "0.0.0-test",
+  };
+  loop = new HeartbeatLoop({
+    client: new GatewayClient({ baseUrl: url, tokenSource: { token: TOKEN }, timeoutMs: 2_000 }),
+    logger: createLogger("silent"),
+    runtimeId: RUNTIME_ID,
+    registration: () => registration,
+    heartbeat: () => ({ ...registration, models: [], engines: [], ...beat }),
+    snapshot: () => ++snapshot,
+    onDesired: (models, s) => desired.push({ models, snapshot: s }),
+    onSecret: (s) => secrets.push(s),
+  });
+  return { loop, secrets, desired };
+}
+
+describe("HeartbeatLoop", () => {
+  it("registers with the node token, then heartbeats with the node secret and hands over the desired set", async () => {
+    gateway = await ScriptedGateway.start();
+    gateway.intervalMs = 50;
+    const model: ModelRecord = {
+      name: "m",
+      repo: "org/m",
+      revision: "main",
+      files: ["m.gguf"],
+      runtime: "llama_cpp",
+      kind: "llm",
+      capabilities: ["chat"],
+      options: {},
+      created_at: 1,
+    };
+    gateway.desired = [model];
+    const h = makeLoop(gateway.url, { models: [{ name: "m", state: "pending", in_flight: 0, capacity: 1 }] });
+    h.loop.start();
+    h.loop.start();
+    await waitFor(() => gateway!.seen("heartbeat").length >= 3, { what: "three heartbeats" });
+    const [register] = gateway.seen("register");
+    expect(register).toMatchObject({ authorization: `Bearer ${TOKEN}`, body: { runtime_id: RUNTIME_ID, supported_runtimes: ["llama_cpp"] } });
+    const beats = gateway.seen("heartbeat");
+    expect(beats[0]!.path).toBe(`/api/nodes/${RUNTIME_ID}/heartbeat`);
+    expect(beats[0]!.authorization).toBe(`Bearer ${gateway.secret(1)}`);
+    expect(beats[0]!.body.models).toEqual([{ name: "m", state: "pending", in_flight: 0, capacity: 1 }]);
+    expect(h.secrets).toEqual([gateway.secret(1)]);
+    expect(h.desired[0]!.models).toEqual([model]);
+    expect(h.loop.intervalMs).toBe(50);
+    // Started twice, yet one loop: never two calls at once.
+    expect(gateway.maxInFlight).toBe(1);
+  });
+
+  it("coalesces a burst of nudges into one heartbeat queued behind the one in flight", async () => {
+    gateway = await ScriptedGateway.start();
+    const h = makeLoop(gateway.url);
+    h.loop.start();
+    await waitFor(() => gateway!.seen("heartbeat").length === 1 && h.desired.length === 1, { what: "the first heartbeat" });
+    let release!: () => void;
+    gateway.hold = new Promise((r) => (release = r));
+    h.loop.nudge();
+    await waitFor(() => gateway!.seen("heartbeat").length === 2, { what: "the nudged heartbeat" });
+    for (let i = 0; i < 20; i++) h.loop.nudge();
+    gateway.hold = undefined;
+    release();
+    await waitFor(() => h.desired.length === 3, { what: "the queued heartbeat's answer" });
+    // Two nudges more while idle, in one tick: one heartbeat.
+    h.loop.nudge();
+    h.loop.nudge();
+    await waitFor(() => h.desired.length === 4, { what: "the next nudged heartbeat" });
+    await h.loop.stop();
+    expect(gateway.seen("heartbeat")).toHaveLength(4);
+    expect(gateway.maxInFlight).toBe(1);
+  });
+
+  it("registers again when the gateway forgot the node (404 node_not_found, 401)", async () => {
+    gateway = await ScriptedGateway.start();
+    gateway.intervalMs = 20;
+    gateway.heartbeatScript.push(errorAnswer(404, "node_not_found"));
+    const h = makeLoop(gateway.url);
+    h.loop.start();
+    await waitFor(() => gateway!.seen("register").length === 2 && h.desired.length > 0, { what: "re-registration" });
+    gateway.heartbeatScript.push(errorAnswer(401, "invalid_api_key"));
+    await waitFor(() => gateway!.seen("register").length === 3 && h.desired.length > 1, { what: "second re-registration" });
+    expect(h.secrets).toEqual([gateway.secret(1), null, gateway.secret(2), null, gateway.secret(3)]);
+    expect(gateway.seen("heartbeat").at(-1)!.authorization).toBe(`Bearer ${gateway.secret(3)}`);
+  });
+
+  it("keeps retrying with backoff while the gateway errors, then registers", async () => {
+    gateway = await ScriptedGateway.start();
+    gateway.registerScript.push(errorAnswer(503, "shutting_down"), errorAnswer(500, "internal_error"), errorAnswer(503, "shutting_down"));
+    const h = makeLoop(gateway.url);
+    h.loop.start();
+    await waitFor(() => h.desired.length === 1, { what: "registration after errors" });
+    const registers = gateway.seen("register");
+    expect(registers).toHaveLength(4);
+    expect(h.secrets).toEqual([gateway.secret(1)]);
+  });
+
+  it("survives a gateway that is not there yet, and registers once it listens", async () => {
+    const probe = await ScriptedGateway.start();
+    const port = probe.port;
+    await probe.close();
+    const h = makeLoop(`http://127.0.0.1:${port}`);
+    h.loop.start();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.loop.registered).toBe(false);
+    gateway = await ScriptedGateway.start(port);
+    await waitFor(() => h.desired.length === 1, { what: "registration once the gateway is up", timeoutMs: 15_000 });
+    expect(gateway.seen("register")).toHaveLength(1);
+  });
+
+  it("stop() waits for the call in flight and is idempotent", async () => {
+    gateway = await ScriptedGateway.start();
+    const h = makeLoop(gateway.url);
+    let release!: () => void;
+    gateway.hold = new Promise((r) => (release = r));
+    h.loop.start();
+    await waitFor(() => gateway!.seen("heartbeat").length === 1, { what: "a heartbeat in flight" });
+    let stopped = false;
+    const stopping = h.loop.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    await h.loop.stop();
+    h.loop.nudge();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(gateway.seen("heartbeat")).toHaveLength(1);
+  });
+});
