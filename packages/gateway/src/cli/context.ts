@@ -1,0 +1,31 @@
+import { InvalidArgumentError, type Command } from "commander";
+import { GatewayClient, resolveSettings } from "./client.js";
+
+/** What every command gets: the client and the output mode. */
+export interface CommandContext {
+  readonly client: GatewayClient;
+  readonly json: boolean;
+  print(text: string): void;
+  printJson(value: unknown): void;
+}
+
+export function commandContext(cmd: Command, env: NodeJS.ProcessEnv = process.env): CommandContext {
+  const globals = cmd.optsWithGlobals<{ url?: string; json?: boolean }>();
+  return {
+    client: new GatewayClient(resolveSettings(env, globals.url)),
+    json: globals.json === true,
+    print: (text) => console.log(text),
+    printJson: (value) => console.log(JSON.stringify(value, null, 2)),
+  };
+}
+
+/** Commander's repeatable option: `--file a --file b` → ["a", "b"]. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");
+  return n;
+}

@@ -1,0 +1,126 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ModelListEntry } from "@omnigate/shared/models";
+import { describeNode, shortId } from "./format.js";
+import { modelPath, type GatewayClient } from "./client.js";
+
+/** Where progress goes: a terminal gets one live line, anything else plain lines on change. */
+export interface ProgressOutput {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+export interface WaitOptions {
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+  readonly out: ProgressOutput;
+}
+
+export type WaitOutcome = { ok: true; entry: ModelListEntry; message: string } | { ok: false; message: string };
+
+/**
+ * Polls the model until some node reports it ready (ok) or every node reports it failed, it is
+ * deleted, or the timeout passes (not ok). Transient errors (gateway restarting) are shown and
+ * polled through.
+ */
+export async function waitForModel(client: GatewayClient, name: string, options: WaitOptions): Promise<WaitOutcome> {
+  const deadline = Date.now() + options.timeoutMs;
+  const printer = options.out.isTTY ? new LiveLine(options.out) : new ChangeLines(options.out);
+  try {
+    for (;;) {
+      const result = await client.request<ModelListEntry>("GET", modelPath(name));
+      if (result.ok) {
+        const entry = result.data;
+        printer.show(name, entry);
+        const verdict = settle(entry);
+        if (verdict) return verdict;
+      } else {
+        // Gone or not allowed will not fix itself; anything else (unreachable, 5xx) may.
+        if (result.status === 404 || result.status === 401 || result.status === 403) return { ok: false, message: result.error };
+        printer.note(`${name}: ${result.error} (retrying)`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        return {
+          ok: false,
+          message: `Timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for '${name}'. Nodes keep working on it; check with 'omnigate models ls'.`,
+        };
+      }
+      await sleep(Math.min(options.intervalMs, left));
+    }
+  } finally {
+    printer.end();
+  }
+}
+
+function settle(entry: ModelListEntry): WaitOutcome | null {
+  const ready = entry.nodes.filter((n) => n.ready);
+  if (entry.ready && ready.length > 0) {
+    return { ok: true, entry, message: `${entry.id} is ready on ${ready.length} of ${entry.nodes.length} node(s): ${ready.map((n) => shortId(n.runtime_id)).join(", ")}` };
+  }
+  if (entry.nodes.length > 0 && entry.nodes.every((n) => n.state === "failed")) {
+    const reasons = entry.nodes.map((n) => `${shortId(n.runtime_id)}: ${n.error ?? "unknown error"}`).join("; ");
+    return { ok: false, message: `${entry.id} failed on every node (${reasons}).` };
+  }
+  return null;
+}
+
+function summary(name: string, entry: ModelListEntry): string {
+  if (entry.nodes.length === 0) return `${name}: waiting for an online node that runs ${entry.runtime}`;
+  return `${name}: ${entry.nodes.map((n) => `${shortId(n.runtime_id)} ${describeNode(n)}`).join(" · ")}`;
+}
+
+/** A terminal: the same line rewritten in place. */
+class LiveLine {
+  #drawn = false;
+  constructor(private readonly out: ProgressOutput) {}
+
+  show(name: string, entry: ModelListEntry): void {
+    this.#draw(summary(name, entry));
+  }
+
+  note(text: string): void {
+    this.#draw(text);
+  }
+
+  end(): void {
+    if (this.#drawn) this.out.write("\n");
+    this.#drawn = false;
+  }
+
+  #draw(text: string): void {
+    const width = Math.max(20, (this.out.columns ?? 80) - 1);
+    const line = text.length > width ? `${text.slice(0, width - 1)}…` : text;
+    this.out.write(`\r\x1b[2K${line}`);
+    this.#drawn = true;
+  }
+}
+
+/** A pipe or log: one line per node whenever what it reports changes (downloads in 10% steps). */
+class ChangeLines {
+  readonly #last = new Map<string, string>();
+  #waitingShown = false;
+  #lastNote = "";
+  constructor(private readonly out: ProgressOutput) {}
+
+  show(name: string, entry: ModelListEntry): void {
+    if (entry.nodes.length === 0 && !this.#waitingShown) {
+      this.out.write(`${summary(name, entry)}\n`);
+      this.#waitingShown = true;
+    }
+    for (const node of entry.nodes) {
+      const step = node.state === "downloading" && node.progress ? `downloading:${Math.floor(node.progress.percent / 10)}` : `${node.state}:${node.error ?? ""}`;
+      if (this.#last.get(node.runtime_id) === step) continue;
+      this.#last.set(node.runtime_id, step);
+      this.out.write(`${name}: ${shortId(node.runtime_id)} ${describeNode(node)}\n`);
+    }
+  }
+
+  note(text: string): void {
+    if (text === this.#lastNote) return;
+    this.#lastNote = text;
+    this.out.write(`${text}\n`);
+  }
+
+  end(): void {}
+}
