@@ -146,6 +146,9 @@ describe("gateway app over HTTP", () => {
     const badJson = await call("POST", "/api/models", admin, "{not json");
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.code).toBe("invalid_json");
+    const form = await fetch(`${gw.url}/api/models`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "application/x-www-form-urlencoded" }, body: "repo=org/x" });
+    expect(form.status).toBe(415);
+    expect(((await form.json()) as { error: { code: string } }).error.code).toBe("unsupported_media_type");
     const badNode = await call("POST", "/api/nodes/register", nodeToken, { ...registration(["llama_cpp"]), runtime_id: "nope" });
     expect(badNode.status).toBe(400);
     expect(badNode.body.error.param).toBe("runtime_id");

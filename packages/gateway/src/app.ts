@@ -7,6 +7,7 @@ import type { ModelStore } from "./store/model-store.js";
 import type { ApiKeyStore } from "./store/key-store.js";
 import type { DataPlane } from "./proxy/data-plane.js";
 import type { Authenticator } from "./auth/authenticator.js";
+import { ApiError } from "./errors/api-error.js";
 import { CLIENT_OR_ADMIN, requireAuth } from "./auth/require-auth.js";
 import { errorMiddleware, notFoundHandler } from "./errors/error-middleware.js";
 import { modelRoutes } from "./registry/model-routes.js";
@@ -40,8 +41,9 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: "ok" });
   });
 
-  // Multipart bodies (audio, image edits) pass through untouched for the data plane's multer.
-  app.use(express.json({ limit: config.OMNIGATE_MAX_BODY_BYTES }));
+  // Only control-plane bodies are parsed here: the data plane reads /v1/* bodies itself, raw, to
+  // forward the original bytes (a parser here would consume its stream).
+  app.use("/api", requireJsonBody, express.json({ limit: config.OMNIGATE_MAX_BODY_BYTES }));
 
   app.use(modelRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS }));
   app.use(nodeRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
@@ -67,6 +69,17 @@ function accessLog(log: Logger): RequestHandler {
     next();
   };
 }
+
+/** A control-plane body that is not JSON would otherwise surface as "field required" errors. */
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const type = req.headers["content-type"];
+  const length = req.headers["content-length"];
+  const hasBody = (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+  if (hasBody && (type === undefined || !/^application\/(.+\+)?json\b/i.test(type))) {
+    return next(new ApiError("unsupported_media_type", `The admin and node API takes JSON bodies, not '${(type ?? "none").slice(0, 100)}'. Send Content-Type: application/json.`));
+  }
+  next();
+};
 
 function refuseWhileClosing(isClosing: () => boolean): RequestHandler {
   return (_req, res, next) => {
