@@ -1,9 +1,21 @@
-import { Router } from "express";
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import type { GatewayConfig } from "../config.js";
-import type { Logger } from "../logger.js";
-import type { NodeRegistry } from "../nodes/node-registry.js";
-import type { ModelLookup } from "../routing/readiness.js";
 import { ApiError } from "../errors/api-error.js";
+import type { Logger } from "../logger.js";
+import { GatewayMetrics } from "../metrics/gateway-metrics.js";
+import type { NodeRegistry } from "../nodes/node-registry.js";
+import { WaitQueues } from "../routing/queue.js";
+import type { ModelLookup } from "../routing/readiness.js";
+import { OutlierDetector } from "../routing/scheduler-outlier.js";
+import { Scheduler, type Lease } from "../routing/scheduler.js";
+import { AgentPools } from "./agent-pools.js";
+import { ENDPOINTS, type EndpointSpec } from "./endpoints.js";
+import { Forwarder, agentAddress } from "./forward.js";
+import { parseJsonRequest, parseMultipartRequest, type BodyLimits, type ParsedRequest } from "./parse-request.js";
+import { ClientGoneError } from "./read-body.js";
+import type { ProxyExchange } from "./upstream-attempt.js";
 
 export interface DataPlaneDeps {
   readonly models: ModelLookup;
@@ -15,15 +27,152 @@ export interface DataPlaneDeps {
 export interface DataPlane {
   /** Mounted at the app root behind client API-key auth: serves the OpenAI inference endpoints. */
   readonly router: Router;
+  /** `GET /metrics` (Prometheus text); the app decides where and behind what to mount it. */
+  readonly metrics: RequestHandler;
   /** Ends pooled connections and waiting requests. */
   close(): Promise<void>;
 }
 
-// SCAFFOLD (issue 5 replaces this file): the inference endpoints answer 503 until the data plane lands.
-export function createDataPlane(_deps: DataPlaneDeps): DataPlane {
-  const router = Router();
-  router.post(/^\/v1\/(chat\/completions|completions|embeddings|audio\/.*|images\/.*)$/, () => {
-    throw new ApiError("internal_error", "The data plane is not built yet.");
+/** How long close() lets running requests finish before cutting them. */
+const CLOSE_GRACE_MS = 5_000;
+
+// A client's id is kept when it is a plain token; anything else (or none) gets a fresh UUID.
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+class ShuttingDownError extends ApiError {
+  override name = "ShuttingDownError";
+  constructor() {
+    super("shutting_down", "The gateway is shutting down. Retry in a few seconds.", null, { "Retry-After": "5" });
+  }
+}
+
+/**
+ * The OpenAI data plane (issue 5): each endpoint reads just enough of the body to route it (model,
+ * stream), checks readiness, takes a slot from the scheduler (or waits in the bounded per-model
+ * queue) and forwards the original bytes to the chosen agent, failing over before the first byte.
+ */
+export function createDataPlane(deps: DataPlaneDeps): DataPlane {
+  const { config, nodes, models } = deps;
+  const log = deps.logger.child({ component: "proxy" });
+  let closing = false;
+
+  const queues = new WaitQueues<Lease>({ max: config.OMNIGATE_QUEUE_MAX, timeoutMs: config.OMNIGATE_QUEUE_TIMEOUT_MS });
+  const ejectionTimers = new Set<NodeJS.Timeout>();
+  const outliers = new OutlierDetector({
+    failures: config.OMNIGATE_OUTLIER_FAILURES,
+    baseEjectionMs: config.OMNIGATE_OUTLIER_BASE_EJECTION_MS,
+    maxEjectionMs: config.OMNIGATE_OUTLIER_MAX_EJECTION_MS,
+    onEject: (node, until, failures) => {
+      log.warn({ node: node.runtimeId, until: new Date(until).toISOString(), failures, ejections: node.ejections }, "node ejected");
+      metrics.ejection(node.runtimeId);
+      // Requests waiting for a slot may use the node again once its cool-down ends.
+      const timer = setTimeout(() => {
+        ejectionTimers.delete(timer);
+        queues.drainAll();
+      }, until - Date.now() + 1);
+      timer.unref();
+      ejectionTimers.add(timer);
+    },
   });
-  return { router, close: async () => {} };
+  const scheduler = new Scheduler({ isEjected: outliers.isEjected, onSlotFreed: (model) => queues.drain(model) });
+  const pools = new AgentPools({
+    connections: config.OMNIGATE_PROXY_CONNECTIONS,
+    connectTimeoutMs: config.OMNIGATE_PROXY_CONNECT_TIMEOUT_MS,
+  });
+  const metrics = new GatewayMetrics({
+    nodes,
+    inFlight: () => scheduler.entries(),
+    queueDepths: () => queues.depths(),
+  });
+  const forwarder = new Forwarder({
+    models,
+    nodes,
+    scheduler,
+    queues,
+    outliers,
+    pools,
+    metrics,
+    log,
+    maxAttempts: config.OMNIGATE_PROXY_MAX_ATTEMPTS,
+    timeouts: { firstByteMs: config.OMNIGATE_PROXY_FIRST_BYTE_TIMEOUT_MS, idleMs: config.OMNIGATE_PROXY_IDLE_TIMEOUT_MS },
+  });
+  const limits: BodyLimits = { maxBodyBytes: config.OMNIGATE_MAX_BODY_BYTES, maxUploadBytes: config.OMNIGATE_MAX_UPLOAD_BYTES };
+
+  // A node registered, reported or went offline: waiters re-check, pools of vanished agents close.
+  const onChange = (): void => {
+    queues.drainAll();
+    pools.retain(new Set(nodes.list().map((n) => agentAddress(n).origin)));
+  };
+  nodes.on("change", onChange);
+
+  const clientGone = new ClientGoneError();
+
+  function handler(spec: EndpointSpec): RequestHandler {
+    const parse =
+      spec.body === "json"
+        ? (req: Request, _res: Response) => parseJsonRequest(req, spec, limits)
+        : (req: Request, res: Response) => parseMultipartRequest(req, res, spec, limits);
+    return async (req: Request, res: Response, next: NextFunction) => {
+      const x: ProxyExchange = {
+        id: requestIdOf(req),
+        res,
+        started: performance.now(),
+        clientGone: false,
+        firstByteAt: undefined,
+        abortUpstream: undefined,
+        cancelWait: undefined,
+      };
+      let model = "";
+      res.setHeader("X-Request-Id", x.id);
+      res.on("close", () => {
+        if (!res.writableFinished) {
+          x.clientGone = true;
+          x.abortUpstream?.(clientGone);
+          x.cancelWait?.(clientGone);
+        }
+        const status = x.clientGone && !res.headersSent ? 499 : res.statusCode;
+        const now = performance.now();
+        const ttft = x.firstByteAt === undefined ? undefined : (x.firstByteAt - x.started) / 1000;
+        metrics.request(model, spec.capability, status, (now - x.started) / 1000, ttft);
+        log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
+      });
+      if (closing) return next(new ShuttingDownError());
+      let parsed: ParsedRequest;
+      try {
+        parsed = await parse(req, res);
+        // Only registered names become a metrics label: a hostile name never does.
+        if (models.get(parsed.model)) model = parsed.model;
+        await forwarder.forward(x, spec, parsed);
+      } catch (err) {
+        if (x.clientGone || err instanceof ClientGoneError) return;
+        next(err);
+      }
+    };
+  }
+
+  const router = Router();
+  for (const spec of ENDPOINTS) router.post(spec.path, handler(spec));
+
+  let closed: Promise<void> | undefined;
+  return {
+    router,
+    metrics: metrics.handler,
+    close() {
+      closed ??= (async () => {
+        // Order: refuse new requests → refuse the waiting ones → let running ones finish (bounded).
+        closing = true;
+        nodes.off("change", onChange);
+        for (const t of ejectionTimers) clearTimeout(t);
+        ejectionTimers.clear();
+        queues.close(new ShuttingDownError());
+        await pools.close(CLOSE_GRACE_MS);
+      })();
+      return closed;
+    },
+  };
 }

@@ -1,0 +1,159 @@
+import type { Request, Response } from "express";
+import multer, { MulterError, type Options as MulterOptions, type StorageEngine } from "multer";
+import type { Writable } from "node:stream";
+import { describeZodError } from "@omnigate/shared/validation";
+import { ApiError } from "../errors/api-error.js";
+import type { EndpointSpec } from "./endpoints.js";
+import { PayloadTooLargeError, readBody } from "./read-body.js";
+
+/** What the data plane needs from a request: where to route it, and the bytes to forward untouched. */
+export interface ParsedRequest {
+  readonly model: string;
+  readonly stream: boolean;
+  readonly body: Buffer;
+  /** Sent upstream as is: for multipart it carries the boundary of `body`. */
+  readonly contentType: string;
+}
+
+export interface BodyLimits {
+  readonly maxBodyBytes: number;
+  readonly maxUploadBytes: number;
+}
+
+const JSON_CONTENT_TYPE = "application/json";
+
+/**
+ * A JSON body: read whole (bounded), parsed once to read `model` and `stream` and validated with the
+ * shared schema; the original bytes are what gets forwarded, never a re-serialisation.
+ */
+export async function parseJsonRequest(req: Request, spec: EndpointSpec, limits: BodyLimits): Promise<ParsedRequest> {
+  const type = req.headers["content-type"];
+  // Absent is tolerated (curl --data-binary); anything else must say JSON.
+  if (type !== undefined && !type.toLowerCase().includes("json")) {
+    throw new ApiError(
+      "unsupported_media_type",
+      `${spec.path} takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`,
+    );
+  }
+  const body = await readBody(req, limits.maxBodyBytes, "request body");
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw new ApiError(
+      "invalid_json",
+      `The request body is not valid JSON (${(err as Error).message}). Send a JSON object with Content-Type: application/json.`,
+    );
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ApiError("invalid_request", "The request body must be a JSON object, e.g. {\"model\": \"…\", …}.");
+  }
+  const parsed = spec.schema.safeParse(value);
+  if (!parsed.success) {
+    const { message, param } = describeZodError(parsed.error);
+    throw new ApiError("invalid_request", message, param);
+  }
+  return { model: parsed.data.model, stream: parsed.data.stream === true, body, contentType: JSON_CONTENT_TYPE };
+}
+
+/**
+ * multer drives busboy over the buffered body: it checks the structure (boundary, part headers, a
+ * truncated body) and enforces per-field and per-file limits; the files themselves are counted and
+ * dropped here because the raw body already holds them and is forwarded unchanged.
+ */
+const discardStorage: StorageEngine = {
+  _handleFile(_req, file, cb) {
+    let size = 0;
+    file.stream.on("data", (chunk: Buffer) => (size += chunk.length));
+    file.stream.on("error", cb);
+    file.stream.on("end", () => cb(null, { size }));
+  },
+  _removeFile(_req, _file, cb) {
+    cb(null);
+  },
+};
+
+/** multer 2.5 option (not in @types/multer yet): feed busboy from a buffer instead of piping the request. */
+type BufferedMulterOptions = MulterOptions & { streamHandler: (req: Request, busboy: Writable) => void };
+
+const FIELD_LIMITS = {
+  // Text fields: a 32 000-character prompt in 4-byte UTF-8 fits.
+  fieldSize: 160 * 1024,
+  fieldNameSize: 128,
+  fields: 64,
+  // Image edits take up to 16 images.
+  files: 16,
+  parts: 96,
+  headerPairs: 32,
+};
+
+const uploads = new Map<number, (req: Request, res: Response, next: (err?: unknown) => void) => void>();
+
+function uploadParser(maxUploadBytes: number) {
+  let parser = uploads.get(maxUploadBytes);
+  if (!parser) {
+    const options: BufferedMulterOptions = {
+      storage: discardStorage,
+      limits: { ...FIELD_LIMITS, fileSize: maxUploadBytes },
+      streamHandler: (req, busboy) => busboy.end((req as Request & { rawBody: Buffer }).rawBody),
+    };
+    parser = multer(options).any();
+    uploads.set(maxUploadBytes, parser);
+  }
+  return parser;
+}
+
+function multerToApiError(err: unknown, maxUploadBytes: number): unknown {
+  if (err instanceof ApiError) return err;
+  if (err instanceof MulterError) {
+    if (err.code === "LIMIT_FILE_SIZE") return new PayloadTooLargeError(maxUploadBytes, `file '${err.field ?? "?"}'`);
+    if (err.code === "LIMIT_FIELD_VALUE") {
+      return new ApiError("payload_too_large", `The form field '${err.field ?? "?"}' is too long. Send a shorter value.`, err.field ?? null);
+    }
+    return new ApiError("invalid_multipart", `Bad multipart form: ${err.message}${err.field ? ` (field '${err.field}')` : ""}.`, err.field ?? null);
+  }
+  // busboy's messages are fixed strings ("Unexpected end of form", "Malformed part header").
+  const message = err instanceof Error ? err.message : String(err);
+  return new ApiError(
+    "invalid_multipart",
+    `The multipart body is malformed (${message}). Send multipart/form-data as an OpenAI SDK or curl -F builds it.`,
+  );
+}
+
+/**
+ * A multipart body: read whole (bounded by OMNIGATE_MAX_UPLOAD_BYTES), checked by multer, its text
+ * fields validated with the shared schema and the file part required; the raw bytes are forwarded.
+ */
+export async function parseMultipartRequest(
+  req: Request,
+  res: Response,
+  spec: EndpointSpec,
+  limits: BodyLimits,
+): Promise<ParsedRequest> {
+  const type = req.headers["content-type"] ?? "";
+  if (!type.toLowerCase().startsWith("multipart/form-data")) {
+    throw new ApiError(
+      "unsupported_media_type",
+      `${spec.path} takes multipart/form-data (a file upload), not '${type.slice(0, 100) || "no Content-Type"}'. Send the file with an OpenAI SDK or curl -F file=@audio.wav.`,
+    );
+  }
+  const body = await readBody(req, limits.maxUploadBytes, "upload");
+  (req as Request & { rawBody: Buffer }).rawBody = body;
+  await new Promise<void>((resolve, reject) => {
+    uploadParser(limits.maxUploadBytes)(req, res, (err?: unknown) =>
+      err ? reject(multerToApiError(err, limits.maxUploadBytes)) : resolve(),
+    );
+  });
+  const files = (req.files ?? []) as Express.Multer.File[];
+  const fileFields = spec.fileFields ?? [];
+  if (!files.some((f) => fileFields.includes(f.fieldname))) {
+    const wanted = fileFields.map((f) => `'${f}'`).join(" or ");
+    throw new ApiError("invalid_multipart", `The form has no file part ${wanted}. Attach the file as ${wanted}.`, fileFields[0] ?? null);
+  }
+  const parsed = spec.schema.safeParse(req.body ?? {});
+  if (!parsed.success) {
+    const { message, param } = describeZodError(parsed.error);
+    throw new ApiError("invalid_request", message, param);
+  }
+  return { model: parsed.data.model, stream: parsed.data.stream === true, body, contentType: type };
+}

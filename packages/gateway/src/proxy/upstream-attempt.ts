@@ -1,0 +1,227 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { Response } from "express";
+import type { Dispatcher } from "undici";
+import { errorBody } from "@omnigate/shared/errors";
+
+/** Why one try at one node did not produce an answer. */
+export type FailureReason = "refused" | "reset" | "timeout" | "http_5xx" | "stream" | "error";
+
+/** What became of one try. */
+export type AttemptOutcome =
+  /** The client got an answer (maybe a passed-through 5xx), or went away. */
+  | { readonly kind: "answered"; readonly status: number; readonly nodeFailed: FailureReason | null }
+  /** Nothing reached the client: the request may go to another node. */
+  | { readonly kind: "failed"; readonly reason: FailureReason; readonly detail: string };
+
+/** The per-request state shared by the attempts of one request. */
+export interface ProxyExchange {
+  readonly id: string;
+  readonly res: Response;
+  /** performance.now() at arrival. */
+  readonly started: number;
+  clientGone: boolean;
+  /** performance.now() when the first body byte went to the client. */
+  firstByteAt: number | undefined;
+  /** Set while an upstream request runs: cuts it (the client went away). */
+  abortUpstream: ((reason: Error) => void) | undefined;
+  /** Set while the request waits in the queue: takes it out of line. */
+  cancelWait: ((reason: unknown) => void) | undefined;
+}
+
+export interface AttemptTimeouts {
+  readonly firstByteMs: number;
+  readonly idleMs: number;
+}
+
+// Connection-level headers describe the agent hop only (RFC 9110 §7.6.1); the gateway sets its own.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "x-request-id",
+]);
+
+class UpstreamTimeoutError extends Error {
+  override name = "UpstreamTimeoutError";
+}
+
+/** Cuts a 5xx answer so the request can go to another node. */
+class FailoverSignal extends Error {
+  override name = "FailoverSignal";
+}
+
+/** An undici error as a failure reason, and words for the log and the client. */
+function classify(err: Error & { code?: string }): { reason: FailureReason; detail: string } {
+  switch (err.code) {
+    case "ECONNREFUSED":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return { reason: "refused", detail: `cannot connect (${err.code})` };
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_SOCKET":
+    case "UND_ERR_CLOSED":
+      return { reason: "reset", detail: `connection closed (${err.code}: ${err.message})` };
+    default:
+      return { reason: "error", detail: `${err.name}: ${err.message}` };
+  }
+}
+
+/**
+ * One forward of the request to one agent, as an undici dispatch handler: no intermediate streams,
+ * each chunk goes to the client as it arrives (SSE included; nothing compresses or batches it) and
+ * the agent is paused while the client's socket is full. The client's response is started lazily,
+ * on the first body byte, so a failure until then can still be retried elsewhere.
+ */
+export class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  readonly #x: ProxyExchange;
+  readonly #timeouts: AttemptTimeouts;
+  /** Whether a 5xx should be cut and retried elsewhere rather than passed to the client. */
+  readonly #canFailover: boolean;
+  readonly #settle: (outcome: AttemptOutcome) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #pendingAbort: Error | undefined;
+  #timer: NodeJS.Timeout;
+  #settled = false;
+  #status = 0;
+  #headers: IncomingHttpHeaders | undefined;
+  #committed = false;
+  #sse = false;
+  #gotData = false;
+  #failoverDetail: string | undefined;
+  #timedOut = false;
+  readonly #resume = () => this.#controller?.resume();
+
+  constructor(x: ProxyExchange, timeouts: AttemptTimeouts, canFailover: boolean, settle: (o: AttemptOutcome) => void) {
+    this.#x = x;
+    this.#timeouts = timeouts;
+    this.#canFailover = canFailover;
+    this.#settle = settle;
+    this.#timer = setTimeout(this.#onTimeout, timeouts.firstByteMs);
+    x.abortUpstream = (reason) => this.#abort(reason);
+  }
+
+  #onTimeout = (): void => {
+    this.#timedOut = true;
+    this.#abort(new UpstreamTimeoutError(this.#gotData ? "idle timeout" : "first byte timeout"));
+  };
+
+  #abort(reason: Error): void {
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#pendingAbort = reason;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#pendingAbort) controller.abort(this.#pendingAbort);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return;
+    if (statusCode >= 500 && this.#canFailover) {
+      this.#failoverDetail = `HTTP ${statusCode}`;
+      controller.abort(new FailoverSignal(this.#failoverDetail));
+      return;
+    }
+    this.#status = statusCode;
+    this.#headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled || this.#x.clientGone) return;
+    const res = this.#x.res;
+    if (!this.#gotData) {
+      this.#gotData = true;
+      this.#commit();
+      this.#x.firstByteAt = performance.now();
+      // From now on the limit is the gap between chunks, not the wait for the first one.
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(this.#onTimeout, this.#timeouts.idleMs);
+    } else {
+      this.#timer.refresh();
+    }
+    if (!res.write(chunk)) {
+      controller.pause();
+      res.once("drain", this.#resume);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    clearTimeout(this.#timer);
+    if (!this.#committed) this.#commit();
+    this.#x.res.end();
+    this.#done({
+      kind: "answered",
+      status: this.#status,
+      nodeFailed: this.#status >= 500 ? "http_5xx" : null,
+    });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#settled) return;
+    clearTimeout(this.#timer);
+    const x = this.#x;
+    if (x.clientGone) {
+      this.#done({ kind: "answered", status: 499, nodeFailed: null });
+      return;
+    }
+    const { reason, detail } = this.#failoverDetail
+      ? { reason: "http_5xx" as const, detail: this.#failoverDetail }
+      : this.#timedOut
+        ? { reason: "timeout" as const, detail: err.message }
+        : classify(err);
+    if (!this.#committed) {
+      this.#done({ kind: "failed", reason, detail });
+      return;
+    }
+    // Bytes already went out: the status cannot change. An SSE client gets an error event it can
+    // read; any other body is cut short so the client cannot mistake it for a whole answer.
+    const res = x.res;
+    if (this.#sse && !res.writableEnded) {
+      const body = errorBody(
+        reason === "timeout" ? "upstream_timeout" : "upstream_error",
+        `The node serving this stream failed after it started (${detail}). The output above is incomplete; retry the request.`,
+      );
+      res.end(`data: ${JSON.stringify(body)}\n\n`);
+    } else {
+      res.destroy();
+    }
+    this.#done({ kind: "answered", status: this.#status, nodeFailed: reason === "timeout" ? "timeout" : "stream" });
+  }
+
+  /** Starts the client's response with the agent's status and end-to-end headers. */
+  #commit(): void {
+    this.#committed = true;
+    const res = this.#x.res;
+    const headers = this.#headers ?? {};
+    res.statusCode = this.#status;
+    for (const name in headers) {
+      const value = headers[name];
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      res.setHeader(name, value);
+    }
+    const type = headers["content-type"];
+    if (typeof type === "string" && type.startsWith("text/event-stream")) {
+      this.#sse = true;
+      // Nothing between here and the client may hold chunks back (nginx honours this header).
+      res.setHeader("Cache-Control", "no-cache");
+      res.setHeader("X-Accel-Buffering", "no");
+    }
+  }
+
+  #done(outcome: AttemptOutcome): void {
+    this.#settled = true;
+    this.#x.abortUpstream = undefined;
+    this.#x.res.off("drain", this.#resume);
+    this.#settle(outcome);
+  }
+}
