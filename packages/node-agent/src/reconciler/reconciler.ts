@@ -71,7 +71,10 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   /** Deleted through the agent API at epoch N: ignored in desired sets fetched before N. */
   readonly #tombstones = new Map<string, number>();
   #epoch = 0;
-  /** Held by a previous run; removed once the first desired set shows they are no longer wanted. */
+  /**
+   * Held by a previous run, or whose removal failed: removed once a desired set shows they are no
+   * longer wanted.
+   */
   #leftovers: ModelRecord[] = [];
   #leftoverCleanup: Promise<void> | undefined;
   #closed = false;
@@ -108,7 +111,9 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     for (const [name, epoch] of this.#tombstones) if (epoch <= snapshot) this.#tombstones.delete(name);
     // A heartbeat sent before a DELETE reached us may still list the model: it stays deleted.
     this.#desired = new Map(models.filter((m) => !this.#tombstones.has(m.name)).map((m) => [m.name, m]));
-    if (this.#leftovers.length > 0 && !this.#leftoverCleanup) this.#leftoverCleanup = this.#cleanLeftovers();
+    if (this.#leftovers.length > 0 && !this.#leftoverCleanup) {
+      this.#leftoverCleanup = this.#cleanLeftovers().finally(() => (this.#leftoverCleanup = undefined));
+    }
     this.#reconcile();
   }
 
@@ -124,9 +129,12 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     if (managed) return this.#beginDelete(managed);
     const leftovers = this.#leftovers.filter((r) => r.name === name);
     if (leftovers.length === 0) return { deleted: false };
-    this.#leftovers = this.#leftovers.filter((r) => r.name !== name);
     let error: string | undefined;
-    for (const record of leftovers) error = (await this.#removeFromCache(record)) ?? error;
+    for (const record of leftovers) {
+      const failed = await this.#removeFromCache(record);
+      if (failed) error = failed;
+      else this.#leftovers = this.#leftovers.filter((r) => r !== record);
+    }
     await this.#persist();
     return error ? { deleted: true, error } : { deleted: true };
   }
@@ -309,6 +317,8 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       await m.running?.catch(() => undefined);
       await this.#server.stop(name);
       const error = await this.#removeFromCache(m.record);
+      // Files that could not be removed stay on the books: retried with the next desired set.
+      if (error) this.#leftovers.push(m.record);
       if (this.#models.get(name) === m) this.#models.delete(name);
       await this.#persist();
       this.emit("change");
@@ -339,13 +349,14 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     return out;
   }
 
-  /** Models a previous run held that the gateway no longer wants (deleted while this node was down). */
+  /** Leftovers the gateway no longer wants (deleted while this node was down, or removal failed). */
   async #cleanLeftovers(): Promise<void> {
     for (const record of [...this.#leftovers]) {
       const wanted = this.#desired.get(record.name);
       if (!wanted || !sameSpec(wanted, record)) {
-        this.#log.info({ model: record.name }, "removing a model deleted while the agent was down");
-        await this.#removeFromCache(record);
+        this.#log.info({ model: record.name }, "removing cache entries of a model no longer wanted");
+        // Still failing: left for the next desired set.
+        if (await this.#removeFromCache(record)) continue;
       }
       // Dropped only once handled: a crash halfway leaves the rest for the next start.
       this.#leftovers = this.#leftovers.filter((r) => r !== record);

@@ -1,0 +1,193 @@
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createRequire } from "node:module";
+import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { createDefaultParts, type AgentParts } from "./agent-parts.js";
+import { createAgentApp } from "./api/agent-app.js";
+import { NodeSecretAuth } from "./api/auth.js";
+import type { AgentConfig } from "./config.js";
+import { GatewayClient, NodeTokenError } from "./gateway-client.js";
+import { GpuProbe } from "./gpu-info.js";
+import { HeartbeatLoop } from "./heartbeat-loop.js";
+import type { Logger } from "./logger.js";
+import { HeldModelsStore } from "./reconciler/held-models-store.js";
+import { Reconciler } from "./reconciler/reconciler.js";
+import { loadOrCreateRuntimeId } from "./runtime-id.js";
+
+export type { AgentParts };
+
+export interface AgentDeps {
+  /** Builds the parts; the real cache and engines by default (agent-parts.ts). */
+  readonly createParts?: (config: AgentConfig, logger: Logger) => Promise<AgentParts>;
+  readonly hostname?: string;
+  readonly version?: string;
+  /** GPU discovery; a probe that finds none is fine. */
+  readonly gpus?: GpuProbe;
+}
+
+export interface RunningAgent {
+  /** `http://host:port` as bound (the real port when OMNIGATE_AGENT_PORT=0). */
+  readonly url: string;
+  /** What the gateway is told to call (OMNIGATE_AGENT_URL, else `url`). */
+  readonly agentUrl: string;
+  readonly port: number;
+  readonly runtimeId: string;
+  readonly reconciler: Reconciler;
+  readonly heartbeats: HeartbeatLoop;
+  /** Stop heartbeats → stop accepting → stop pulls → stop engines → release. Same promise twice. */
+  close(): Promise<void>;
+}
+
+/** Parses OMNIGATE_NODE_LABELS ("k=v,k2=v2"); throws naming the bad entry. */
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new Error(`OMNIGATE_NODE_LABELS: "${entry}" is not key=value (use "k=v,k2=v2").`);
+    labels[entry.slice(0, eq).trim()] = entry.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+function packageVersion(): string {
+  try {
+    return (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/** Everything main.ts does except reading the environment and handling signals. */
+export async function startAgent(config: AgentConfig, logger: Logger, deps: AgentDeps = {}): Promise<RunningAgent> {
+  const log = logger.child({ component: "agent" });
+  const labels = parseLabels(config.OMNIGATE_NODE_LABELS);
+  if (!config.OMNIGATE_NODE_TOKEN && !config.OMNIGATE_NODE_TOKEN_FILE) {
+    // Without either the agent could never register: say so now, not in a retry loop.
+    throw new NodeTokenError(
+      "No node token: set OMNIGATE_NODE_TOKEN to the gateway's node token, or OMNIGATE_NODE_TOKEN_FILE to the file the gateway wrote it to (<gateway data dir>/node.token).",
+    );
+  }
+  const runtimeId = await loadOrCreateRuntimeId(config.OMNIGATE_STATE_DIR);
+  const hostname = deps.hostname ?? osHostname();
+  const version = deps.version ?? packageVersion();
+  const gpus = deps.gpus ?? new GpuProbe();
+  await gpus.refresh();
+
+  const parts = await (deps.createParts ?? createDefaultParts)(config, logger);
+  const auth = new NodeSecretAuth();
+  const reconciler = new Reconciler({
+    cache: parts.cache,
+    server: parts.server,
+    logger: logger.child({ component: "reconciler" }),
+    store: new HeldModelsStore(join(config.OMNIGATE_STATE_DIR, "models.json")),
+  });
+  await reconciler.restore();
+
+  const app = createAgentApp({
+    logger,
+    auth,
+    deleteModel: (name) => reconciler.deleteModel(name),
+    health: () => ({ runtime_id: runtimeId, registered: auth.hasSecret }),
+    ...(parts.openaiRouter ? { openaiRouter: parts.openaiRouter } : {}),
+  });
+  let server: Server;
+  try {
+    server = app.listen(config.OMNIGATE_AGENT_PORT, config.OMNIGATE_AGENT_HOST);
+    await once(server, "listening");
+  } catch (err) {
+    await reconciler.close();
+    await parts.server.close();
+    await parts.close?.();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${hostForUrl(config.OMNIGATE_AGENT_HOST)}:${port}`;
+  // A wildcard bind is not an address the gateway can call: use the host's name instead.
+  const agentUrl =
+    config.OMNIGATE_AGENT_URL ??
+    (isWildcard(config.OMNIGATE_AGENT_HOST) ? `http://${hostname}:${port}` : url);
+
+  const registration = (): NodeRegistration => ({
+    runtime_id: runtimeId,
+    supported_runtimes: [...parts.server.supportedRuntimes],
+    loaded_models: reconciler.loadedModels(),
+    agent_url: agentUrl,
+    hostname,
+    version,
+    gpus: gpus.current(),
+    labels,
+  });
+  const loop = new HeartbeatLoop({
+    client: new GatewayClient({
+      baseUrl: config.OMNIGATE_GATEWAY_URL,
+      tokenSource: { token: config.OMNIGATE_NODE_TOKEN, file: config.OMNIGATE_NODE_TOKEN_FILE },
+    }),
+    logger: logger.child({ component: "gateway-client" }),
+    runtimeId,
+    registration,
+    heartbeat: (): Heartbeat => ({ ...registration(), models: reconciler.statuses(), engines: parts.server.engines() }),
+    snapshot: () => reconciler.snapshot(),
+    onDesired: (models, snapshot) => reconciler.setDesired(models, snapshot),
+    onSecret: (secret) => auth.setSecret(secret),
+  });
+  reconciler.on("change", () => loop.nudge());
+  loop.start();
+  log.info(
+    { url, agent_url: agentUrl, runtime_id: runtimeId, runtimes: parts.server.supportedRuntimes, gateway: config.OMNIGATE_GATEWAY_URL },
+    "agent listening",
+  );
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      // 1. No more heartbeats: the gateway marks the node offline at its timeout and routes elsewhere.
+      await step(log, "stopping heartbeats", () => loop.stop());
+      // 2. Stop accepting; requests in flight get a few seconds to finish.
+      await step(log, "closing the listener", () => drain(server, 5_000));
+      // 3. Abort pulls and pending retries, so nothing starts an engine behind our back.
+      await step(log, "stopping the reconciler", () => reconciler.close());
+      // 4. Engines: SIGTERM → timeout → SIGKILL.
+      await step(log, "stopping engines", () => parts.server.close());
+      // 5. Whatever else the parts hold (locks, pools).
+      if (parts.close) await step(log, "releasing the cache", () => parts.close!());
+      log.info("agent stopped");
+    })();
+    return closed;
+  };
+  return { url, agentUrl, port, runtimeId, reconciler, heartbeats: loop, close };
+}
+
+async function step(log: Logger, what: string, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    log.error({ err }, `${what} failed`);
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "";
+}
+
+function hostForUrl(host: string): string {
+  if (isWildcard(host)) return "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+async function drain(server: Server, timeoutMs: number): Promise<void> {
+  const done = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    timer.unref();
+  });
+  await Promise.race([done, timeout]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,110 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Router } from "express";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createLogger } from "../logger.js";
+import type { DeleteResult } from "../reconciler/reconciler.js";
+import { createAgentApp } from "./agent-app.js";
+import { NodeSecretAuth } from "./auth.js";
+
+const SECRET = "ogn_node-secret-for-tests-0123456789";
+let server: Server;
+let base: string;
+let auth: NodeSecretAuth;
+let deleted: string[];
+let answer: DeleteResult;
+
+beforeEach(async () => {
+  auth = new NodeSecretAuth();
+  deleted = [];
+  answer = { deleted: true };
+  const openaiRouter = Router();
+  openaiRouter.get("/v1/ping", (_req, res) => void res.json({ pong: true }));
+  const app = createAgentApp({
+    logger: createLogger("silent"),
+    auth,
+    deleteModel: async (name) => {
+      deleted.push(name);
+      return answer;
+    },
+    health: () => ({ runtime_id: "rid", registered: auth.hasSecret }),
+    openaiRouter,
+  });
+  server = app.listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+interface ErrorJson {
+  error: { message: string; code: string; type: string; param: string | null };
+}
+const errorOf = async (res: Response) => ((await res.json()) as ErrorJson).error;
+
+const call = (path: string, init: RequestInit = {}, secret: string | null = SECRET) =>
+  fetch(`${base}${path}`, { ...init, headers: { ...(secret ? { authorization: `Bearer ${secret}` } : {}), ...(init.headers ?? {}) } });
+
+describe("agent API", () => {
+  it("answers /healthz without credentials", async () => {
+    const res = await call("/healthz", {}, null);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok", runtime_id: "rid", registered: false });
+  });
+
+  it("refuses everything else before registration, without credentials, and with a wrong secret", async () => {
+    const before = await call("/api/models/a", { method: "DELETE" });
+    expect(before.status).toBe(401);
+    expect((await errorOf(before)).message).toMatch(/not registered/);
+    auth.setSecret(SECRET);
+    const missing = await call("/v1/ping", {}, null);
+    expect(missing.status).toBe(401);
+    expect(await errorOf(missing)).toMatchObject({ code: "missing_api_key", type: "authentication_error" });
+    const wrong = await call("/v1/ping", {}, `${SECRET}x`);
+    expect(wrong.status).toBe(401);
+    expect((await errorOf(wrong)).code).toBe("invalid_api_key");
+    // A forgotten node (secret cleared) accepts nothing again.
+    auth.setSecret(null);
+    expect((await call("/v1/ping")).status).toBe(401);
+    expect(deleted).toEqual([]);
+  });
+
+  it("mounts the data-plane router behind the node secret", async () => {
+    auth.setSecret(SECRET);
+    const res = await call("/v1/ping");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ pong: true });
+  });
+
+  it("deletes models whose names contain '/', raw or percent-encoded", async () => {
+    auth.setSecret(SECRET);
+    const raw = await call("/api/models/org/name-1", { method: "DELETE" });
+    expect(raw.status).toBe(200);
+    expect(await raw.json()).toEqual({ name: "org/name-1", deleted: true });
+    answer = { deleted: false };
+    const encoded = await call(`/api/models/${encodeURIComponent("org/name-2")}`, { method: "DELETE" });
+    expect(await encoded.json()).toEqual({ name: "org/name-2", deleted: false });
+    expect(deleted).toEqual(["org/name-1", "org/name-2"]);
+  });
+
+  it("answers 400 for a name that is not a model name, 500 when the cache could not be cleaned", async () => {
+    auth.setSecret(SECRET);
+    const bad = await call(`/api/models/${encodeURIComponent("a b")}`, { method: "DELETE" });
+    expect(bad.status).toBe(400);
+    expect(await errorOf(bad)).toMatchObject({ code: "invalid_request", param: "name" });
+    answer = { deleted: true, error: "EACCES" };
+    const failed = await call("/api/models/m", { method: "DELETE" });
+    expect(failed.status).toBe(500);
+    expect((await errorOf(failed)).message).toMatch(/EACCES/);
+  });
+
+  it("answers unknown endpoints with an OpenAI-shaped 404", async () => {
+    auth.setSecret(SECRET);
+    const res = await call("/nope");
+    expect(res.status).toBe(404);
+    expect(await errorOf(res)).toMatchObject({ code: "not_found", type: "not_found_error" });
+  });
+});

@@ -1,0 +1,77 @@
+import express, { type ErrorRequestHandler, type Router } from "express";
+import { errorBody } from "@omnigate/shared/errors";
+import type { AgentDeleteResponse } from "@omnigate/shared/node-protocol";
+import { ModelName } from "@omnigate/shared/validation";
+import type { Logger } from "../logger.js";
+import type { DeleteResult } from "../reconciler/reconciler.js";
+import type { NodeSecretAuth } from "./auth.js";
+
+export interface AgentAppDeps {
+  readonly logger: Logger;
+  readonly auth: NodeSecretAuth;
+  /** `DELETE /api/models/{name}`: stop the engine, remove the cache entries (the reconciler). */
+  deleteModel(name: string): Promise<DeleteResult>;
+  /** What `/healthz` shows besides liveness. */
+  health(): { runtime_id: string; registered: boolean };
+  /** The data plane (`/v1/*` forwarded to engines), behind the same node-secret auth. */
+  readonly openaiRouter?: Router;
+}
+
+/** The agent's HTTP API. Only the gateway calls it (node secret), except `/healthz`. */
+export function createAgentApp(deps: AgentAppDeps): express.Express {
+  const log = deps.logger.child({ component: "agent-api" });
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok", ...deps.health() });
+  });
+
+  app.use(deps.auth.middleware());
+
+  // Names may contain '/': the wildcard takes every segment (the gateway may also send it as %2F).
+  app.delete("/api/models/*name", async (req, res) => {
+    const segments = (req.params as { name: string | string[] }).name;
+    const name = Array.isArray(segments) ? segments.join("/") : segments;
+    const parsed = ModelName.safeParse(name);
+    if (!parsed.success) {
+      res.status(400).json(errorBody("invalid_request", `Invalid model name: ${parsed.error.issues[0]?.message ?? "bad name"}.`, "name"));
+      return;
+    }
+    const result = await deps.deleteModel(parsed.data);
+    if (result.error) {
+      log.error({ model: parsed.data, error: result.error }, "delete incomplete");
+      res.status(500).json(errorBody("internal_error", `Model '${parsed.data}' stopped, but ${result.error}. The agent retries with its next heartbeat.`));
+      return;
+    }
+    const body: AgentDeleteResponse = { name: parsed.data, deleted: result.deleted };
+    res.json(body);
+  });
+
+  if (deps.openaiRouter) app.use(deps.openaiRouter);
+
+  app.use((req, res) => {
+    res.status(404).json(errorBody("not_found", `Unknown endpoint ${req.method} ${req.path} on the node agent.`));
+  });
+
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (e?.type === "entity.parse.failed") {
+      res.status(400).json(errorBody("invalid_json", `The request body is not valid JSON: ${e.message}.`));
+      return;
+    }
+    if (e?.type === "entity.too.large") {
+      res.status(413).json(errorBody("payload_too_large", "The request body is too large."));
+      return;
+    }
+    log.error({ err, method: req.method, url: req.originalUrl }, "request failed");
+    res.status(500).json(errorBody("internal_error", "The node agent hit an internal error; the details are in its log."));
+  };
+  app.use(onError);
+  return app;
+}
