@@ -1,0 +1,149 @@
+/**
+ * The real gateway and agent, as built processes (`packages/<pkg>/dist/main.js`), for cross-process
+ * tests. Build first (`pnpm build`; root `pnpm test` does). Every process and temp dir is tracked by
+ * a TestScope, which the test tears down in afterEach.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NodeProcess, type TestScope } from "./processes.js";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+export const GATEWAY_MAIN = join(REPO_ROOT, "packages/gateway/dist/main.js");
+export const AGENT_MAIN = join(REPO_ROOT, "packages/node-agent/dist/main.js");
+
+/** Throws a clear message when the packages were not built. */
+export function assertBuilt(): void {
+  for (const file of [GATEWAY_MAIN, AGENT_MAIN]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`pnpm build\` before the cross-process tests.`);
+  }
+}
+
+export function randomCredential(prefix: string): string {
+  return `${prefix}${randomBytes(18).toString("base64url")}`;
+}
+
+export interface GatewayOptions {
+  /** Reuse a data dir (a restart); a fresh temp dir otherwise. */
+  readonly dataDir?: string;
+  /** 0 (default) = any free port; a restart passes the old one so agents find it again. */
+  readonly port?: number;
+  /** Explicit credentials (default: fresh random ones). `null` = unset: the gateway generates them into the data dir. */
+  readonly adminKey?: string | null;
+  readonly nodeToken?: string | null;
+  readonly heartbeatIntervalMs?: number;
+  readonly nodeTimeoutMs?: number;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface GatewayProcess extends NodeProcess {
+  /** `http://127.0.0.1:<port>` as printed by the gateway. */
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly adminKey: string;
+  readonly nodeToken: string;
+  /** The file the gateway keeps the node token in when it generated it (nodeToken: null); else null. */
+  readonly nodeTokenFile: string | null;
+  readonly options: GatewayOptions & { dataDir: string };
+}
+
+const LISTENING = /omnigate gateway listening on (http:\/\/\S+)/;
+
+/** Starts `node packages/gateway/dist/main.js` and waits for its listening line. */
+export async function startGateway(scope: TestScope, options: GatewayOptions = {}): Promise<GatewayProcess> {
+  assertBuilt();
+  const dataDir = options.dataDir ?? (await scope.tempDir("og-gateway-"));
+  const adminKey = options.adminKey === null ? undefined : (options.adminKey ?? randomCredential("og-admin-test-"));
+  const nodeToken = options.nodeToken === null ? undefined : (options.nodeToken ?? randomCredential("og-node-test-"));
+  const env: Record<string, string | undefined> = {
+    OMNIGATE_HOST: "127.0.0.1",
+    OMNIGATE_PORT: String(options.port ?? 0),
+    OMNIGATE_DATA_DIR: dataDir,
+    OMNIGATE_ADMIN_KEY: adminKey,
+    OMNIGATE_NODE_TOKEN: nodeToken,
+    OMNIGATE_HEARTBEAT_INTERVAL_MS: String(options.heartbeatIntervalMs ?? 200),
+    OMNIGATE_NODE_TIMEOUT_MS: String(options.nodeTimeoutMs ?? 1_500),
+    LOG_LEVEL: "info",
+    ...options.env,
+  };
+  const gw = scope.track(new NodeProcess(GATEWAY_MAIN, { name: "gateway", env }));
+  const url = (await gw.waitForLine(LISTENING))[1]!;
+  const tokenFile = join(dataDir, "node.token");
+  return Object.assign(gw, {
+    url,
+    port: Number(new URL(url).port),
+    dataDir,
+    adminKey: adminKey ?? (await readFile(join(dataDir, "admin.key"), "utf8")).trim(),
+    nodeToken: nodeToken ?? (await readFile(tokenFile, "utf8")).trim(),
+    nodeTokenFile: nodeToken ? null : tokenFile,
+    options: { ...options, dataDir },
+  });
+}
+
+/** Kills the gateway (SIGKILL: a crash) and starts it again on the same port and data dir. */
+export async function restartGateway(scope: TestScope, gw: GatewayProcess, how: "kill" | "stop" = "kill"): Promise<GatewayProcess> {
+  if (how === "kill") await gw.kill();
+  else await gw.stop();
+  return startGateway(scope, {
+    ...gw.options,
+    port: gw.port,
+    adminKey: gw.options.adminKey === null ? null : gw.adminKey,
+    nodeToken: gw.options.nodeToken === null ? null : gw.nodeToken,
+  });
+}
+
+export interface AgentOptions {
+  /** The gateway to register with (its URL and node token are taken from it). */
+  readonly gateway: Pick<GatewayProcess, "url" | "nodeToken" | "nodeTokenFile">;
+  /** Reuse a state dir (same runtime_id: a restarted node); a fresh temp dir otherwise. */
+  readonly stateDir?: string;
+  /** The HF cache root (HF_HOME); a fresh temp dir otherwise. */
+  readonly hfHome?: string;
+  /** Pass the token through OMNIGATE_NODE_TOKEN_FILE instead of the variable. */
+  readonly tokenVia?: "env" | "file";
+  readonly port?: number;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface AgentProcess extends NodeProcess {
+  readonly url: string;
+  readonly stateDir: string;
+  readonly hfHome: string;
+  readonly runtimeId: string;
+  readonly options: AgentOptions & { stateDir: string; hfHome: string };
+}
+
+const AGENT_LISTENING = /omnigate agent listening on (http:\/\/\S+)/;
+
+/** Starts `node packages/node-agent/dist/main.js` and waits for its listening line. */
+export async function startAgent(scope: TestScope, options: AgentOptions): Promise<AgentProcess> {
+  assertBuilt();
+  const stateDir = options.stateDir ?? (await scope.tempDir("og-agent-"));
+  const hfHome = options.hfHome ?? (await scope.tempDir("og-hf-"));
+  const viaFile = options.tokenVia === "file" || (options.tokenVia === undefined && options.gateway.nodeTokenFile !== null);
+  if (viaFile && !options.gateway.nodeTokenFile) throw new Error("tokenVia: file needs a gateway started with nodeToken: null");
+  const env: Record<string, string | undefined> = {
+    OMNIGATE_GATEWAY_URL: options.gateway.url,
+    OMNIGATE_AGENT_HOST: "127.0.0.1",
+    OMNIGATE_AGENT_PORT: String(options.port ?? 0),
+    OMNIGATE_STATE_DIR: stateDir,
+    HF_HOME: hfHome,
+    HF_HUB_CACHE: join(hfHome, "hub"),
+    ...(viaFile ? { OMNIGATE_NODE_TOKEN_FILE: options.gateway.nodeTokenFile! } : { OMNIGATE_NODE_TOKEN: options.gateway.nodeToken }),
+    LOG_LEVEL: "info",
+    ...options.env,
+  };
+  const agent = scope.track(new NodeProcess(AGENT_MAIN, { name: "agent", env }));
+  const url = (await agent.waitForLine(AGENT_LISTENING))[1]!;
+  const runtimeId = (await readFile(join(stateDir, "runtime-id"), "utf8")).trim();
+  return Object.assign(agent, { url, stateDir, hfHome, runtimeId, options: { ...options, stateDir, hfHome } });
+}
+
+/** Starts the agent again with the same state dir, cache and port (after kill/stop). */
+export async function restartAgent(scope: TestScope, agent: AgentProcess, gateway?: AgentOptions["gateway"]): Promise<AgentProcess> {
+  if (agent.running) await agent.stop();
+  return startAgent(scope, { ...agent.options, gateway: gateway ?? agent.options.gateway, port: Number(new URL(agent.url).port) });
+}
