@@ -1,0 +1,70 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { GatewayEnv } from "../config.js";
+import { startGateway, type RunningGateway } from "../server.js";
+import { GatewayClient } from "./client.js";
+import { waitForModel } from "./wait-for-model.js";
+
+// The terminal rendering of `models add --wait`, against an in-process gateway on port 0.
+
+let dir: string;
+let gw: RunningGateway;
+let client: GatewayClient;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), "omnigate-wait-"));
+  gw = await startGateway(GatewayEnv.parse({ OMNIGATE_PORT: "0", OMNIGATE_DATA_DIR: dir }), pino({ level: "silent" }));
+  client = new GatewayClient({ url: gw.url, adminKey: gw.credentials.adminKey.value });
+});
+afterEach(async () => {
+  await gw.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("waitForModel", () => {
+  it("redraws one truncated line on a terminal and ends it with a newline once ready", async () => {
+    await client.call("POST", "/api/models", { repo: "org/live-line", files: ["m.gguf"] });
+    const registration = NodeRegistration.parse({
+      runtime_id: randomUUID(),
+      supported_runtimes: ["llama_cpp"],
+      loaded_models: {},
+      agent_url: "http://127.0.0.1:9",
+      hostname: "box",
+      version: "test",
+    });
+    const { entry } = gw.nodes.register(registration);
+    const report = (models: unknown[]) => gw.nodes.heartbeat(entry, Heartbeat.parse({ ...registration, models }));
+    report([{ name: "org/live-line", state: "downloading", progress: { bytes: 5, total: 10, percent: 50 } }]);
+
+    const writes: string[] = [];
+    const out = {
+      isTTY: true,
+      columns: 40,
+      write: (text: string) => {
+        writes.push(text);
+        // The node finishes once the first progress line has been drawn.
+        if (writes.length === 1) report([{ name: "org/live-line", state: "ready" }]);
+      },
+    };
+    const outcome = await waitForModel(client, "org/live-line", { timeoutMs: 10_000, intervalMs: 20, out });
+    expect(outcome.ok).toBe(true);
+    expect(writes[0]).toMatch(/^\r\x1b\[2Korg\/live-line: [0-9a-f]{8} downloading \d*…$/);
+    expect(writes.slice(0, -1).every((w) => w.startsWith("\r\x1b[2K") && w.length - "\r\x1b[2K".length <= 39)).toBe(true);
+    expect(writes.at(-2)).toContain("ready");
+    expect(writes.at(-1)).toBe("\n");
+  });
+
+  it("stops at once when the model is deleted while waiting", async () => {
+    await client.call("POST", "/api/models", { repo: "org/vanishing", runtime: "whisper" });
+    const writes: string[] = [];
+    const waiting = waitForModel(client, "org/vanishing", { timeoutMs: 10_000, intervalMs: 20, out: { write: (t: string) => writes.push(t) } });
+    await client.call("DELETE", "/v1/models/org/vanishing");
+    const outcome = await waiting;
+    expect(outcome).toMatchObject({ ok: false, message: expect.stringContaining("'org/vanishing' does not exist") });
+  });
+});

@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CLI_MAIN, Cleanup, FakeNode, GatewayProcess, eventually, stopProcess, tempDir } from "./control-harness.js";
+
+// `pnpm omnigate …` (dist/cli/main.js) as a real process against a real gateway process.
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+interface CliRun {
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly done: Promise<number | null>;
+}
+
+function cli(args: string[], env: Record<string, string>): CliRun {
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  cleanup.add(() => stopProcess(child));
+  const run: CliRun = {
+    child,
+    stdout: "",
+    stderr: "",
+    done: new Promise((resolve) => child.once("exit", (code) => resolve(code))),
+  };
+  child.stdout?.on("data", (c: Buffer) => (run.stdout += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (run.stderr += c.toString()));
+  return run;
+}
+
+async function cliDone(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = cli(args, env);
+  const code = await run.done;
+  // Let the last pipe chunks arrive.
+  await new Promise((r) => setImmediate(r));
+  return { code, stdout: run.stdout, stderr: run.stderr };
+}
+
+async function setup() {
+  const dir = tempDir("omnigate-cli-", cleanup);
+  const gw = await GatewayProcess.start(dir, cleanup);
+  const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
+  // The CLI finds the admin key in the data dir, as on the gateway's own machine.
+  const env = { OMNIGATE_URL: gw.url, OMNIGATE_DATA_DIR: dir };
+  return { dir, gw, nodeToken, env };
+}
+
+describe("omnigate CLI", () => {
+  it("models add --wait shows each node's state and download progress until ready", async () => {
+    const { gw, nodeToken, env } = await setup();
+    const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
+    await node.register();
+    await node.heartbeat();
+
+    const run = cli(["models", "add", "org/tiny", "--file", "tiny.gguf", "--wait", "--interval", "100", "--timeout", "30"], env);
+    const short = node.runtimeId.slice(0, 8);
+    await eventually(async () => (run.stdout.includes(`${short} pending`) ? true : undefined), 10_000, "the pending line");
+    await node.heartbeat([{ name: "org/tiny", state: "downloading", progress: { bytes: 43_000_000, total: 100_000_000, rate: 2_000_000, percent: 43 } }]);
+    await eventually(async () => (run.stdout.includes("downloading 43.0%") ? true : undefined), 10_000, "the progress line");
+    await node.heartbeat([{ name: "org/tiny", state: "ready" }]);
+    expect(await run.done).toBe(0);
+
+    expect(run.stdout).toContain("registered org/tiny (org/tiny@main, runtime llama_cpp");
+    expect(run.stdout).toContain(`org/tiny: ${short} downloading 43.0% (43.0 MB / 100.0 MB, 2.0 MB/s)`);
+    expect(run.stdout).toContain(`org/tiny is ready on 1 of 1 node(s): ${short}`);
+    // Not a terminal: plain lines, no cursor control.
+    expect(run.stdout).not.toContain("\x1b[");
+  });
+
+  it("models add --wait exits 1 naming the reason when every node failed", async () => {
+    const { gw, nodeToken, env } = await setup();
+    const node = new FakeNode(() => gw.url, nodeToken, ["whisper"]);
+    await node.register();
+    const run = cli(["models", "add", "org/asr", "--runtime", "whisper", "--wait", "--interval", "100"], env);
+    await eventually(async () => (run.stdout.includes("registered org/asr") ? true : undefined), 10_000, "registration");
+    await node.heartbeat([{ name: "org/asr", state: "failed", error: "sha256 mismatch for ggml-base.bin" }]);
+    expect(await run.done).toBe(1);
+    expect(run.stderr).toContain("org/asr failed on every node");
+    expect(run.stderr).toContain("sha256 mismatch for ggml-base.bin");
+  });
+
+  it("models ls / rm and nodes ls, as tables and as --json", async () => {
+    const { gw, nodeToken, env } = await setup();
+    const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
+    await node.register();
+    expect((await cliDone(["models", "add", "org/a", "--name", "alpha", "--file", "a.gguf"], env)).code).toBe(0);
+    await node.heartbeat([{ name: "alpha", state: "ready" }]);
+
+    const ls = await cliDone(["models", "ls"], env);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toMatch(/^NAME\s+RUNTIME\s+READY\s+NODES/m);
+    expect(ls.stdout).toMatch(new RegExp(`^alpha\\s+llama_cpp\\s+yes\\s+${node.runtimeId.slice(0, 8)} ready$`, "m"));
+    const lsJson = await cliDone(["models", "ls", "--json"], env);
+    expect(JSON.parse(lsJson.stdout)).toMatchObject([{ id: "alpha", ready: true, repo: "org/a" }]);
+
+    const nodes = await cliDone(["nodes", "ls"], env);
+    expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+alpha:ready\\s+\\d+s ago$`, "m"));
+    expect(JSON.parse((await cliDone(["--json", "nodes", "ls"], env)).stdout)).toMatchObject([{ runtime_id: node.runtimeId, online: true }]);
+
+    const rm = await cliDone(["models", "rm", "alpha"], env);
+    expect(rm.code).toBe(0);
+    expect(rm.stdout).toContain("deleted alpha");
+    expect(rm.stdout).toMatch(/deferred: could not reach the agent .*it deletes at its next heartbeat/);
+    expect(JSON.parse((await cliDone(["models", "ls", "--json"], env)).stdout)).toEqual([]);
+  });
+
+  it("keys create / ls / revoke; a revoked key stops working", async () => {
+    const { gw, env } = await setup();
+    const created = await cliDone(["keys", "create", "ci-bot", "--json"], env);
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout) as { id: string; key: string; prefix: string };
+    expect((await gw.call("GET", "/v1/models", key.key)).status).toBe(200);
+
+    const human = await cliDone(["keys", "create", "human"], env);
+    expect(human.stdout).toMatch(/^og-\S+$/m);
+    expect(human.stdout).toContain("not shown again");
+
+    const ls = await cliDone(["keys", "ls"], env);
+    expect(ls.stdout).toMatch(new RegExp(`^${key.id}\\s+ci-bot\\s+${key.prefix}…\\s+\\d{4}-\\d\\d-\\d\\d \\S+Z\\s+-$`, "m"));
+    expect(ls.stdout).not.toContain(key.key);
+
+    const revoke = await cliDone(["keys", "revoke", key.id], env);
+    expect([revoke.code, revoke.stdout.trim()]).toEqual([0, `revoked ${key.id} (ci-bot)`]);
+    expect((await gw.call("GET", "/v1/models", key.key)).status).toBe(401);
+  });
+
+  it("prints the server's error and exits 1; reads OMNIGATE_ADMIN_KEY; explains a missing key or gateway", async () => {
+    const { dir, gw, env } = await setup();
+    expect((await cliDone(["models", "add", "org/dup", "--runtime", "whisper"], env)).code).toBe(0);
+    const dup = await cliDone(["models", "add", "org/dup", "--runtime", "whisper"], env);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toContain("A model named 'org/dup' already exists");
+    const ambiguous = await cliDone(["models", "add", "org/what"], env);
+    expect([ambiguous.code, ambiguous.stderr]).toEqual([1, expect.stringContaining("Give runtime: one of")]);
+    expect((await cliDone(["keys", "revoke", "key_nope"], env)).stderr).toContain("No API key with id 'key_nope'");
+
+    const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
+    const viaEnv = await cliDone(["models", "ls", "--json"], { OMNIGATE_URL: gw.url, OMNIGATE_ADMIN_KEY: admin });
+    expect(JSON.parse(viaEnv.stdout)).toMatchObject([{ id: "org/dup" }]);
+    const wrongKey = await cliDone(["nodes", "ls"], { OMNIGATE_URL: gw.url, OMNIGATE_ADMIN_KEY: "og-definitely-not-the-admin-key" });
+    expect([wrongKey.code, wrongKey.stderr]).toEqual([1, expect.stringContaining("not valid")]);
+
+    const noKey = await cliDone(["models", "ls"], { OMNIGATE_URL: gw.url, OMNIGATE_DATA_DIR: join(dir, "nowhere") });
+    expect([noKey.code, noKey.stderr]).toEqual([1, expect.stringContaining("No admin key: set OMNIGATE_ADMIN_KEY")]);
+    const down = await cliDone(["models", "ls"], { OMNIGATE_URL: "http://127.0.0.1:9", OMNIGATE_ADMIN_KEY: admin });
+    expect([down.code, down.stderr]).toEqual([1, expect.stringContaining("Cannot reach the gateway at http://127.0.0.1:9")]);
+  });
+});
