@@ -53,8 +53,10 @@ describe("waitForModel", () => {
     };
     const outcome = await waitForModel(client, "org/live-line", { timeoutMs: 10_000, intervalMs: 20, out });
     expect(outcome.ok).toBe(true);
-    expect(writes[0]).toMatch(/^\r\x1b\[2Korg\/live-line: [0-9a-f]{8} downloading \d*…$/);
-    expect(writes.slice(0, -1).every((w) => w.startsWith("\r\x1b[2K") && w.length - "\r\x1b[2K".length <= 39)).toBe(true);
+    const CLEAR = "\r\x1b[2K";
+    expect(writes[0]?.startsWith(CLEAR)).toBe(true);
+    expect(writes[0]?.slice(CLEAR.length)).toMatch(/^org\/live-line: [0-9a-f]{8} downloading \d*…$/);
+    expect(writes.slice(0, -1).every((w) => w.startsWith(CLEAR) && w.length - CLEAR.length <= 39)).toBe(true);
     expect(writes.at(-2)).toContain("ready");
     expect(writes.at(-1)).toBe("\n");
   });
