@@ -1,7 +1,9 @@
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { EngineHealth } from "@omnigate/shared/node-protocol";
-import type { RuntimeType } from "@omnigate/shared/runtimes";
+import type { ErrorCode } from "@omnigate/shared/errors";
+import type { Capability, RuntimeType } from "@omnigate/shared/runtimes";
 import type { CachedModel } from "../cache/types.js";
+import type { EngineCall, EngineReply } from "../engines/types.js";
 
 /** An engine's lifecycle as the model state sees it. */
 export type EngineState =
@@ -26,4 +28,43 @@ export interface ModelServer {
   engines(): EngineHealth[];
   /** Stops every engine. */
   close(): Promise<void>;
+}
+
+/** How engines are supervised (from config; tests shorten them). */
+export interface EngineTiming {
+  /** Longest wait for an engine to load its model before it is `failed`. */
+  readonly readyTimeoutMs: number;
+  /** SIGTERM → SIGKILL grace. */
+  readonly stopTimeoutMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** Exits within the window that make a crash loop. */
+  readonly crashLoopRestarts: number;
+  readonly crashLoopWindowMs: number;
+  /** 0 = never unload. */
+  readonly idleUnloadMs: number;
+  /** Between readiness polls while an engine loads. */
+  readonly readyPollMs: number;
+  /** Output lines kept per engine. */
+  readonly logLines: number;
+  /** Engine request timeout (0 = none). */
+  readonly requestTimeoutMs: number;
+}
+
+/** One request's hold on a model's engine: counted in flight from `open` until `release`. */
+export interface EngineLease {
+  /** Forwards the request (waiting for the queue, or for an idle-unloaded engine to come back). */
+  call(call: EngineCall, signal: AbortSignal): Promise<EngineReply>;
+  /** Idempotent; call when the response is over (sent, failed, or the client went away). */
+  release(): void;
+}
+
+export type OpenResult =
+  | { readonly ok: true; readonly lease: EngineLease }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+/** What the agent's OpenAI routes need from the model server. */
+export interface ModelDataPlane {
+  /** 404 when this node does not hold the model (or it lacks the capability), 503 when not ready. */
+  open(name: string, capability: Capability): OpenResult;
 }

@@ -1,0 +1,101 @@
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from "express";
+import multer from "multer";
+import type { z } from "zod";
+import { describeZodError } from "@omnigate/shared/validation";
+import { EngineRequestError } from "../engines/engine-errors.js";
+import type { UploadedFile } from "../engines/types.js";
+import { sendError } from "./openai-reply.js";
+
+export interface BodyLimits {
+  /** Largest multipart file. */
+  readonly maxUploadBytes: number;
+  /** Largest JSON body. */
+  readonly maxJsonBytes: number;
+}
+
+const MIB = 1024 * 1024;
+
+/** The request's raw JSON bytes, kept so a valid body is forwarded to the engine as is. */
+const RAW = Symbol("omnigate.rawBody");
+type WithRaw = Request & { [RAW]?: Buffer };
+
+export function rawBody(req: Request): Buffer | undefined {
+  return (req as WithRaw)[RAW];
+}
+
+export function jsonParser(limits: BodyLimits): RequestHandler {
+  return express.json({
+    limit: limits.maxJsonBytes,
+    type: ["application/json", "application/*+json"],
+    verify: (req, _res, buf) => {
+      (req as WithRaw)[RAW] = buf;
+    },
+  });
+}
+
+/** Multipart in memory, bounded: file size, file count, field count and field size. */
+export function multipartParser(limits: BodyLimits): RequestHandler {
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: limits.maxUploadBytes, files: 17, fields: 64, fieldSize: MIB, parts: 128 },
+  }).any();
+  return (req, res, next) => {
+    if (!req.is("multipart/form-data")) {
+      sendError(res, "unsupported_media_type", "Send this request as multipart/form-data (a 'file' or 'image' part plus the fields).");
+      return;
+    }
+    upload(req, res, next);
+  };
+}
+
+/** Body parser failures as OpenAI errors (413 beyond the limits). */
+export function bodyErrors(limits: BodyLimits): ErrorRequestHandler {
+  const mib = (n: number) => `${Math.round((n / MIB) * 100) / 100} MiB`;
+  return (err: unknown, _req, res, next) => {
+    if (err instanceof multer.MulterError) {
+      if (err.code === "LIMIT_FILE_SIZE") {
+        sendError(res, "payload_too_large", `The uploaded file is larger than ${mib(limits.maxUploadBytes)}, the most this node accepts.`, err.field ?? null);
+      } else if (err.code === "LIMIT_FIELD_VALUE") {
+        sendError(res, "payload_too_large", `The form field '${err.field ?? "?"}' is longer than 1 MiB.`, err.field ?? null);
+      } else {
+        sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`, err.field ?? null);
+      }
+      return;
+    }
+    const type = (err as { type?: unknown } | null)?.type;
+    if (type === "entity.too.large") {
+      sendError(res, "payload_too_large", `The JSON body is larger than ${mib(limits.maxJsonBytes)}, the most this node accepts.`);
+    } else if (type === "entity.parse.failed") {
+      sendError(res, "invalid_json", "The request body is not valid JSON.");
+    } else if (type === "encoding.unsupported" || type === "charset.unsupported") {
+      sendError(res, "unsupported_media_type", "Send the JSON body as UTF-8.");
+    } else if (err instanceof Error && /multipart|boundary|unexpected end of form/i.test(err.message)) {
+      sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`);
+    } else {
+      next(err);
+    }
+  };
+}
+
+/** The body checked against a contract schema; a readable 400 naming the field otherwise. */
+export function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  if (body === undefined || body === null || typeof body !== "object") {
+    throw new EngineRequestError("invalid_request", "Send a JSON object body with Content-Type: application/json.");
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const { message, param } = describeZodError(parsed.error);
+    throw new EngineRequestError("invalid_request", message, param);
+  }
+  return parsed.data;
+}
+
+export function uploadedFiles(req: Request): UploadedFile[] {
+  return Array.isArray(req.files) ? (req.files as UploadedFile[]) : [];
+}
+
+/** Fields parsed by multer; repeated fields arrive as arrays and keep their last value. */
+export function formFields(req: Request): Record<string, unknown> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
+}
