@@ -89,6 +89,7 @@ describe("gateway app over HTTP", () => {
       { method: "DELETE", path: "/api/keys/key_x", wrong: [client, nodeToken, nodeSecret] },
       { method: "DELETE", path: "/v1/models/org/x", wrong: [client, nodeToken, nodeSecret] },
       { method: "GET", path: "/v1/models", wrong: [nodeToken, nodeSecret] },
+      { method: "GET", path: "/metrics", wrong: [nodeToken, nodeSecret] },
       { method: "GET", path: "/v1/models/org/x", wrong: [nodeToken, nodeSecret] },
       { method: "POST", path: "/v1/chat/completions", body: { model: "x", messages: [] }, wrong: [nodeToken, nodeSecret] },
       { method: "POST", path: "/api/nodes/register", body: reg, wrong: [admin, client, nodeSecret] },
@@ -108,6 +109,9 @@ describe("gateway app over HTTP", () => {
     // The admin key also works on /v1/* (ops convenience), and so does a client key.
     expect((await call("GET", "/v1/models", admin)).status).toBe(200);
     expect((await call("GET", "/v1/models", client)).status).toBe(200);
+    const metrics = await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${client}` } });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^# HELP /m);
   });
 
   it("registers a model (name defaults to the repo id), shows it by a name containing '/', and refuses a duplicate", async () => {

@@ -48,6 +48,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(modelRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS }));
   app.use(nodeRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
   app.use(keyRoutes({ keys: deps.keys, auth: deps.auth, logger }));
+  // Prometheus text. It names models and nodes, as /v1/models does, so it takes the same
+  // credentials: give the scraper a client key (`omnigate keys create prometheus`), not the admin key.
+  app.get("/metrics", requireAuth(deps.auth, CLIENT_OR_ADMIN), deps.dataPlane.metrics);
 
   // Everything else under /v1 is inference: a client key (or the admin key) first.
   app.use("/v1", requireAuth(deps.auth, CLIENT_OR_ADMIN));
