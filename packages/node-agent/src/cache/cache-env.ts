@@ -16,4 +16,19 @@ export const cacheEnv = {
   HF_HUB_OFFLINE: z.enum(["0", "1", "true", "false", ""]).default("0"),
   // Files downloaded at once across all models.
   OMNIGATE_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  // A hub request, or a download that sends nothing, for this long is retried (hung hub, dead link).
+  OMNIGATE_HUB_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  // Attempts per hub request on 5xx, dropped connections and timeouts (a download making progress resets it).
+  OMNIGATE_HUB_RETRIES: z.coerce.number().int().min(1).max(100).default(5),
+  // First backoff between attempts; doubles up to 8 s, with jitter so agents do not retry in lockstep.
+  OMNIGATE_HUB_RETRY_BASE_MS: z.coerce.number().int().min(1).max(60_000).default(500),
+  // Longest 429 Retry-After waited out in place; longer fails as "rate limited" and the reconciler retries later.
+  OMNIGATE_HUB_MAX_RETRY_AFTER_S: z.coerce.number().int().min(0).max(3600).default(60),
+  // A blob lock not refreshed for this long belongs to a killed process and is taken over.
+  OMNIGATE_CACHE_LOCK_STALE_MS: z.coerce.number().int().min(2000).max(600_000).default(10_000),
+  // Disk space a download must leave free, so a full cache cannot starve logs and agent state.
+  OMNIGATE_CACHE_RESERVE_BYTES: z.coerce.number().int().min(0).default(100_000_000),
 };
+
+export const CacheEnv = z.object(cacheEnv);
+export type CacheConfig = z.infer<typeof CacheEnv>;

@@ -1,0 +1,213 @@
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import PQueue from "p-queue";
+import type { Logger } from "../logger.js";
+import { ETAG_RE, HubClient, type TreeFile } from "../hub/hub-client.js";
+import { HubDownloader } from "../hub/hub-download.js";
+import { EntryNotFoundError, unwrap } from "../hub/hub-errors.js";
+import { DEFAULT_RETRY, abortReason, type RetryPolicy } from "../hub/hub-retry.js";
+import { ensureFile, type FetchDeps } from "./blob-fetch.js";
+import { NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
+import { isGlob, selectFiles } from "./cache-glob.js";
+import { readCachedModel } from "./cache-offline.js";
+import { CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
+import { removeModel } from "./cache-remove.js";
+import { ensureFreeSpace } from "./disk-space.js";
+import { ProgressTracker } from "./progress.js";
+import type { CacheModelRef, CachedModel, ModelCache, PullOptions } from "./types.js";
+
+export interface HfModelCacheOptions {
+  /** The hub cache folder (`HF_HUB_CACHE`). */
+  readonly cacheDir: string;
+  readonly endpoint: string;
+  readonly token?: string;
+  /** `HF_HUB_OFFLINE`: never touch the network; serve what is cached. */
+  readonly offline: boolean;
+  /** Files downloaded at once, across every pull of this cache. */
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly lockStaleMs: number;
+  /** Bytes kept free on the cache's filesystem. */
+  readonly reserveBytes: number;
+  readonly logger: Logger;
+}
+
+/**
+ * The verified model cache in the huggingface_hub layout. One instance per agent: its p-queue
+ * bounds concurrent downloads across all models. Safe to share the folder with other processes
+ * (another agent, `pnpm agent pull`, huggingface_hub) thanks to per-blob locks.
+ */
+export class HfModelCache implements ModelCache {
+  readonly layout: CacheLayout;
+  readonly hub: HubClient;
+  private readonly downloader: HubDownloader;
+  private readonly queue: PQueue;
+  private readonly log: Logger;
+  private readonly deps: FetchDeps;
+  /** Pulls in flight per repo, so remove() lets an aborted pull wind down before collecting. */
+  private readonly active = new Map<string, Set<Promise<unknown>>>();
+
+  constructor(readonly options: HfModelCacheOptions) {
+    this.layout = new CacheLayout(options.cacheDir);
+    this.log = options.logger.child({ component: "cache" });
+    this.hub = new HubClient({
+      endpoint: options.endpoint,
+      token: options.token,
+      timeoutMs: options.timeoutMs,
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      logger: options.logger,
+    });
+    this.downloader = new HubDownloader(this.hub);
+    this.queue = new PQueue({ concurrency: options.concurrency });
+    this.deps = { layout: this.layout, hub: this.hub, downloader: this.downloader, lockStaleMs: options.lockStaleMs, log: this.log };
+  }
+
+  async close(): Promise<void> {
+    this.queue.clear();
+    await this.downloader.close();
+  }
+
+  pull(model: CacheModelRef, options: PullOptions = {}): Promise<CachedModel> {
+    return this.track(model.repo, this.doPull(model, options));
+  }
+
+  /** Every file of a repo revision (to choose a runtime's default files before pulling). */
+  async listFiles(repo: string, revision = "main", signal?: AbortSignal): Promise<TreeFile[]> {
+    checkRepo(repo);
+    checkRevision(revision);
+    if (this.options.offline) {
+      const cached = await readCachedModel(this.layout, { repo, revision, files: [] });
+      return Promise.all(cached.files.map(async (path) => ({ path, size: (await stat(`${cached.snapshotDir}/${path}`)).size, etag: "", lfs: false })));
+    }
+    const commit = unwrap(await this.hub.resolveCommit(repo, revision, signal));
+    return unwrap(await this.hub.listFiles(repo, commit, signal));
+  }
+
+  /** What is cached and valid for a model, without the network; throws OfflineError when incomplete. */
+  cached(model: CacheModelRef): Promise<CachedModel> {
+    return readCachedModel(this.layout, model);
+  }
+
+  async remove(model: CacheModelRef, stillWanted: readonly CacheModelRef[]): Promise<void> {
+    const repo = checkRepo(model.repo);
+    // An aborted pull of this repo may still be closing files and releasing locks.
+    const inFlight = [...(this.active.get(repo) ?? [])];
+    if (inFlight.length > 0) await Promise.allSettled(inFlight);
+    await removeModel(this.layout, model, stillWanted, { lockStaleMs: this.options.lockStaleMs, log: this.log });
+  }
+
+  private async doPull(model: CacheModelRef, options: PullOptions): Promise<CachedModel> {
+    const repo = checkRepo(model.repo);
+    const revision = checkRevision(model.revision);
+    const patterns = model.files.map((p) => checkRepoPath(p, "file pattern"));
+    if (this.options.offline) {
+      const cached = await readCachedModel(this.layout, { repo, revision, files: patterns });
+      options.onVerifying?.();
+      return cached;
+    }
+    const outer = options.signal;
+    outer?.throwIfAborted();
+    const commit = unwrap(await this.hub.resolveCommit(repo, revision, outer));
+    const listing = unwrap(await this.hub.listFiles(repo, commit, outer));
+    const files = this.select(repo, revision, commit, listing, patterns);
+    await this.writeRef(repo, revision, commit);
+
+    const total = files.reduce((n, f) => n + f.size, 0);
+    const tracker = new ProgressTracker(total, options.onProgress);
+    await ensureFreeSpace(await this.existingAncestor(this.layout.repoDir(repo)), await this.bytesToFetch(repo, files), this.options.reserveBytes);
+    tracker.markBaseline();
+
+    // One failed file fails the pull: stop its siblings instead of finishing gigabytes in vain.
+    const inner = new AbortController();
+    const signal = outer ? AbortSignal.any([outer, inner.signal]) : inner.signal;
+    const results = await Promise.allSettled(
+      files.map((file) =>
+        this.queue.add(
+          async () => {
+            try {
+              await ensureFile(this.deps, { repo, commit, file, tracker, signal });
+            } catch (err) {
+              inner.abort(err);
+              throw err;
+            }
+          },
+          { signal },
+        ),
+      ),
+    );
+    tracker.finish();
+    if (outer?.aborted) throw abortReason(outer);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw inner.signal.aborted && inner.signal.reason instanceof Error ? inner.signal.reason : failed.reason;
+
+    options.onVerifying?.();
+    // Final gate: what we hand out is exactly what is linked and verified on disk now.
+    const ready = await readCachedModel(this.layout, { repo, revision: commit, files: files.map((f) => f.path) }, false);
+    this.log.info({ repo, revision, commit, files: ready.files.length, bytes: total }, "model cached");
+    return ready;
+  }
+
+  /** The listing's files that `patterns` pick, every one checked to be safe to write. */
+  private select(repo: string, revision: string, commit: string, listing: TreeFile[], patterns: readonly string[]): TreeFile[] {
+    const { selected, unmatched } = selectFiles(listing, patterns);
+    if (unmatched.length > 0) {
+      const literal = unmatched.find((p) => !isGlob(p));
+      if (literal !== undefined && unmatched.length === 1) throw new EntryNotFoundError(repo, revision, literal);
+      throw new NoMatchingFilesError(repo, revision, unmatched);
+    }
+    if (selected.length === 0) throw new NoMatchingFilesError(repo, revision, ["*"]);
+    for (const f of selected) {
+      checkRepoPath(f.path, `the hub's file list for ${repo} has a file path`);
+      if (!ETAG_RE.test(f.etag)) throw new UnsafeInputError(`the hub's file list for ${repo} has an unusable etag for '${f.path}': ${JSON.stringify(f.etag)}`);
+      // Builds (and fences) the destination now, so nothing is downloaded for a file we cannot place.
+      this.layout.snapshotFile(repo, commit, f.path);
+    }
+    return selected;
+  }
+
+  /** Bytes still to download: sizes of blobs not yet complete, minus resumable partials. */
+  private async bytesToFetch(repo: string, files: readonly TreeFile[]): Promise<number> {
+    let needed = 0;
+    const seen = new Set<string>();
+    for (const f of files) {
+      if (seen.has(f.etag)) continue;
+      seen.add(f.etag);
+      const blob = await stat(this.layout.blobPath(repo, f.etag)).catch(() => undefined);
+      if (blob?.size === f.size) continue;
+      const partial = await stat(this.layout.incompletePath(repo, f.etag)).catch(() => undefined);
+      needed += f.size - (partial && partial.size <= f.size ? partial.size : 0);
+    }
+    return needed;
+  }
+
+  private async existingAncestor(dir: string): Promise<string> {
+    for (let d = dir; ; d = dirname(d)) {
+      if (await stat(d).then(() => true, () => false)) return d;
+      if (dirname(d) === d) return d;
+    }
+  }
+
+  /** `refs/<revision>` = commit, written atomically (before downloading, like huggingface_hub). */
+  private async writeRef(repo: string, revision: string, commit: string): Promise<void> {
+    if (revision === commit) return;
+    const ref = this.layout.refPath(repo, revision);
+    if ((await readFile(ref, "utf8").catch(() => undefined))?.trim() === commit) return;
+    await mkdir(dirname(ref), { recursive: true });
+    const tmp = `${ref}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, commit);
+    await rename(tmp, ref);
+  }
+
+  private track<T>(repo: string, p: Promise<T>): Promise<T> {
+    const set = this.active.get(repo) ?? new Set<Promise<unknown>>();
+    this.active.set(repo, set);
+    set.add(p);
+    const done = (): void => {
+      set.delete(p);
+      if (set.size === 0) this.active.delete(repo);
+    };
+    p.then(done, done);
+    return p;
+  }
+}

@@ -1,0 +1,159 @@
+import { createHash } from "node:crypto";
+import { readFile, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { DownloadProgress } from "@omnigate/shared/models";
+import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { EntryNotFoundError } from "../src/hub/hub-errors.js";
+import { InvalidGgufError, NoMatchingFilesError } from "../src/cache/cache-errors.js";
+import { Scope, bytes, tree } from "./cache-test-utils.js";
+
+const scope = new Scope();
+afterEach(() => scope.cleanup());
+
+const gguf = buildTinyLlamaGguf({ seed: 5 });
+const weights = bytes(300_000, 9);
+const files = {
+  "model.gguf": gguf,
+  "weights.bin": weights,
+  "config.json": '{"arch":"llama"}',
+  "tokenizer/vocab.txt": "a\nb\nc\n",
+  "README.md": "# tiny",
+};
+
+describe("pull: layout and selection", () => {
+  it("stores LFS and plain files in the huggingface_hub layout with relative links and refs", async () => {
+    const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
+    const dir = await scope.tmp();
+    const cache = scope.cache(hub, dir);
+    const model = await cache.pull({ repo: "org/tiny", revision: "main", files: [] });
+
+    const commit = hub.commit("org/tiny", "main")!;
+    expect(model.commit).toBe(commit);
+    expect(model.snapshotDir).toBe(join(dir, "models--org--tiny", "snapshots", commit));
+    expect(model.files).toEqual(["README.md", "config.json", "model.gguf", "tokenizer/vocab.txt", "weights.bin"]);
+    const ggufEtag = createHash("sha256").update(gguf).digest("hex");
+    expect(hub.file("org/tiny", "main", "model.gguf")!.etag).toBe(ggufEtag);
+    const cfgEtag = hub.file("org/tiny", "main", "config.json")!.etag;
+    expect(cfgEtag).toMatch(/^[0-9a-f]{40}$/); // git blob sha1 of a non-LFS file
+
+    const snap = model.snapshotDir;
+    expect(await readlink(join(snap, "model.gguf"))).toBe(`../../blobs/${ggufEtag}`);
+    expect(await readlink(join(snap, "config.json"))).toBe(`../../blobs/${cfgEtag}`);
+    expect(await readlink(join(snap, "tokenizer/vocab.txt"))).toMatch(/^\.\.\/\.\.\/\.\.\/blobs\/[0-9a-f]{40}$/);
+    expect((await readFile(join(snap, "model.gguf"))).equals(gguf)).toBe(true);
+    expect((await readFile(join(snap, "weights.bin"))).equals(weights)).toBe(true);
+    expect(await readFile(join(snap, "config.json"), "utf8")).toBe('{"arch":"llama"}');
+    expect(await readFile(join(dir, "models--org--tiny", "refs", "main"), "utf8")).toBe(commit);
+
+    const t = await tree(dir);
+    expect(t.filter((l) => l.startsWith("f ") && l.includes("/blobs/"))).toHaveLength(5);
+    expect(t.some((l) => l.endsWith(".incomplete"))).toBe(false);
+    expect(t.some((l) => l.endsWith(".omnigate.lock"))).toBe(false); // every lock released
+  });
+
+  it("follows tree pagination (Link rel=next) and gets every file", async () => {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 23; i++) many[`shard-${String(i).padStart(2, "0")}.txt`] = `content ${i}`;
+    const hub = await scope.hub({ pageSize: 5, repos: { "org/many": { revisions: { main: { files: many } } } } });
+    const model = await scope.cache(hub, await scope.tmp()).pull({ repo: "org/many", revision: "main", files: [] });
+    expect(model.files).toHaveLength(23);
+    expect(hub.log.filter((e) => e.stage === "tree")).toHaveLength(5);
+    expect(hub.log.filter((e) => e.stage === "tree").map((e) => new URL(e.url, hub.url).searchParams.get("cursor"))).toEqual([null, "5", "10", "15", "20"]);
+  });
+
+  it("picks files by literal path and by * / ** / ? globs", async () => {
+    const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
+    const cache = scope.cache(hub, await scope.tmp());
+    const pick = async (patterns: string[]) => (await cache.pull({ repo: "org/tiny", revision: "main", files: patterns })).files;
+    expect(await pick(["*.gguf"])).toEqual(["model.gguf"]);
+    expect(await pick(["config.json", "**/*.txt"])).toEqual(["config.json", "tokenizer/vocab.txt"]);
+    expect(await pick(["READM?.md", "tokenizer/*"])).toEqual(["README.md", "tokenizer/vocab.txt"]);
+    // `*` stays inside one folder.
+    await expect(pick(["*.txt"])).rejects.toBeInstanceOf(NoMatchingFilesError);
+  }, 30_000);
+
+  it("refuses patterns that match nothing: a literal path as file-not-found, globs by name", async () => {
+    const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
+    const cache = scope.cache(hub, await scope.tmp());
+    const literal = cache.pull({ repo: "org/tiny", revision: "main", files: ["missing.gguf"] });
+    await expect(literal).rejects.toBeInstanceOf(EntryNotFoundError);
+    await expect(literal).rejects.toThrow("file 'missing.gguf' not found in repository 'org/tiny' at revision 'main'");
+    const glob = cache.pull({ repo: "org/tiny", revision: "main", files: ["model.gguf", "*.safetensors"] });
+    await expect(glob).rejects.toBeInstanceOf(NoMatchingFilesError);
+    await expect(glob).rejects.toThrow("no file in 'org/tiny' at revision 'main' matches '*.safetensors'");
+    expect(hub.log.some((e) => e.server === "cdn")).toBe(false); // refused before any download
+  });
+
+  it("reports progress: total of every picked file, monotonic bytes, ends at 100 %", async () => {
+    const big = bytes(2_000_000, 3);
+    const hub = await scope.hub({ repos: { "org/p": { revisions: { main: { files: { "a.bin": big, "b.txt": "x" } } } } } });
+    hub.addRule({ stage: "bytes", path: "a.bin", bytesPerSec: 1_500_000 });
+    const seen: DownloadProgress[] = [];
+    await scope.cache(hub, await scope.tmp()).pull({ repo: "org/p", revision: "main", files: [] }, { onProgress: (p) => seen.push(p) });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every((p) => p.total === big.length + 1)).toBe(true);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!.bytes).toBeGreaterThanOrEqual(seen[i - 1]!.bytes);
+    expect(seen.at(-1)).toMatchObject({ bytes: big.length + 1, percent: 100 });
+    expect(seen.some((p) => p.percent > 0 && p.percent < 100 && p.rate > 0)).toBe(true);
+  });
+
+  it("calls onVerifying once, after the bytes are in", async () => {
+    const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
+    const events: string[] = [];
+    await scope.cache(hub, await scope.tmp()).pull(
+      { repo: "org/tiny", revision: "main", files: ["*.gguf"] },
+      { onProgress: (p) => events.push(`p${p.percent}`), onVerifying: () => events.push("verifying") },
+    );
+    expect(events.filter((e) => e === "verifying")).toHaveLength(1);
+    expect(events.at(-1)).toBe("verifying");
+    expect(events.at(-2)).toBe("p100");
+  });
+
+  it("sends the token to the hub only, never to the CDN it redirects to", async () => {
+    const token = "hf_testtoken_1234567890";
+    const hub = await scope.hub({ token, repos: { "org/private": { private: true, revisions: { main: { files } } } } });
+    await scope.cache(hub, await scope.tmp(), { token }).pull({ repo: "org/private", revision: "main", files: [] });
+    const cdn = hub.log.filter((e) => e.server === "cdn");
+    expect(cdn.length).toBeGreaterThan(0);
+    expect(cdn.every((e) => !e.auth)).toBe(true);
+    expect(hub.log.filter((e) => e.server === "hub").every((e) => e.auth)).toBe(true);
+  });
+
+  it("follows the hub's relative redirect for a renamed repo", async () => {
+    const hub = await scope.hub({ aliases: { "old/name": "org/tiny" }, repos: { "org/tiny": { revisions: { main: { files } } } } });
+    const model = await scope.cache(hub, await scope.tmp()).pull({ repo: "old/name", revision: "main", files: ["config.json"] });
+    expect(await readFile(join(model.snapshotDir, "config.json"), "utf8")).toBe('{"arch":"llama"}');
+  });
+
+  it("pulls by commit hash and by a tag, both in one cache", async () => {
+    const hub = await scope.hub({ repos: { "org/r": { revisions: { main: { files: { "a.txt": "one" } }, "v1.0": { files: { "a.txt": "zero" } } } } } });
+    const cache = scope.cache(hub, await scope.tmp());
+    const commit = hub.commit("org/r", "v1.0")!;
+    const byCommit = await cache.pull({ repo: "org/r", revision: commit, files: [] });
+    expect(byCommit.commit).toBe(commit);
+    expect(await readFile(join(byCommit.snapshotDir, "a.txt"), "utf8")).toBe("zero");
+    const main = await cache.pull({ repo: "org/r", revision: "main", files: [] });
+    expect(await readFile(join(main.snapshotDir, "a.txt"), "utf8")).toBe("one");
+  });
+
+  it("downloads a blob once when two pulls in one process want it at the same time", async () => {
+    const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
+    hub.addRule({ stage: "bytes", path: "weights.bin", bytesPerSec: 1_000_000 });
+    const cache = scope.cache(hub, await scope.tmp());
+    const ref = { repo: "org/tiny", revision: "main", files: ["weights.bin"] };
+    const [a, b] = await Promise.all([cache.pull(ref), cache.pull(ref)]);
+    expect(a).toEqual(b);
+    expect(hub.log.filter((e) => e.server === "cdn" && e.method === "GET")).toHaveLength(1);
+  });
+
+  it("refuses a .gguf that fails the header check even though its hash matches", async () => {
+    const broken = gguf.subarray(0, gguf.length - 1000); // tensor data cut off
+    const hub = await scope.hub({ repos: { "org/bad": { revisions: { main: { files: { "m.gguf": broken } } } } } });
+    const dir = await scope.tmp();
+    const pull = scope.cache(hub, dir).pull({ repo: "org/bad", revision: "main", files: [] });
+    await expect(pull).rejects.toBeInstanceOf(InvalidGgufError);
+    await expect(pull).rejects.toThrow(/'m\.gguf' is not a valid GGUF file: tensor .* ends at byte/);
+    expect((await tree(dir)).filter((l) => l.includes("snapshots/") && l.startsWith("l "))).toEqual([]);
+  });
+});
