@@ -19,7 +19,7 @@ export interface RunningGateway {
   readonly credentials: ClusterCredentials;
   readonly nodes: NodeRegistry;
   readonly store: Store;
-  /** Stop accepting → drain → close the data plane → close the store. Same promise when called twice. */
+  /** Stop accepting → close the data plane (refuse queued, finish running) → drain → close the store. Same promise when called twice. */
   close(): Promise<void>;
 }
 
@@ -64,19 +64,28 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     closed ??= (async () => {
       closing = true;
       sweeper.stop();
-      // 1. Stop accepting and let in-flight requests finish, up to the shutdown timeout.
+      // 1. Stop accepting: the listener closes, idle keep-alive sockets go, new requests on busy
+      //    ones get 503 shutting_down.
+      let drained: Promise<void> = Promise.resolve();
       try {
-        await drain(server, config.OMNIGATE_SHUTDOWN_TIMEOUT_MS);
+        drained = stopAccepting(server, config.OMNIGATE_SHUTDOWN_TIMEOUT_MS);
       } catch (err) {
         log.error({ err }, "closing the listener failed");
       }
-      // 2. Upstream pools and waiting requests of the data plane.
+      // 2. The data plane answers its queued requests 503 and lets running ones finish (bounded).
+      //    Before the HTTP drain, or queued requests would hold it until their queue timeout.
       try {
         await dataPlane.close();
       } catch (err) {
         log.error({ err }, "closing the data plane failed");
       }
-      // 3. Last, the database: nothing writes to it any more.
+      // 3. Drain: in-flight responses end, or are cut at the shutdown timeout.
+      try {
+        await drained;
+      } catch (err) {
+        log.error({ err }, "draining connections failed");
+      }
+      // 4. Last, the database: nothing writes to it any more.
       try {
         store.close();
       } catch (err) {
@@ -89,10 +98,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   return { url, port, credentials, nodes, store, close };
 }
 
-async function drain(server: Server, timeoutMs: number): Promise<void> {
+/** Closes the listener; resolves once every connection ended, cutting the rest after `timeoutMs`. */
+function stopAccepting(server: Server, timeoutMs: number): Promise<void> {
   const done = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-  // Idle keep-alive sockets would otherwise hold close() open until they time out.
+  // Keep-alive sockets would otherwise hold close() open until they time out: close the idle ones
+  // now, and each one that goes idle when its last response ends.
   server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  sweep.unref();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -101,9 +114,8 @@ async function drain(server: Server, timeoutMs: number): Promise<void> {
     }, timeoutMs);
     timer.unref();
   });
-  try {
-    await Promise.race([done, timeout]);
-  } finally {
+  return Promise.race([done, timeout]).finally(() => {
     clearTimeout(timer);
-  }
+    clearInterval(sweep);
+  });
 }
