@@ -1,7 +1,10 @@
 import type { Router } from "express";
+import { createOpenAIRouter, openAILimits } from "./api/openai-routes.js";
+import { createModelCache } from "./cache/create-model-cache.js";
 import type { ModelCache } from "./cache/types.js";
 import type { AgentConfig } from "./config.js";
 import type { Logger } from "./logger.js";
+import { createModelServer } from "./supervisor/engine-model-server.js";
 import type { ModelServer } from "./supervisor/types.js";
 
 /** What the cache and engines issues provide: the agent composes them, it does not build them. */
@@ -15,27 +18,18 @@ export interface AgentParts {
 }
 
 /**
- * The real parts.
- * TODO(issue 3/4 wiring): construct the HF model cache (src/cache) and the engine supervisor
- * (src/supervisor) plus createOpenAIRouter (src/api/openai-routes.ts) here once they land. Until
- * then the agent registers with no runtimes, so the gateway assigns it nothing.
+ * The real parts: the Hugging Face cache, the engine supervisor (probes the engine binaries, so
+ * `supportedRuntimes` is known before registration) and the OpenAI routes in front of it.
  */
-export async function createDefaultParts(_config: AgentConfig, _logger: Logger): Promise<AgentParts> {
-  const server: ModelServer = {
-    supportedRuntimes: [],
-    start: () => {
-      throw new Error("no engine supervisor is wired into this build");
-    },
-    stop: async () => {},
-    load: () => undefined,
-    engines: () => [],
-    close: async () => {},
-  };
-  const cache: ModelCache = {
-    pull: async () => {
-      throw new Error("no model cache is wired into this build");
-    },
-    remove: async () => {},
-  };
-  return { cache, server };
+export async function createDefaultParts(config: AgentConfig, logger: Logger): Promise<AgentParts> {
+  const cache = createModelCache(config, logger.child({ component: "cache" }));
+  let server;
+  try {
+    server = await createModelServer({ config, stateDir: config.OMNIGATE_STATE_DIR, logger: logger.child({ component: "engines" }) });
+  } catch (err) {
+    await cache.close();
+    throw err;
+  }
+  const openaiRouter = createOpenAIRouter({ server, logger: logger.child({ component: "openai" }), limits: openAILimits(config) });
+  return { cache, server, openaiRouter, close: () => cache.close() };
 }

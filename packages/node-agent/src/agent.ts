@@ -73,7 +73,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
   const runtimeId = await loadOrCreateRuntimeId(config.OMNIGATE_STATE_DIR);
   const hostname = deps.hostname ?? osHostname();
   const version = deps.version ?? packageVersion();
-  const gpus = deps.gpus ?? new GpuProbe();
+  const gpus = deps.gpus ?? new GpuProbe({ bin: config.OMNIGATE_NVIDIA_SMI_BIN });
   await gpus.refresh();
 
   const parts = await (deps.createParts ?? createDefaultParts)(config, logger);

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { startAgent } from "./agent.js";
+import { registerCacheCommands } from "./cli/cache-commands.js";
 import { loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
-// TODO(issue 3 wiring): registerCacheCommands(program) from "./cli/cache-commands.js" once it lands.
 
 // The only place that reads the environment, listens and handles signals.
 async function serve(): Promise<void> {
@@ -50,5 +50,8 @@ program
   .command("serve", { isDefault: true })
   .description("run the agent (configured by environment variables; see the README)")
   .action(serve);
+
+// Cache maintenance on a box: pull, verify, rm (issue 3).
+registerCacheCommands(program);
 
 await program.parseAsync(process.argv);

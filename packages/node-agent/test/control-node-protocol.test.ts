@@ -5,6 +5,7 @@
  */
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { standInEngineEnv } from "./helpers/engines.js";
 import { GatewayApi, httpJson } from "./helpers/gateway-api.js";
 import { TestScope } from "./helpers/processes.js";
 import { restartGateway, startAgent, startGateway } from "./helpers/stack.js";
@@ -26,21 +27,32 @@ async function freePort(): Promise<number> {
 describe("node protocol (real gateway + agent processes)", () => {
   it("registers and keeps heartbeating: the gateway shows the node online with what it reported", async () => {
     const gateway = await startGateway(scope, { heartbeatIntervalMs: 200 });
-    const agent = await startAgent(scope, { gateway, env: { OMNIGATE_NODE_LABELS: "zone=test,gpu=none" } });
+    const agent = await startAgent(scope, {
+      gateway,
+      env: { OMNIGATE_NODE_LABELS: "zone=test,gpu=a100", ...(await standInEngineEnv(scope, ["OMNIGATE_NVIDIA_SMI_BIN"])) },
+    });
     const api = new GatewayApi(gateway);
     const node = await waitFor(() => api.node(agent.runtimeId), { what: "the node to register" });
     expect(node).toMatchObject({
       runtime_id: agent.runtimeId,
       agent_url: agent.url,
       online: true,
-      labels: { zone: "test", gpu: "none" },
+      labels: { zone: "test", gpu: "a100" },
       loaded_models: { llm: [], asr: [], tts: [], image: [] },
+      // No engine binary configured or on PATH: nothing to assign to this node.
+      supported_runtimes: [],
+      gpus: [
+        { index: 0, name: "NVIDIA A100-SXM4-80GB", memory_total_mib: 81920, memory_used_mib: 1024 },
+        { index: 1, name: "NVIDIA A100-SXM4-80GB", memory_total_mib: 81920, memory_used_mib: 40960 },
+      ],
     });
     expect(node.version).toMatch(/^\d+\.\d+\.\d+/);
     // Heartbeats keep coming: last_seen moves on.
     await waitFor(async () => ((await api.node(agent.runtimeId))?.last_seen ?? 0) > node.last_seen, { what: "a later heartbeat" });
     const health = await httpJson<{ status: string; runtime_id: string; registered: boolean }>(`${agent.url}/healthz`);
     expect(health.body).toEqual({ status: "ok", runtime_id: agent.runtimeId, registered: true });
+    // The node token never reaches a log line.
+    expect(agent.lines.filter((l) => l.includes(gateway.nodeToken))).toEqual([]);
   });
 
   it("keeps the same runtime_id across agent restarts (one node, not two)", async () => {

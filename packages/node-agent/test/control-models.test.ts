@@ -1,0 +1,225 @@
+/**
+ * Models across real processes: the built gateway and agent, the test hub (a real HTTP server
+ * speaking the Hub's protocol) and the stand-in llama-server. A model registered at the gateway is
+ * assigned, pulled, verified, started and reported ready; deletion reaches online nodes at once and
+ * offline ones when they return; a silent node gets no traffic.
+ */
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ModelListEntry, ModelState } from "@omnigate/shared/models";
+import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { startTestHub, type TestHub } from "./fixtures/hub/hub-server.mjs";
+import { standInEngineEnv } from "./helpers/engines.js";
+import { GatewayApi, httpJson } from "./helpers/gateway-api.js";
+import { TestScope } from "./helpers/processes.js";
+import { restartAgent, restartGateway, startAgent, startGateway, type AgentProcess, type GatewayProcess } from "./helpers/stack.js";
+import { waitFor } from "./helpers/wait.js";
+
+const REPO = "test-org/tiny-llama";
+const MODEL = "test-org/tiny-llama";
+const GGUF = buildTinyLlamaGguf();
+
+const scope = new TestScope();
+let hub: TestHub;
+
+beforeEach(async () => {
+  hub = await startTestHub({
+    repos: { [REPO]: { revisions: { main: { files: { "tiny-q8_0.gguf": GGUF, "README.md": "# tiny llama\n" } } } } },
+  });
+});
+
+afterEach(async () => {
+  await scope.cleanup();
+  await hub.close();
+});
+
+/** Every file under `dir` (relative), [] when it does not exist. */
+async function filesUnder(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+const repoCacheDir = (agent: AgentProcess) => join(agent.hfHome, "hub", `models--${REPO.replace("/", "--")}`);
+
+interface Stack {
+  gateway: GatewayProcess;
+  agent: AgentProcess;
+  api: GatewayApi;
+}
+
+async function startStack(options: { nodeTimeoutMs?: number; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
+  const gateway = await startGateway(scope, {
+    heartbeatIntervalMs: 200,
+    nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000,
+    env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000", ...options.gatewayEnv },
+  });
+  const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...(await standInEngineEnv(scope)) } });
+  const api = new GatewayApi(gateway);
+  const node = await waitFor(() => api.node(agent.runtimeId), { what: "registration" });
+  expect(node.supported_runtimes).toEqual(["llama_cpp"]);
+  return { gateway, agent, api };
+}
+
+async function registerAndWaitReady(s: Stack): Promise<ModelListEntry> {
+  const res = await s.api.registerModel({ repo: REPO, files: ["*.gguf"] });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return waitFor(async () => {
+    const entry = await s.api.model(MODEL);
+    return entry?.ready ? entry : undefined;
+  }, { what: `${MODEL} ready`, timeoutMs: 20_000 });
+}
+
+const chat = (s: Stack, key = s.gateway.adminKey) =>
+  httpJson<{ choices?: unknown[]; error?: { code: string; message: string } }>(`${s.gateway.url}/v1/chat/completions`, {
+    token: key,
+    json: { model: MODEL, messages: [{ role: "user", content: "hello" }], max_tokens: 4 },
+  });
+
+describe("models end to end (gateway + agent + test hub + stand-in llama-server)", () => {
+  it("assigns a registered model, reports each state, and shows it ready with its node in /v1/models", async () => {
+    const s = await startStack();
+    // Slow the download so the intermediate states are visible to a poller.
+    hub.addRule({ repo: REPO, path: "tiny-q8_0.gguf", stage: "bytes", bytesPerSec: 150_000 });
+    const res = await s.api.registerModel({ repo: REPO, files: ["*.gguf"] });
+    expect(res.status).toBe(201);
+    const seen: ModelState[] = [];
+    let progressSeen: number | undefined;
+    const ready = await waitFor(
+      async () => {
+        const entry = await s.api.model(MODEL);
+        const node = entry?.nodes.find((n) => n.runtime_id === s.agent.runtimeId);
+        if (node && seen.at(-1) !== node.state) seen.push(node.state);
+        if (node?.progress && node.state === "downloading") progressSeen = node.progress.percent;
+        return entry?.ready ? entry : undefined;
+      },
+      { what: "ready", timeoutMs: 20_000, intervalMs: 50 },
+    );
+    expect(seen).toContain("downloading");
+    expect(progressSeen).toBeGreaterThan(0);
+    expect(progressSeen).toBeLessThan(100);
+    expect(seen.at(-1)).toBe("ready");
+    // Monotone: never back to an earlier state on the way up.
+    const order: ModelState[] = ["pending", "downloading", "verifying", "starting", "ready"];
+    expect(seen.map((st) => order.indexOf(st))).toEqual([...seen.map((st) => order.indexOf(st))].sort((a, b) => a - b));
+    expect(ready).toMatchObject({
+      id: MODEL,
+      ready: true,
+      runtime: "llama_cpp",
+      capabilities: ["chat", "completion", "embedding"],
+      nodes: [{ runtime_id: s.agent.runtimeId, ready: true, state: "ready" }],
+    });
+    const node = (await s.api.node(s.agent.runtimeId))!;
+    expect(node.loaded_models.llm).toEqual([MODEL]);
+    expect(node.models).toEqual([expect.objectContaining({ name: MODEL, state: "ready" })]);
+    expect(node.engines).toEqual([expect.objectContaining({ model: MODEL, runtime: "llama_cpp", up: true })]);
+    // Verified files in the HF cache layout.
+    expect(await filesUnder(repoCacheDir(s.agent))).toEqual(expect.arrayContaining([expect.stringMatching(/^snapshots\/[0-9a-f]{40}\/tiny-q8_0\.gguf$/)]));
+    // And it answers through the gateway.
+    const answer = await chat(s);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body.choices).toHaveLength(1);
+  });
+
+  it("reports a failed pull with its reason, and readiness says so", async () => {
+    const s = await startStack();
+    hub.addRule({ repo: REPO, path: "tiny-q8_0.gguf", status: 403, errorMessage: "Access to this file is restricted" });
+    await s.api.registerModel({ repo: REPO, files: ["*.gguf"] });
+    const failed = await waitFor(async () => {
+      const node = (await s.api.model(MODEL))?.nodes[0];
+      return node?.state === "failed" ? node : undefined;
+    }, { what: "failed", timeoutMs: 20_000 });
+    expect(failed.error).toMatch(/403|restricted|forbidden|access/i);
+    const res = await chat(s);
+    expect(res.status).toBe(503);
+    expect(res.body.error?.code).toBe("model_not_ready");
+    expect(res.body.error?.message).toContain("failed");
+    expect(res.headers.get("retry-after")).toBeTruthy();
+  });
+
+  it("deletes at once on an online node: engine stopped, cache files gone, before DELETE answers", async () => {
+    const s = await startStack();
+    await registerAndWaitReady(s);
+    expect((await filesUnder(repoCacheDir(s.agent))).length).toBeGreaterThan(0);
+    const res = await s.api.deleteModel(MODEL);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: MODEL, deleted: true, nodes: [{ runtime_id: s.agent.runtimeId, outcome: "deleted" }] });
+    expect(await filesUnder(repoCacheDir(s.agent))).toEqual([]);
+    const node = (await s.api.node(s.agent.runtimeId))!;
+    // The immediate heartbeat after the delete already carries the news.
+    await waitFor(async () => {
+      const n = await s.api.node(s.agent.runtimeId);
+      return n && n.models.length === 0 && n.engines.length === 0 && n.loaded_models.llm.length === 0;
+    }, { what: "the node to report the model gone" });
+    expect(node.online).toBe(true);
+    expect((await s.api.listModels()).body.data).toEqual([]);
+  });
+
+  it("deletes on a node that was paused during the DELETE once it answers again", async () => {
+    const s = await startStack({ nodeTimeoutMs: 10_000 });
+    await registerAndWaitReady(s);
+    s.agent.pause();
+    try {
+      const res = await s.api.deleteModel(MODEL);
+      expect(res.status).toBe(200);
+      expect(res.body.nodes).toEqual([expect.objectContaining({ runtime_id: s.agent.runtimeId, outcome: "deferred" })]);
+      expect((await filesUnder(repoCacheDir(s.agent))).length).toBeGreaterThan(0);
+    } finally {
+      s.agent.resume();
+    }
+    await waitFor(async () => (await filesUnder(repoCacheDir(s.agent))).length === 0, { what: "the cache files to go", timeoutMs: 15_000 });
+    await waitFor(async () => (await s.api.node(s.agent.runtimeId))?.models.length === 0, { what: "the node to report no models" });
+  });
+
+  it("deletes on a node that was down during the DELETE when it is restarted", async () => {
+    const s = await startStack();
+    await registerAndWaitReady(s);
+    await s.agent.kill();
+    const res = await s.api.deleteModel(MODEL);
+    expect(res.status).toBe(200);
+    expect(res.body.nodes).toEqual([expect.objectContaining({ outcome: "deferred" })]);
+    expect((await filesUnder(repoCacheDir(s.agent))).length).toBeGreaterThan(0);
+    const again = await restartAgent(scope, s.agent);
+    expect(again.runtimeId).toBe(s.agent.runtimeId);
+    await waitFor(async () => (await filesUnder(repoCacheDir(again))).length === 0, { what: "the cache files to go after restart", timeoutMs: 15_000 });
+  });
+
+  it("a node that times out gets no traffic: 503 no_capable_node, then serves again when it resumes", async () => {
+    const s = await startStack({ nodeTimeoutMs: 1_000 });
+    await registerAndWaitReady(s);
+    expect((await chat(s)).status).toBe(200);
+    s.agent.pause();
+    try {
+      await waitFor(async () => (await s.api.node(s.agent.runtimeId))?.online === false, { what: "offline" });
+      const res = await chat(s);
+      expect(res.status).toBe(503);
+      expect(res.body.error?.code).toBe("no_capable_node");
+      expect((await s.api.model(MODEL))?.ready).toBe(false);
+    } finally {
+      s.agent.resume();
+    }
+    await waitFor(async () => (await s.api.model(MODEL))?.ready === true, { what: "ready again" });
+    expect((await chat(s)).status).toBe(200);
+  });
+
+  it("after a gateway crash the agent re-registers and the model is ready again without a new download", async () => {
+    const s = await startStack();
+    await registerAndWaitReady(s);
+    const key = await s.api.createKey("survives-restart");
+    const downloads = hub.log.filter((e) => e.stage === "bytes" || e.stage === "get").length;
+    const gateway = await restartGateway(scope, s.gateway, "kill");
+    const api = new GatewayApi(gateway);
+    const entry = await waitFor(async () => {
+      const m = await api.model(MODEL, key.key);
+      return m?.ready ? m : undefined;
+    }, { what: "ready after the gateway restart", timeoutMs: 20_000 });
+    expect(entry.nodes).toEqual([expect.objectContaining({ runtime_id: s.agent.runtimeId, state: "ready" })]);
+    expect(hub.log.filter((e) => e.stage === "bytes" || e.stage === "get").length).toBe(downloads);
+    expect((await chat({ ...s, gateway, api }, key.key)).status).toBe(200);
+  });
+});
