@@ -222,4 +222,40 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
     expect(hub.log.filter((e) => e.stage === "bytes" || e.stage === "get").length).toBe(downloads);
     expect((await chat({ ...s, gateway, api }, key.key)).status).toBe(200);
   });
+
+  it("reports state changes at once, not at the next heartbeat tick", async () => {
+    // Heartbeats every 30 s: only the immediate heartbeats on state changes can make this fast.
+    const gateway = await startGateway(scope, { heartbeatIntervalMs: 30_000, nodeTimeoutMs: 120_000 });
+    const api = new GatewayApi(gateway);
+    expect((await api.registerModel({ repo: REPO, files: ["*.gguf"] })).status).toBe(201);
+    const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...(await standInEngineEnv(scope)) } });
+    // Registration, then the first heartbeat fetches the desired set; every later state arrives by nudge.
+    const entry = await waitFor(async () => {
+      const m = await api.model(MODEL);
+      return m?.ready ? m : undefined;
+    }, { what: "ready well before the second tick", timeoutMs: 15_000 });
+    expect(entry.nodes[0]!.runtime_id).toBe(agent.runtimeId);
+  });
+
+  it("stops its engines and exits 0 on SIGTERM", async () => {
+    const s = await startStack();
+    await registerAndWaitReady(s);
+    const pid = (await s.api.node(s.agent.runtimeId))!.engines[0]!.pid;
+    expect(pid).toBeGreaterThan(0);
+    expect(isAlive(pid!)).toBe(true);
+    const exit = await s.agent.stop();
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(isAlive(pid!)).toBe(false);
+    // Files stay: a restart serves from the cache.
+    expect((await filesUnder(repoCacheDir(s.agent))).length).toBeGreaterThan(0);
+  });
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
