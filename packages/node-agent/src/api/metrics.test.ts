@@ -1,0 +1,68 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import express from "express";
+import { afterEach, describe, expect, it } from "vitest";
+import { AgentMetrics } from "./metrics.js";
+
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  server = undefined;
+});
+
+async function serve(metrics: AgentMetrics): Promise<string> {
+  const app = express();
+  app.get("/metrics", metrics.handler);
+  app.use(metrics.requestMetrics());
+  app.use(express.json());
+  app.post("/v1/chat/completions", (req, res) => {
+    if (req.body.stream) {
+      res.write("data: 1\n\n");
+      res.end("data: [DONE]\n\n");
+    } else res.status(req.body.model === "llm" ? 200 : 404).json({ ok: true });
+  });
+  server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe("AgentMetrics", () => {
+  it("serves model states, in-flight, engines and download bytes from its sources", async () => {
+    const metrics = new AgentMetrics({ defaultMetrics: false });
+    metrics.bind({
+      statuses: () => [
+        { name: "llm", state: "ready", in_flight: 3, capacity: 8 },
+        { name: "asr", state: "downloading", in_flight: 0, capacity: 1 },
+      ],
+      engines: () => [{ model: "llm", runtime: "llama_cpp", up: true, restarts: 2 }],
+    });
+    metrics.recordDownloadBytes(1000, "asr");
+    metrics.recordDownloadBytes(24, "asr");
+    const url = await serve(metrics);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toContain('omnigate_agent_model_state{model="llm",state="ready"} 1');
+    expect(text).toContain('omnigate_agent_model_state{model="asr",state="downloading"} 1');
+    expect(text).toContain('omnigate_agent_in_flight_requests{model="llm"} 3');
+    expect(text).toContain('omnigate_agent_model_capacity{model="llm"} 8');
+    expect(text).toContain('omnigate_agent_engine_up{model="llm",runtime="llama_cpp"} 1');
+    expect(text).toContain('omnigate_agent_engine_restarts{model="llm",runtime="llama_cpp"} 2');
+    expect(text).toContain('omnigate_agent_download_bytes_total{model="asr"} 1024');
+  });
+
+  it("counts requests by held model, endpoint and status; other names get an empty label", async () => {
+    const metrics = new AgentMetrics({ defaultMetrics: false });
+    metrics.bind({ statuses: () => [{ name: "llm", state: "ready", in_flight: 0, capacity: 1 }], engines: () => [] });
+    const url = await serve(metrics);
+    const post = (body: unknown) =>
+      fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.text());
+    await post({ model: "llm" });
+    await post({ model: "llm", stream: true });
+    await post({ model: "evil\u0001name" });
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toContain('omnigate_agent_requests_total{model="llm",endpoint="chat",status="200"} 2');
+    expect(text).toContain('omnigate_agent_requests_total{model="",endpoint="chat",status="404"} 1');
+    expect(text).toContain('omnigate_agent_time_to_first_byte_seconds_count{model="llm",endpoint="chat"} 2');
+    expect(text).not.toContain("evil");
+  });
+});

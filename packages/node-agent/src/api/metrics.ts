@@ -1,0 +1,202 @@
+import type { Request, RequestHandler, Response, NextFunction } from "express";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { NodeModelStatus } from "@omnigate/shared/models";
+import type { EngineHealth } from "@omnigate/shared/node-protocol";
+import { ENDPOINT_CAPABILITIES } from "@omnigate/shared/runtimes";
+
+/** What the agent's scrape-time gauges read: the reconciler's statuses and the engines' health. */
+export interface AgentMetricsSources {
+  statuses(): readonly NodeModelStatus[];
+  engines(): readonly EngineHealth[];
+}
+
+// Seconds; from an embedding (ms) to a CPU image generation (minutes).
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/**
+ * The node agent's Prometheus metrics. Pushed by the code that knows (`recordDownloadBytes` from
+ * the cache, `requestMetrics()` around the data plane); model states, in-flight counts and engine
+ * health are read from `bind()`'s sources at scrape time, so nothing on a hot path updates them.
+ * Labels are bounded: a request's `model` label is a name the agent holds, else "".
+ */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<"model" | "endpoint" | "status">;
+  readonly #duration: Histogram<"model" | "endpoint">;
+  readonly #ttfb: Histogram<"model" | "endpoint">;
+  readonly #downloadBytes: Counter<"model">;
+  #sources: AgentMetricsSources | undefined;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    // Arrow functions below read the sources bound later.
+    const sources = (): AgentMetricsSources | undefined => this.#sources;
+    this.#requests = new Counter({
+      name: "omnigate_agent_requests_total",
+      help: "Data-plane requests answered by this agent, by model, endpoint (capability) and HTTP status.",
+      labelNames: ["model", "endpoint", "status"],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: "omnigate_agent_request_duration_seconds",
+      help: "Time from request arrival at the agent to the last byte of the answer.",
+      labelNames: ["model", "endpoint"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#ttfb = new Histogram({
+      name: "omnigate_agent_time_to_first_byte_seconds",
+      help: "Time from request arrival at the agent to the first body byte (first token when streaming).",
+      labelNames: ["model", "endpoint"],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#downloadBytes = new Counter({
+      name: "omnigate_agent_download_bytes_total",
+      help: "Bytes downloaded from the Hugging Face Hub into the cache, by model.",
+      labelNames: ["model"],
+      registers,
+    });
+    new Gauge({
+      name: "omnigate_agent_model_state",
+      help: "1 for each assigned model's current state.",
+      labelNames: ["model", "state"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of sources()?.statuses() ?? []) this.set({ model: s.name, state: s.state }, 1);
+      },
+    });
+    new Gauge({
+      name: "omnigate_agent_in_flight_requests",
+      help: "Requests the agent has in flight per model.",
+      labelNames: ["model"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of sources()?.statuses() ?? []) this.set({ model: s.name }, s.in_flight);
+      },
+    });
+    new Gauge({
+      name: "omnigate_agent_model_capacity",
+      help: "Requests the model's engine runs at once (llama.cpp slots).",
+      labelNames: ["model"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of sources()?.statuses() ?? []) this.set({ model: s.name }, s.capacity);
+      },
+    });
+    new Gauge({
+      name: "omnigate_agent_model_ready",
+      help: "1 when the model is ready to serve on this node, else 0.",
+      labelNames: ["model"],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of sources()?.statuses() ?? []) this.set({ model: s.name }, s.state === "ready" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "omnigate_agent_engine_up",
+      help: "1 while the model's engine process is up.",
+      labelNames: ["model", "runtime"],
+      registers,
+      collect() {
+        this.reset();
+        for (const e of sources()?.engines() ?? []) this.set({ model: e.model, runtime: e.runtime }, e.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "omnigate_agent_engine_restarts",
+      help: "Restarts of the model's engine since it was first started.",
+      labelNames: ["model", "runtime"],
+      registers,
+      collect() {
+        this.reset();
+        for (const e of sources()?.engines() ?? []) this.set({ model: e.model, runtime: e.runtime }, e.restarts);
+      },
+    });
+  }
+
+  /** Where model states and engine health come from (the agent wires its reconciler and model server). */
+  bind(sources: AgentMetricsSources): void {
+    this.#sources = sources;
+  }
+
+  /** Bytes written into the cache by a download (call per chunk or per file). */
+  recordDownloadBytes(bytes: number, model = ""): void {
+    if (bytes > 0) this.#downloadBytes.inc({ model }, bytes);
+  }
+
+  /** One answered data-plane request. */
+  recordRequest(model: string, endpoint: string, status: number, durationS: number, ttfbS?: number): void {
+    this.#requests.inc({ model, endpoint, status: String(status) });
+    this.#duration.observe({ model, endpoint }, durationS);
+    if (ttfbS !== undefined) this.#ttfb.observe({ model, endpoint }, ttfbS);
+  }
+
+  /** The name as a label if the agent holds that model, else "" (a hostile name never becomes one). */
+  #modelLabel(name: unknown): string {
+    if (typeof name !== "string") return "";
+    for (const s of this.#sources?.statuses() ?? []) if (s.name === name) return name;
+    return "";
+  }
+
+  /**
+   * Express middleware for the agent's /v1 routes: times each request and counts its status once it
+   * ends (finished or cut). Mount it before the OpenAI router.
+   */
+  requestMetrics(): RequestHandler {
+    return (req: Request, res: Response, next: NextFunction) => {
+      const capability = ENDPOINT_CAPABILITIES.get(req.path);
+      if (!capability) return next();
+      const started = performance.now();
+      let firstByte: number | undefined;
+      const write = res.write;
+      // Time to first byte: the first write (or end) of the body.
+      res.write = function (this: Response, ...args: Parameters<Response["write"]>) {
+        firstByte ??= performance.now();
+        return write.apply(this, args);
+      } as Response["write"];
+      res.once("close", () => {
+        const end = performance.now();
+        const status = res.headersSent ? res.statusCode : 499;
+        const body = req.body as { model?: unknown } | undefined;
+        // A body sent in one res.end() went out when it ended.
+        const firstAt = firstByte ?? (res.writableFinished ? end : undefined);
+        this.recordRequest(
+          this.#modelLabel(body?.model),
+          capability,
+          status,
+          (end - started) / 1000,
+          firstAt === undefined ? undefined : (firstAt - started) / 1000,
+        );
+      });
+      next();
+    };
+  }
+
+  /** `GET /metrics` in the Prometheus text format. */
+  readonly handler: RequestHandler = (_req, res, next) => {
+    this.registry
+      .metrics()
+      .then((text) => {
+        res.setHeader("Content-Type", this.registry.contentType);
+        res.end(text);
+      })
+      .catch(next);
+  };
+}
+
+/** The agent process's metrics (one registry per process). */
+export const agentMetrics = new AgentMetrics();
+
+/** For the cache: bytes downloaded into it. */
+export function recordDownloadBytes(bytes: number, model = ""): void {
+  agentMetrics.recordDownloadBytes(bytes, model);
+}
+
+/** For the agent app: `app.get("/metrics", metricsHandler)`. */
+export const metricsHandler: RequestHandler = agentMetrics.handler;
