@@ -28,25 +28,29 @@ const readdirSafe = (dir: string): Promise<string[]> => readdir(dir).catch(() =>
 export async function removeModel(layout: CacheLayout, model: CacheModelRef, stillWanted: readonly CacheModelRef[], deps: RemoveDeps): Promise<void> {
   const repo = checkRepo(model.repo);
   const revision = checkRevision(model.revision);
-  const others = stillWanted.filter((m) => m.repo === repo);
-  const protectedPath = (path: string): boolean => others.some((o) => matchesAny(path, o.files));
+  // The other wanted models of this repo, each with the snapshot its revision resolves to here.
+  const others: Array<{ files: readonly string[]; revision: string; commit: string | undefined }> = [];
+  for (const o of stillWanted) {
+    if (o.repo !== repo) continue;
+    others.push({ files: o.files, revision: o.revision, commit: await cachedCommit(layout, repo, checkRevision(o.revision)) });
+  }
+  const protectedPath = (snap: string, path: string): boolean => others.some((o) => o.commit === snap && matchesAny(path, o.files));
 
   const commit = await cachedCommit(layout, repo, revision);
-  const refCommits = new Set<string>();
+  const namedCommits = new Set<string>();
   for (const name of await listRefs(layout.refsDir(repo))) {
-    if (others.some((o) => o.revision === name) || name !== revision) {
-      const c = await cachedCommit(layout, repo, name).catch(() => undefined);
-      if (c) refCommits.add(c);
-    }
+    if (name === revision) continue;
+    const c = await cachedCommit(layout, repo, name).catch(() => undefined);
+    if (c) namedCommits.add(c);
   }
-  for (const o of others) if (COMMIT_RE.test(o.revision)) refCommits.add(o.revision);
+  for (const o of others) if (o.commit) namedCommits.add(o.commit);
 
   for (const snap of await readdirSafe(layout.snapshotsDir(repo))) {
     if (!COMMIT_RE.test(snap)) continue;
-    if (snap !== commit && refCommits.has(snap)) continue;
+    if (snap !== commit && namedCommits.has(snap)) continue;
     const dir = layout.snapshotDir(repo, snap);
     for (const path of await listSnapshot(dir)) {
-      if (!matchesAny(path, model.files) || protectedPath(path)) continue;
+      if (!matchesAny(path, model.files) || protectedPath(snap, path)) continue;
       await unlink(layout.snapshotFile(repo, snap, path)).catch(() => undefined);
     }
   }

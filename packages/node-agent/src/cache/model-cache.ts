@@ -115,7 +115,7 @@ export class HfModelCache implements ModelCache {
 
     const total = files.reduce((n, f) => n + f.size, 0);
     const tracker = new ProgressTracker(total, options.onProgress);
-    await ensureFreeSpace(await this.existingAncestor(this.layout.repoDir(repo)), await this.bytesToFetch(repo, files), this.options.reserveBytes);
+    await ensureFreeSpace(this.layout.root, await this.bytesToFetch(repo, files), this.options.reserveBytes);
     tracker.markBaseline();
 
     // One failed file fails the pull: stop its siblings instead of finishing gigabytes in vain.
@@ -179,13 +179,6 @@ export class HfModelCache implements ModelCache {
       needed += f.size - (partial && partial.size <= f.size ? partial.size : 0);
     }
     return needed;
-  }
-
-  private async existingAncestor(dir: string): Promise<string> {
-    for (let d = dir; ; d = dirname(d)) {
-      if (await stat(d).then(() => true, () => false)) return d;
-      if (dirname(d) === d) return d;
-    }
   }
 
   /** `refs/<revision>` = commit, written atomically (before downloading, like huggingface_hub). */

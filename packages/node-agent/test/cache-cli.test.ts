@@ -1,0 +1,164 @@
+import { existsSync } from "node:fs";
+import { open, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CACHE_CLI, Scope, bytes, tree, waitFor } from "./cache-test-utils.js";
+
+/**
+ * The cache commands as separate processes (dist/cli/cache-main.js, built by `pnpm build`): what
+ * ops run to pre-pull a box, and the crash/concurrency cases only real processes can show.
+ */
+const scope = new Scope();
+afterEach(() => scope.cleanup());
+beforeAll(() => {
+  if (!existsSync(CACHE_CLI)) throw new Error(`${CACHE_CLI} is missing: run pnpm build first`);
+});
+
+const big = bytes(3_000_000, 11);
+const repos = {
+  "org/m": { revisions: { main: { files: { "big.bin": big, "config.json": '{"a":1}', "sub/t.txt": "tok" } } } },
+  "org/private": { private: true, revisions: { main: { files: { "w.bin": bytes(20_000, 2) } } } },
+};
+
+async function env(hubUrl: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+  const home = await scope.tmp("omnigate-hfhome-");
+  return { HF_ENDPOINT: hubUrl, HF_HOME: home, HF_HUB_CACHE: join(home, "hub"), ...extra };
+}
+
+describe("pnpm agent pull / verify / rm", () => {
+  it("pull prints each file's local path, plain progress lines off a TTY, exit 0", async () => {
+    const hub = await scope.hub({ repos });
+    const e = await env(hub.url);
+    const r = await scope.cli(["pull", "org/m"], e).done;
+    expect(r.stderr).toMatch(/pull org\/m: 100\.0% \(3\.0 MB of 3\.0 MB/);
+    expect(r.code).toBe(0);
+    const snap = join(e.HF_HUB_CACHE!, "models--org--m", "snapshots", hub.commit("org/m", "main")!);
+    expect(r.stdout.trim().split("\n")).toEqual([join(snap, "big.bin"), join(snap, "config.json"), join(snap, "sub/t.txt")]);
+    expect((await readFile(join(snap, "big.bin"))).equals(big)).toBe(true);
+  });
+
+  it("pull takes --file globs, --revision and --cache-dir", async () => {
+    const hub = await scope.hub({ repos });
+    const dir = await scope.tmp();
+    const r = await scope.cli(["pull", "org/m", "--file", "*.json", "--file", "sub/*", "--revision", "main", "--cache-dir", dir], await env(hub.url)).done;
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n").map((l) => l.slice(l.lastIndexOf("/snapshots/") + 52))).toEqual(["config.json", "sub/t.txt"]);
+    expect(existsSync(join(dir, "models--org--m"))).toBe(true);
+  });
+
+  it("pull exits non-zero with the reason", async () => {
+    const hub = await scope.hub({ repos });
+    const e = await env(hub.url);
+    const missing = await scope.cli(["pull", "org/nope"], e).done;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`error: repository 'org/nope' not found on ${hub.url}, or it is private`);
+    const hostile = await scope.cli(["pull", "org/m", "--file", "../../etc/passwd"], e).done;
+    expect(hostile.code).toBe(1);
+    expect(hostile.stderr).toContain(`error: file pattern "../../etc/passwd" refused: it contains a '.' or '..' segment`);
+    const badEnv = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CONCURRENCY: "zero" }).done;
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain("OMNIGATE_DOWNLOAD_CONCURRENCY");
+  });
+
+  it("reads the token from $HF_HOME/token and sends it to the hub only", async () => {
+    const hub = await scope.hub({ repos, token: "hf_filetoken" });
+    const e = await env(hub.url);
+    expect((await scope.cli(["pull", "org/private"], e).done).code).toBe(1);
+    await writeFile(join(e.HF_HOME!, "token"), "hf_filetoken\n");
+    hub.clearLog();
+    const r = await scope.cli(["pull", "org/private"], e).done;
+    expect(r.code).toBe(0);
+    expect(hub.log.filter((x) => x.server === "cdn").every((x) => !x.auth)).toBe(true);
+    expect(hub.log.filter((x) => x.server === "hub").every((x) => x.auth)).toBe(true);
+  });
+
+  it("serves a cached model with HF_HUB_OFFLINE=1 and no request", async () => {
+    const hub = await scope.hub({ repos });
+    const e = await env(hub.url);
+    const online = await scope.cli(["pull", "org/m"], e).done;
+    hub.clearLog();
+    const offline = await scope.cli(["pull", "org/m"], { ...e, HF_HUB_OFFLINE: "1" }).done;
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toBe(online.stdout);
+    expect(hub.log).toEqual([]);
+    const missing = await scope.cli(["pull", "org/private"], { ...e, HF_HUB_OFFLINE: "1" }).done;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("HF_HUB_OFFLINE=1: pull it while online");
+  });
+
+  it("verify reports a corrupt file, --fix removes it, the next pull restores it; rm clears the repo", async () => {
+    const hub = await scope.hub({ repos });
+    const e = await env(hub.url);
+    expect((await scope.cli(["pull", "org/m"], e).done).code).toBe(0);
+    const good = await scope.cli(["verify"], e).done;
+    expect(good.code).toBe(0);
+    expect(good.stderr).toContain("checked 3 files");
+    expect(good.stdout).toMatch(/^ok {7}org\/m@[0-9a-f]{10} big\.bin$/m);
+
+    const blob = join(e.HF_HUB_CACHE!, "models--org--m", "blobs", hub.file("org/m", "main", "big.bin")!.etag);
+    const fh = await open(blob, "r+");
+    await fh.write(Buffer.from("XX"), 0, 2, 1000);
+    await fh.close();
+    const bad = await scope.cli(["verify", "org/m"], e).done;
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^CORRUPT {2}org\/m@[0-9a-f]{10} big\.bin: 'big\.bin' has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}$/m);
+    const fixed = await scope.cli(["verify", "org/m", "--fix"], e).done;
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toMatch(/^removed {2}org\/m@[0-9a-f]{10} big\.bin/m);
+    expect(existsSync(blob)).toBe(false);
+    expect((await scope.cli(["verify"], e).done).stderr).toContain("checked 2 files");
+
+    expect((await scope.cli(["pull", "org/m"], e).done).code).toBe(0);
+    expect((await readFile(blob)).equals(big)).toBe(true);
+
+    const rm = await scope.cli(["rm", "org/m"], e).done;
+    expect(rm.code).toBe(0);
+    expect(rm.stderr).toContain(`removed org/m from ${e.HF_HUB_CACHE}`);
+    expect(await tree(e.HF_HUB_CACHE!)).toEqual([]);
+    expect((await scope.cli(["rm", "org/m"], e).done).stderr).toContain("org/m is not in");
+  });
+});
+
+describe("processes sharing one cache", () => {
+  it("a pull SIGKILLed mid-file is resumed by the next process, which fetches only the missing bytes", async () => {
+    const hub = await scope.hub({ repos });
+    const e = await env(hub.url);
+    const etag = hub.file("org/m", "main", "big.bin")!.etag;
+    const incomplete = join(e.HF_HUB_CACHE!, "models--org--m", "blobs", `${etag}.incomplete`);
+    hub.addRule({ stage: "bytes", path: "big.bin", stallAfter: 1_200_000, times: 1 });
+
+    const first = scope.cli(["pull", "org/m", "--file", "big.bin"], { ...e, OMNIGATE_HUB_TIMEOUT_MS: "60000" });
+    const have = await waitFor("partial download on disk", async () => {
+      const s = await stat(incomplete).catch(() => undefined);
+      return s && s.size >= 1_200_000 ? s.size : undefined;
+    });
+    first.child.kill("SIGKILL");
+    expect((await first.done).signal).toBe("SIGKILL");
+    expect((await stat(incomplete)).size).toBe(have);
+
+    // The dead process's lock is still on disk; the new one takes it over once stale (2 s here).
+    const second = await scope.cli(["pull", "org/m", "--file", "big.bin"], e).done;
+    expect(second.stderr).not.toContain("error");
+    expect(second.code).toBe(0);
+    const g = hub.log.filter((x) => x.server === "cdn" && x.method === "GET");
+    expect(g.map((x) => x.range)).toEqual([null, `bytes=${have}-`]);
+    expect(g[1]!.bytesSent).toBe(big.length - have);
+    const snap = join(e.HF_HUB_CACHE!, "models--org--m", "snapshots", hub.commit("org/m", "main")!);
+    expect((await readFile(join(snap, "big.bin"))).equals(big)).toBe(true);
+  }, 60_000);
+
+  it("two processes pulling the same model at once download each blob once and both succeed", async () => {
+    const hub = await scope.hub({ repos });
+    hub.addRule({ stage: "bytes", path: "big.bin", bytesPerSec: 2_000_000 });
+    const e = await env(hub.url);
+    const [a, b] = await Promise.all([scope.cli(["pull", "org/m"], e).done, scope.cli(["pull", "org/m"], e).done]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(a.stdout).toBe(b.stdout);
+    expect(hub.log.filter((x) => x.server === "cdn" && x.method === "GET")).toHaveLength(1);
+    for (const path of ["config.json", "sub/t.txt"]) {
+      expect(hub.log.filter((x) => x.stage === "get" && x.path === path)).toHaveLength(1);
+    }
+    const snap = join(e.HF_HUB_CACHE!, "models--org--m", "snapshots", hub.commit("org/m", "main")!);
+    expect((await readFile(join(snap, "big.bin"))).equals(big)).toBe(true);
+  }, 60_000);
+});
