@@ -25,6 +25,8 @@ export interface EngineModelServerOptions {
   readonly adapters?: readonly EngineAdapter[];
   /** Overrides of the config-derived timing (tests). */
   readonly timing?: Partial<EngineTiming>;
+  /** Where the engines' allow-listed environment is taken from. Default: process.env. */
+  readonly environment?: NodeJS.ProcessEnv;
 }
 
 export function timingFromConfig(config: EngineConfig): EngineTiming {
@@ -63,7 +65,7 @@ export class EngineModelServer implements ModelServer, ModelDataPlane {
     const adapters = options.adapters ?? createAdapters(options.config);
     this.adapters = new Map(adapters.map((a) => [a.runtime, a]));
     this.timing = { ...timingFromConfig(options.config), ...options.timing };
-    this.env = buildEngineEnv(options.config.OMNIGATE_ENGINE_ENV_PASS);
+    this.env = buildEngineEnv(options.config.OMNIGATE_ENGINE_ENV_PASS, options.environment);
     this.pidFiles = new PidFiles(join(options.stateDir, "engines"), this.log);
   }
 

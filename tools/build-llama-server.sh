@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds a real CPU llama-server from the llama.cpp source that the npm package node-llama-cpp ships
+# (llama/gitRelease.bundle), so the llama.cpp suites (packages/node-agent/test/llama-real.test.ts,
+# the real-binary half of test/engines.test.ts) run against the real engine on a machine without a
+# GPU. About 10 minutes on 2 cores; the result is cached per version, so CI builds it once per machine.
+#   usage: tools/build-llama-server.sh [OUT_DIR]   (default ~/.cache/omnigate/engines)
+# Prints the binary's path as its last line:
+#   OMNIGATE_LLAMA_SERVER_BIN=$(bash tools/build-llama-server.sh | tail -n 1)
+# Needs: npm (registry access for the package), git, cmake, a C++ compiler. The tests write their own
+# tiny GGUF (writeTinyLlamaGguf in packages/node-agent/src/cache/gguf-writer.ts).
+set -eu
+out=${1:-$HOME/.cache/omnigate/engines}
+version=3.21.1
+if [ -x "$out/llama-server" ] && [ "$(cat "$out/.llama-version" 2>/dev/null)" = "$version" ]; then
+  echo "$out/llama-server"; exit 0
+fi
+work=$(mktemp -d)
+log="$work/build.log"
+# On failure, show why (the build is quiet otherwise), then clean up.
+trap 'status=$?; if [ $status -ne 0 ] && [ -f "$log" ]; then tail -n 40 "$log" >&2; fi; rm -rf "$work"' EXIT
+cd "$work"
+echo "building llama-server (node-llama-cpp@$version's llama.cpp) in $work…" >&2
+npm pack "node-llama-cpp@$version" >>"$log" 2>&1
+tar xzf "node-llama-cpp-$version.tgz"
+git clone -q package/llama/gitRelease.bundle src >>"$log" 2>&1
+cmake -S src -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON >>"$log" 2>&1
+cmake --build build --target llama-server -j"$(nproc)" >>"$log" 2>&1
+mkdir -p "$out"
+cp build/bin/llama-server "$out/llama-server.tmp"
+mv "$out/llama-server.tmp" "$out/llama-server"
+echo "$version" > "$out/.llama-version"
+echo "$out/llama-server"
