@@ -4,6 +4,7 @@
  * assigned, pulled, verified, started and reported ready; deletion reaches online nodes at once and
  * offline ones when they return; a silent node gets no traffic.
  */
+import { readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -59,7 +60,7 @@ async function startStack(options: { nodeTimeoutMs?: number; gatewayEnv?: Record
     nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000,
     env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000", ...options.gatewayEnv },
   });
-  const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...(await standInEngineEnv(scope)) } });
+  const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...standInEngineEnv() } });
   const api = new GatewayApi(gateway);
   const node = await waitFor(() => api.node(agent.runtimeId), { what: "registration" });
   expect(node.supported_runtimes).toEqual(["llama_cpp"]);
@@ -179,7 +180,10 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
   it("deletes on a node that was down during the DELETE when it is restarted", async () => {
     const s = await startStack();
     await registerAndWaitReady(s);
+    const enginePid = (await s.api.node(s.agent.runtimeId))!.engines[0]!.pid!;
+    // A crash: the engine (its own process group) outlives the agent.
     await s.agent.kill();
+    expect(isAlive(enginePid)).toBe(true);
     const res = await s.api.deleteModel(MODEL);
     expect(res.status).toBe(200);
     expect(res.body.nodes).toEqual([expect.objectContaining({ outcome: "deferred" })]);
@@ -187,6 +191,8 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
     const again = await restartAgent(scope, s.agent);
     expect(again.runtimeId).toBe(s.agent.runtimeId);
     await waitFor(async () => (await filesUnder(repoCacheDir(again))).length === 0, { what: "the cache files to go after restart", timeoutMs: 15_000 });
+    // The restarted agent reaped the engine its predecessor left behind.
+    expect(isAlive(enginePid)).toBe(false);
   });
 
   it("a node that times out gets no traffic: 503 no_capable_node, then serves again when it resumes", async () => {
@@ -228,7 +234,7 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
     const gateway = await startGateway(scope, { heartbeatIntervalMs: 30_000, nodeTimeoutMs: 120_000 });
     const api = new GatewayApi(gateway);
     expect((await api.registerModel({ repo: REPO, files: ["*.gguf"] })).status).toBe(201);
-    const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...(await standInEngineEnv(scope)) } });
+    const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...standInEngineEnv() } });
     // Registration, then the first heartbeat fetches the desired set; every later state arrives by nudge.
     const entry = await waitFor(async () => {
       const m = await api.model(MODEL);
@@ -251,11 +257,16 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
   });
 });
 
+/** Alive and not a zombie (an orphan's zombie may linger when PID 1 does not reap). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return !/\)\s+Z\s/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return process.platform !== "linux";
   }
 }

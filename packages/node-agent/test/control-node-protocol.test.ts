@@ -29,7 +29,7 @@ describe("node protocol (real gateway + agent processes)", () => {
     const gateway = await startGateway(scope, { heartbeatIntervalMs: 200 });
     const agent = await startAgent(scope, {
       gateway,
-      env: { OMNIGATE_NODE_LABELS: "zone=test,gpu=a100", ...(await standInEngineEnv(scope, ["OMNIGATE_NVIDIA_SMI_BIN"])) },
+      env: { OMNIGATE_NODE_LABELS: "zone=test,gpu=a100", ...standInEngineEnv(["OMNIGATE_NVIDIA_SMI_BIN"]) },
     });
     const api = new GatewayApi(gateway);
     const node = await waitFor(() => api.node(agent.runtimeId), { what: "the node to register" });

@@ -1,12 +1,10 @@
 /**
- * Stand-in engine binaries for cross-process tests. The fixtures are plain `.mjs` programs; the
- * agent wants an executable path (OMNIGATE_*_BIN), so each gets a tiny `sh` wrapper that execs this
- * very Node binary on the fixture (no reliance on the fixture's mode bits or `node` on PATH).
+ * Stand-in engine binaries for cross-process tests: the executable `.mjs` fixtures under
+ * test/fixtures/engines (mode 755, `#!/usr/bin/env node`), configured directly as the agent's
+ * OMNIGATE_*_BIN so the supervisor's orphan reaping recognises them by their command line.
  */
-import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { REPO_ROOT } from "./stack.js";
-import type { TestScope } from "./processes.js";
 
 export const ENGINE_FIXTURES = join(REPO_ROOT, "packages/node-agent/test/fixtures/engines");
 
@@ -21,29 +19,17 @@ export const STAND_IN_ENGINES = {
 } as const;
 export type EngineVariable = keyof typeof STAND_IN_ENGINES;
 
-function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
-/** Writes an executable wrapper running `fixture` (a file under test/fixtures/engines) and returns its path. */
-export async function standInBinary(scope: TestScope, fixture: string, dir?: string): Promise<string> {
-  const where = dir ?? (await scope.tempDir("og-bin-"));
-  const path = join(where, fixture.replace(/\.mjs$/, ""));
-  await writeFile(path, `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(join(ENGINE_FIXTURES, fixture))} "$@"\n`);
-  await chmod(path, 0o755);
-  return path;
-}
-
 /**
- * Env for an agent whose engines are the stand-ins: `{ OMNIGATE_LLAMA_SERVER_BIN: <wrapper>, … }`.
+ * Env for an agent whose engines are the stand-ins: `{ OMNIGATE_LLAMA_SERVER_BIN: <fixture path>, … }`.
  * The variables not asked for point at a path that does not exist, so the agent supports exactly
  * the runtimes asked for whatever is installed on this machine's PATH.
  */
-export async function standInEngineEnv(scope: TestScope, variables: readonly EngineVariable[] = ["OMNIGATE_LLAMA_SERVER_BIN"]): Promise<Record<string, string>> {
-  const dir = await scope.tempDir("og-bin-");
+export function standInEngineEnv(variables: readonly EngineVariable[] = ["OMNIGATE_LLAMA_SERVER_BIN"]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [v, fixture] of Object.entries(STAND_IN_ENGINES) as [EngineVariable, string][]) {
-    env[v] = variables.includes(v) ? await standInBinary(scope, fixture, dir) : `/nonexistent/${fixture.replace(/\.mjs$/, "")}`;
+    env[v] = variables.includes(v) ? join(ENGINE_FIXTURES, fixture) : `/nonexistent/${fixture.replace(/\.mjs$/, "")}`;
   }
+  // The stand-ins' STANDIN_* knobs reach the engines through the agent's env allow-list.
+  env.OMNIGATE_ENGINE_ENV_PASS = "STANDIN_*";
   return env;
 }
