@@ -8,7 +8,7 @@ import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol
 import { createDefaultParts, type AgentParts } from "./agent-parts.js";
 import { createAgentApp } from "./api/agent-app.js";
 import { NodeSecretAuth } from "./api/auth.js";
-import type { AgentConfig } from "./config.js";
+import { parseLabels, type AgentConfig } from "./config.js";
 import { GatewayClient, NodeTokenError } from "./gateway-client.js";
 import { GpuProbe } from "./gpu-info.js";
 import { HeartbeatLoop } from "./heartbeat-loop.js";
@@ -39,17 +39,6 @@ export interface RunningAgent {
   readonly heartbeats: HeartbeatLoop;
   /** Stop heartbeats → stop accepting → stop pulls → stop engines → release. Same promise twice. */
   close(): Promise<void>;
-}
-
-/** Parses OMNIGATE_NODE_LABELS ("k=v,k2=v2"); throws naming the bad entry. */
-export function parseLabels(text: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
-    const eq = entry.indexOf("=");
-    if (eq <= 0) throw new Error(`OMNIGATE_NODE_LABELS: "${entry}" is not key=value (use "k=v,k2=v2").`);
-    labels[entry.slice(0, eq).trim()] = entry.slice(eq + 1).trim();
-  }
-  return labels;
 }
 
 function packageVersion(): string {

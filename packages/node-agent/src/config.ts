@@ -3,6 +3,26 @@ import { cacheEnv } from "./cache/cache-env.js";
 import { engineEnv } from "./engines/engine-env.js";
 import { formatEnvErrors } from "@omnigate/shared/validation";
 
+/** Why a labels value is malformed, or null. */
+function labelsError(text: string): string | null {
+  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+    if (entry.indexOf("=") <= 0) return `"${entry}" is not key=value (use "k=v,k2=v2")`;
+  }
+  return null;
+}
+
+/** OMNIGATE_NODE_LABELS ("k=v,k2=v2") as the registration's `labels`; throws naming a bad entry. */
+export function parseLabels(text: string): Record<string, string> {
+  const error = labelsError(text);
+  if (error) throw new Error(`OMNIGATE_NODE_LABELS: ${error}`);
+  const labels: Record<string, string> = {};
+  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+    const eq = entry.indexOf("=");
+    labels[entry.slice(0, eq).trim()] = entry.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
 /** The agent's own variables: where it lives and how it reaches the gateway. */
 export const controlEnv = {
   // Where the gateway is; the agent registers there.
@@ -20,7 +40,10 @@ export const controlEnv = {
   // Keeps the runtime_id (a UUID) and engine pid files across restarts.
   OMNIGATE_STATE_DIR: z.string().default("./.data/agent"),
   // Free-form labels sent at registration, "k=v,k2=v2".
-  OMNIGATE_NODE_LABELS: z.string().default(""),
+  OMNIGATE_NODE_LABELS: z
+    .string()
+    .default("")
+    .refine((s) => labelsError(s) === null, { error: (issue) => labelsError(String(issue.input)) ?? "bad labels" }),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 
