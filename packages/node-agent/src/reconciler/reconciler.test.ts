@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ModelRecord, ModelState } from "@omnigate/shared/models";
+import { NodeModelStatus, type ModelRecord, type ModelState } from "@omnigate/shared/models";
 import { capabilitiesOf, kindOf, type RuntimeType } from "@omnigate/shared/runtimes";
 import { FolderModelCache, RecordingModelServer } from "../../test/helpers/model-doubles.js";
 import { waitFor } from "../../test/helpers/wait.js";
@@ -110,6 +110,19 @@ describe("Reconciler", () => {
       slow.setDesired([record("llama")]);
       await waitFor(() => slow.statuses()[0]?.state === "failed", { what: "failed" });
       expect(slow.statuses()[0]).toMatchObject({ state: "failed", error: "checksum mismatch for model.gguf" });
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("keeps a long failure message short enough for the heartbeat", async () => {
+    const slow = new Reconciler({ cache, server, logger: createLogger("silent"), retryBaseMs: 60_000 });
+    try {
+      cache.failNext("org/model-a", "x".repeat(10_000));
+      slow.setDesired([record("llama")]);
+      const failed = await waitFor(() => slow.statuses().find((s) => s.state === "failed"), { what: "failed" });
+      expect(NodeModelStatus.safeParse(failed).success).toBe(true);
+      expect(failed.error!.length).toBeLessThanOrEqual(1_000);
     } finally {
       await slow.close();
     }

@@ -9,6 +9,9 @@ import type { EngineState, ModelServer } from "../supervisor/types.js";
 import type { HeldModelsStore } from "./held-models-store.js";
 import { cacheRef, sameSpec } from "./model-spec.js";
 
+/** Well under NodeModelStatus.error's 4096 limit: the message, not a log. */
+const MAX_ERROR_CHARS = 1_000;
+
 export interface ReconcilerOptions {
   readonly cache: ModelCache;
   readonly server: ModelServer;
@@ -279,7 +282,8 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     const delay = backoffDelay(m.failures, { baseMs: this.#retryBaseMs, maxMs: this.#retryMaxMs });
     this.#log.warn({ model: m.record.name, error, attempt: m.failures, retry_in_ms: delay }, "model failed; will retry");
     m.state = "failed";
-    m.error = error;
+    // The heartbeat schema caps `error`; an engine's stderr tail can be longer.
+    m.error = error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS - 1)}…` : error;
     m.progress = undefined;
     this.emit("change");
     if (m.retryTimer) clearTimeout(m.retryTimer);
