@@ -27,6 +27,8 @@ export class GatewayMetrics {
   readonly #upstreamFailures: Counter<"node" | "reason">;
   readonly #failovers: Counter<"model">;
   readonly #ejections: Counter<"node">;
+  readonly #nodeRequests: Counter<"node">;
+  readonly #nodeChildren = new Map<string, Counter.Internal>();
   /** Labelled children by joined label values: the hot path skips prom-client's label hashing. */
   readonly #requestChildren = new Map<string, Counter.Internal>();
   readonly #durationChildren = new Map<string, Histogram.Internal<"model" | "endpoint">>();
@@ -70,6 +72,12 @@ export class GatewayMetrics {
     this.#ejections = new Counter({
       name: "omnigate_node_ejections_total",
       help: "Outlier-detection ejections by node.",
+      labelNames: ["node"],
+      registers,
+    });
+    this.#nodeRequests = new Counter({
+      name: "omnigate_node_requests_total",
+      help: "Requests each node answered (its answer, or a stream it started), by node.",
       labelNames: ["node"],
       registers,
     });
@@ -158,6 +166,13 @@ export class GatewayMetrics {
       if (!ttft) this.#ttftChildren.set(key, (ttft = this.#ttft.labels(model, endpoint)));
       ttft.observe(ttftS);
     }
+  }
+
+  /** A node answered a request (the attempt that reached the client). */
+  nodeAnswered(node: string): void {
+    let child = this.#nodeChildren.get(node);
+    if (!child) this.#nodeChildren.set(node, (child = this.#nodeRequests.labels(node)));
+    child.inc();
   }
 
   upstreamFailure(node: string, reason: string): void {

@@ -10,7 +10,13 @@ import type { Lease, Scheduler } from "../routing/scheduler.js";
 import type { AgentPools } from "./agent-pools.js";
 import type { EndpointSpec } from "./endpoints.js";
 import type { ParsedRequest } from "./parse-request.js";
-import { UpstreamAttempt, type AttemptOutcome, type AttemptTimeouts, type ProxyExchange } from "./upstream-attempt.js";
+import {
+  UpstreamAttempt,
+  type AttemptOutcome,
+  type AttemptTimeouts,
+  type FailureReason,
+  type ProxyExchange,
+} from "./upstream-attempt.js";
 
 export interface ForwarderDeps {
   readonly models: ModelLookup;
@@ -118,6 +124,7 @@ export class Forwarder {
         lease.release();
       }
       if (outcome.kind === "answered") {
+        d.metrics.nodeAnswered(node.runtimeId);
         if (outcome.nodeFailed) this.#failed(x, node, outcome.nodeFailed, `answered ${outcome.status}`);
         else if (outcome.status !== 499) d.outliers.success(node);
         return;
@@ -158,8 +165,8 @@ export class Forwarder {
     });
   }
 
-  #failed(x: ProxyExchange, node: NodeEntry, reason: string, detail: string): void {
-    this.#d.outliers.failure(node);
+  #failed(x: ProxyExchange, node: NodeEntry, reason: FailureReason, detail: string): void {
+    if (reason !== "unavailable") this.#d.outliers.failure(node);
     this.#d.metrics.upstreamFailure(node.runtimeId, reason);
     this.#d.log.warn({ request_id: x.id, node: node.runtimeId, reason, detail }, "node failed a request");
   }

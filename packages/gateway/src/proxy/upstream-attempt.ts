@@ -4,7 +4,7 @@ import type { Dispatcher } from "undici";
 import { errorBody } from "@omnigate/shared/errors";
 
 /** Why one try at one node did not produce an answer. */
-export type FailureReason = "refused" | "reset" | "timeout" | "http_5xx" | "stream" | "error";
+export type FailureReason = "refused" | "reset" | "timeout" | "http_5xx" | "unavailable" | "stream" | "error";
 
 /** What became of one try. */
 export type AttemptOutcome =
@@ -55,6 +55,14 @@ class FailoverSignal extends Error {
   override name = "FailoverSignal";
 }
 
+/**
+ * 503 is the agent saying the model is not ready there (its engine restarts; the gateway's view lags
+ * a heartbeat): worth trying elsewhere, but not a sign the node is broken.
+ */
+function failureOfStatus(status: number): FailureReason {
+  return status === 503 ? "unavailable" : "http_5xx";
+}
+
 /** An undici error as a failure reason, and words for the log and the client. */
 function classify(err: Error & { code?: string }): { reason: FailureReason; detail: string } {
   switch (err.code) {
@@ -97,6 +105,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   #sse = false;
   #gotData = false;
   #failoverDetail: string | undefined;
+  #failoverStatus = 0;
   #timedOut = false;
   readonly #resume = () => this.#controller?.resume();
 
@@ -127,6 +136,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
     if (statusCode >= 500 && this.#canFailover) {
+      this.#failoverStatus = statusCode;
       this.#failoverDetail = `HTTP ${statusCode}`;
       controller.abort(new FailoverSignal(this.#failoverDetail));
       return;
@@ -162,7 +172,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.#done({
       kind: "answered",
       status: this.#status,
-      nodeFailed: this.#status >= 500 ? "http_5xx" : null,
+      nodeFailed: this.#status >= 500 ? failureOfStatus(this.#status) : null,
     });
   }
 
@@ -175,7 +185,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       return;
     }
     const { reason, detail } = this.#failoverDetail
-      ? { reason: "http_5xx" as const, detail: this.#failoverDetail }
+      ? { reason: failureOfStatus(this.#failoverStatus), detail: this.#failoverDetail }
       : this.#timedOut
         ? { reason: "timeout" as const, detail: err.message }
         : classify(err);

@@ -1,0 +1,130 @@
+// The whole system as separate processes for the data-plane end-to-end tests and the benchmark:
+// the built gateway, built agents whose engines are the stand-ins, and the local test hub serving
+// one model repo per runtime. Reuses the agent's cross-process helpers.
+import { encodePng } from "../../node-agent/test/fixtures/engines/lib/png.mjs";
+import { startTestHub, type TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
+import { standInEngineEnv, type EngineVariable } from "../../node-agent/test/helpers/engines.js";
+import { GatewayApi } from "../../node-agent/test/helpers/gateway-api.js";
+import type { TestScope } from "../../node-agent/test/helpers/processes.js";
+import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "../../node-agent/test/helpers/stack.js";
+import { waitFor } from "../../node-agent/test/helpers/wait.js";
+import { buildTinyLlamaGguf } from "../../node-agent/src/cache/gguf-writer.js";
+import type { RuntimeType } from "@omnigate/shared/runtimes";
+
+export { encodePng, waitFor, GatewayApi };
+
+/** One model per runtime, the names the tests call them by. */
+export const MODELS = {
+  llm: { repo: "e2e/tiny-llama", runtime: "llama_cpp", files: { "tiny-q8_0.gguf": () => buildTinyLlamaGguf() } },
+  asr: { repo: "e2e/whisper-tiny", runtime: "whisper", files: { "ggml-tiny.bin": () => Buffer.from("ggml stand-in weights") } },
+  tts: {
+    repo: "e2e/piper-voice",
+    runtime: "onnx_runtime",
+    files: {
+      "model.onnx": () => Buffer.from("onnx stand-in"),
+      "tokens.txt": () => Buffer.from("a 1\n"),
+      "espeak-ng-data/phontab": () => Buffer.from("x"),
+    },
+  },
+  img: { repo: "e2e/sd-tiny", runtime: "stable_diffusion", files: { "sd-tiny.safetensors": () => Buffer.from("safetensors stand-in") } },
+} as const satisfies Record<string, { repo: string; runtime: RuntimeType; files: Record<string, () => Buffer> }>;
+
+export type ModelKey = keyof typeof MODELS;
+
+const ENGINE_VARS: Record<RuntimeType, EngineVariable[]> = {
+  llama_cpp: ["OMNIGATE_LLAMA_SERVER_BIN"],
+  whisper: ["OMNIGATE_WHISPER_SERVER_BIN"],
+  onnx_runtime: ["OMNIGATE_TTS_BIN"],
+  stable_diffusion: ["OMNIGATE_SD_SERVER_BIN"],
+};
+
+export async function startHub(keys: readonly ModelKey[]): Promise<TestHub> {
+  const repos: Record<string, { revisions: { main: { files: Record<string, Buffer> } } }> = {};
+  for (const key of keys) {
+    const m = MODELS[key];
+    const files: Record<string, Buffer> = {};
+    for (const [path, make] of Object.entries(m.files)) files[path] = make();
+    repos[m.repo] = { revisions: { main: { files } } };
+  }
+  return startTestHub({ repos });
+}
+
+export interface Stack {
+  readonly gateway: GatewayProcess;
+  readonly agents: AgentProcess[];
+  readonly api: GatewayApi;
+  /** A client API key for /v1. */
+  readonly key: string;
+}
+
+export interface StackOptions {
+  readonly agents: number;
+  readonly models: readonly ModelKey[];
+  readonly gatewayEnv?: Record<string, string>;
+  /** Extra agent environment (stand-in knobs: STANDIN_*), per agent index. */
+  readonly agentEnv?: (index: number) => Record<string, string>;
+  readonly nodeTimeoutMs?: number;
+}
+
+/** Starts the gateway and the agents, registers the models and waits until every node has them ready. */
+export async function startStack(scope: TestScope, hub: TestHub, options: StackOptions): Promise<Stack> {
+  const gateway = await startGateway(scope, {
+    heartbeatIntervalMs: 200,
+    nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000,
+    env: { LOG_LEVEL: "warn", ...options.gatewayEnv },
+  });
+  const runtimes = [...new Set(options.models.map((k) => MODELS[k].runtime))];
+  const engineEnv = standInEngineEnv(runtimes.flatMap((r) => ENGINE_VARS[r]));
+  const agents = await Promise.all(
+    Array.from({ length: options.agents }, (_, i) =>
+      startAgent(scope, {
+        gateway,
+        env: { HF_ENDPOINT: hub.url, LOG_LEVEL: "warn", STANDIN_LOAD_MS: "50", OMNIGATE_LLAMA_ARGS: "--embeddings", ...engineEnv, ...options.agentEnv?.(i) },
+      }),
+    ),
+  );
+  const api = new GatewayApi(gateway);
+  await waitFor(async () => (await api.nodes()).filter((n) => n.online).length === options.agents, { what: "agents registered" });
+  for (const key of options.models) {
+    const m = MODELS[key];
+    const res = await api.registerModel({ name: key, repo: m.repo, runtime: m.runtime, files: Object.keys(m.files) });
+    if (res.status !== 201) throw new Error(`registering ${key}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  await waitForReady(api, options.models, agents.length);
+  const key = (await api.createKey("e2e")).key;
+  return { gateway, agents, api, key };
+}
+
+/** Until each model is ready on `nodes` nodes. */
+export async function waitForReady(api: GatewayApi, models: readonly string[], nodes: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const name of models) {
+        const entry = await api.model(name);
+        if (!entry || entry.nodes.filter((n) => n.ready).length < nodes) return false;
+      }
+      return true;
+    },
+    { what: `${models.join(", ")} ready on ${nodes} node(s)`, timeoutMs, intervalMs: 100 },
+  );
+}
+
+/** A short 16-bit mono WAV (a tone), what whisper-server decodes. */
+export function toneWav(seconds = 0.5, rate = 16_000): Buffer {
+  const samples = Math.floor(seconds * rate);
+  const buf = Buffer.alloc(44 + samples * 2);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + samples * 2, 4);
+  buf.write("WAVEfmt ", 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36);
+  buf.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) buf.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  return buf;
+}
