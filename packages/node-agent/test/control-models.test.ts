@@ -14,7 +14,15 @@ import { startTestHub, type TestHub } from "./fixtures/hub/hub-server.mjs";
 import { standInEngineEnv } from "./helpers/engines.js";
 import { GatewayApi, httpJson } from "./helpers/gateway-api.js";
 import { TestScope } from "./helpers/processes.js";
-import { restartAgent, restartGateway, startAgent, startGateway, type AgentProcess, type GatewayProcess } from "./helpers/stack.js";
+import {
+  restartAgent,
+  restartGateway,
+  startAgent,
+  startCluster,
+  startGateway,
+  type AgentProcess,
+  type GatewayProcess,
+} from "./helpers/stack.js";
 import { waitFor } from "./helpers/wait.js";
 
 const REPO = "test-org/tiny-llama";
@@ -54,16 +62,14 @@ interface Stack {
   api: GatewayApi;
 }
 
-async function startStack(options: { nodeTimeoutMs?: number; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
-  const gateway = await startGateway(scope, {
-    heartbeatIntervalMs: 200,
-    nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000,
-    env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000", ...options.gatewayEnv },
+async function startStack(options: { nodeTimeoutMs?: number } = {}): Promise<Stack> {
+  const { gateway, agents } = await startCluster(scope, {
+    gateway: { heartbeatIntervalMs: 200, nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000, env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000" } },
+    agentEnv: { HF_ENDPOINT: hub.url, ...standInEngineEnv() },
   });
-  const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...standInEngineEnv() } });
+  const agent = agents[0]!;
   const api = new GatewayApi(gateway);
-  const node = await waitFor(() => api.node(agent.runtimeId), { what: "registration" });
-  expect(node.supported_runtimes).toEqual(["llama_cpp"]);
+  expect((await api.node(agent.runtimeId))?.supported_runtimes).toEqual(["llama_cpp"]);
   return { gateway, agent, api };
 }
 
@@ -161,20 +167,29 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
     expect((await s.api.listModels()).body.data).toEqual([]);
   });
 
-  it("deletes on a node that was paused during the DELETE once it answers again", async () => {
-    const s = await startStack({ nodeTimeoutMs: 10_000 });
-    await registerAndWaitReady(s);
-    s.agent.pause();
+  it("one DELETE: the online node deletes at once, the paused one when it answers again", async () => {
+    const { gateway, agents } = await startCluster(scope, {
+      agents: 2,
+      gateway: { heartbeatIntervalMs: 200, nodeTimeoutMs: 10_000, env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000" } },
+      agentEnv: { HF_ENDPOINT: hub.url, ...standInEngineEnv() },
+    });
+    const [online, paused] = agents as [AgentProcess, AgentProcess];
+    const api = new GatewayApi(gateway);
+    expect((await api.registerModel({ repo: REPO, files: ["*.gguf"] })).status).toBe(201);
+    await waitFor(async () => (await api.model(MODEL))?.nodes.filter((n) => n.ready).length === 2, { what: "ready on both", timeoutMs: 20_000 });
+    paused.pause();
     try {
-      const res = await s.api.deleteModel(MODEL);
+      const res = await api.deleteModel(MODEL);
       expect(res.status).toBe(200);
-      expect(res.body.nodes).toEqual([expect.objectContaining({ runtime_id: s.agent.runtimeId, outcome: "deferred" })]);
-      expect((await filesUnder(repoCacheDir(s.agent))).length).toBeGreaterThan(0);
+      const outcomes = Object.fromEntries(res.body.nodes.map((n) => [n.runtime_id, n.outcome]));
+      expect(outcomes).toEqual({ [online.runtimeId]: "deleted", [paused.runtimeId]: "deferred" });
+      expect(await filesUnder(repoCacheDir(online))).toEqual([]);
+      expect((await filesUnder(repoCacheDir(paused))).length).toBeGreaterThan(0);
     } finally {
-      s.agent.resume();
+      paused.resume();
     }
-    await waitFor(async () => (await filesUnder(repoCacheDir(s.agent))).length === 0, { what: "the cache files to go", timeoutMs: 15_000 });
-    await waitFor(async () => (await s.api.node(s.agent.runtimeId))?.models.length === 0, { what: "the node to report no models" });
+    await waitFor(async () => (await filesUnder(repoCacheDir(paused))).length === 0, { what: "the paused node's files to go", timeoutMs: 15_000 });
+    await waitFor(async () => (await api.node(paused.runtimeId))?.models.length === 0, { what: "the paused node to report no models" });
   });
 
   it("deletes on a node that was down during the DELETE when it is restarted", async () => {

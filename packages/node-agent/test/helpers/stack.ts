@@ -147,3 +147,33 @@ export async function restartAgent(scope: TestScope, agent: AgentProcess, gatewa
   if (agent.running) await agent.stop();
   return startAgent(scope, { ...agent.options, gateway: gateway ?? agent.options.gateway, port: Number(new URL(agent.url).port) });
 }
+
+export interface ClusterOptions {
+  readonly gateway?: GatewayOptions;
+  /** How many agents (default 1), each with its own state dir and HF cache. */
+  readonly agents?: number;
+  /** Env for every agent, e.g. `{ HF_ENDPOINT: hub.url, ...standInEngineEnv() }`. */
+  readonly agentEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Cluster {
+  readonly gateway: GatewayProcess;
+  readonly agents: AgentProcess[];
+}
+
+/** A gateway and `agents` agents, returned once every agent shows up registered in GET /api/nodes. */
+export async function startCluster(scope: TestScope, options: ClusterOptions = {}): Promise<Cluster> {
+  const gateway = await startGateway(scope, options.gateway);
+  const agents = await Promise.all(
+    Array.from({ length: options.agents ?? 1 }, () => startAgent(scope, { gateway, ...(options.agentEnv ? { env: options.agentEnv } : {}) })),
+  );
+  const ids = new Set(agents.map((a) => a.runtimeId));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const res = await fetch(`${gateway.url}/api/nodes`, { headers: { authorization: `Bearer ${gateway.adminKey}` } });
+    const nodes = (await res.json()) as { runtime_id: string; online: boolean }[];
+    if ([...ids].every((id) => nodes.some((n) => n.runtime_id === id && n.online))) return { gateway, agents };
+    if (Date.now() > deadline) throw new Error(`agents did not register within 15 s\n${agents.map((a) => a.tail(20)).join("\n")}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
