@@ -2,11 +2,13 @@
 // one-shot TTS, sd-server and the sd-cli fallback — each a stand-in process speaking its protocol.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findOnPath } from "../src/engines/binary.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import { encodePng } from "./fixtures/engines/lib/png.mjs";
 import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, toneWav } from "./fixtures/engines/harness.js";
 
 const temps = new TempDirs();
+const ffmpeg = await findOnPath(["ffmpeg"]);
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
@@ -127,7 +129,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       expect((await pcm.arrayBuffer()).byteLength).toBe(wavBytes.length - 44);
     });
 
-    it("maps voices to speaker ids, speed to --speed, and rejects an unknown voice naming the known ones", async () => {
+    it("maps voices to speaker ids, speed to the length scale, and rejects an unknown voice naming the known ones", async () => {
       const alloy = Buffer.from(await (await speak({ voice: "alloy", response_format: "wav" })).arrayBuffer());
       const echo = Buffer.from(await (await speak({ voice: "echo", response_format: "wav" })).arrayBuffer());
       expect(echo.length).toBe(alloy.length);
@@ -261,5 +263,27 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       expect(res.status).toBe(502);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/sd-cli exited with 1: .*load image from/);
     });
+  });
+});
+
+describe.skipIf(!ffmpeg)("agent data plane: TTS formats through a real ffmpeg", () => {
+  it("encodes mp3, opus, aac and flac from the engine's WAV", async () => {
+    const a = await mediaAgent({ OMNIGATE_FFMPEG_BIN: ffmpeg! });
+    const magic: Record<string, (b: Buffer) => boolean> = {
+      mp3: (b) => b.toString("ascii", 0, 3) === "ID3" || (b[0] === 0xff && (b[1]! & 0xe0) === 0xe0),
+      opus: (b) => b.toString("ascii", 0, 4) === "OggS" && b.includes(Buffer.from("OpusHead")),
+      aac: (b) => b[0] === 0xff && (b[1]! & 0xf6) === 0xf0,
+      flac: (b) => b.toString("ascii", 0, 4) === "fLaC",
+    };
+    for (const [format, check] of Object.entries(magic)) {
+      const res = await fetch(`${a.url}/v1/audio/speech`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "tts", input: "Encoded speech.", response_format: format }),
+      });
+      expect(res.status, format).toBe(200);
+      expect(res.headers.get("content-type"), format).toMatch(/^audio\//);
+      expect(check(Buffer.from(await res.arrayBuffer())), format).toBe(true);
+    }
   });
 });

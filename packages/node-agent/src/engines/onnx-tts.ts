@@ -63,6 +63,16 @@ export function speakerId(model: ModelRecord, voice: string | undefined): number
   return voice !== undefined && /^\d+$/.test(voice) ? Number(voice) : 0;
 }
 
+/**
+ * OpenAI `speed` → sherpa's length scale (1/speed: larger is slower), per model family. Left out at
+ * 1.0, so builds without the flag still speak at the default speed.
+ */
+function speedArgs(base: readonly string[], speed: number): string[] {
+  if (speed === 1) return [];
+  const family = base.some((a) => a.startsWith("--kokoro-model=")) ? "kokoro" : "vits";
+  return [`--${family}-length-scale=${Math.round((1 / speed) * 1000) / 1000}`];
+}
+
 async function transcode(wavPath: string, format: keyof typeof TRANSCODE, context: OneShotContext, dir: string, signal: AbortSignal): Promise<EngineReply> {
   const spec = TRANSCODE[format];
   const out = join(dir, `out.${spec.ext}`);
@@ -96,7 +106,7 @@ async function speak(
   try {
     const wavPath = join(tmp.path, "out.wav");
     // The text is one argv element after "--": never parsed as a flag, never seen by a shell.
-    const argv = [...base, `--sid=${sid}`, `--speed=${body.speed}`, `--output-filename=${wavPath}`, "--", body.input];
+    const argv = [...base, `--sid=${sid}`, ...speedArgs(base, body.speed), `--output-filename=${wavPath}`, "--", body.input];
     const result = await context.run(argv, { cwd: tmp.path, signal });
     if (result.code !== 0) {
       throw new EngineRequestError("engine_error", `${ENGINE} exited with ${result.signal ?? result.code}: ${result.tail || "(no output)"}`);
