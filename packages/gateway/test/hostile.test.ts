@@ -3,6 +3,7 @@
 // 5xx; the gateway stays up, still serves, and holds no more file descriptors than before.
 import { readdir } from "node:fs/promises";
 import { connect } from "node:net";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent, request } from "undici";
 import { OpenAIErrorBody } from "@omnigate/shared/errors";
@@ -47,7 +48,7 @@ async function send(path: string, body: string | Buffer | AsyncIterable<Buffer> 
     dispatcher: client,
     method: method as "POST",
     headers: { authorization: `Bearer ${stack.key}`, ...headers },
-    body,
+    body: body === undefined || typeof body === "string" || Buffer.isBuffer(body) ? body : Readable.from(body),
   });
   return { status: res.statusCode, text: await res.body.text() };
 }
