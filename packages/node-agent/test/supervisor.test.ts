@@ -15,6 +15,7 @@ import {
   modelRecord,
   standinConfig,
   testLogger,
+  toneWav,
   waitUntil,
 } from "./fixtures/engines/harness.js";
 
@@ -201,6 +202,40 @@ describe("engine supervisor", () => {
     noEngine.start(modelRecord("asr", "whisper", ["ggml-tiny.bin"]), empty, log2.onState);
     const failed2 = await log2.waitFor("failed");
     expect(failed2.state === "failed" && failed2.error).toMatch(/no usable whisper-server on this node: OMNIGATE_WHISPER_SERVER_BIN/);
+  });
+
+  it("settles queued and running requests when the model is stopped (none left hanging)", async () => {
+    const dir = await temps.make();
+    const server = new EngineModelServer({
+      config: standinConfig(),
+      stateDir: join(dir, "state"),
+      logger: testLogger(),
+      timing: FAST,
+      environment: { ...process.env, STANDIN_RESPONSE_DELAY_MS: "5000" },
+    });
+    servers.push(server);
+    await server.init();
+    const log = new StateLog();
+    server.start(modelRecord("asr", "whisper", ["ggml-tiny.bin"]), await cachedModel(dir, { "ggml-tiny.bin": "ggml" }), log.onState);
+    await log.waitFor("ready");
+    const file = { fieldname: "file", originalname: "a.wav", mimetype: "audio/wav", size: 0, buffer: toneWav(1) };
+    // whisper-server runs one request at a time: the second waits in the agent's queue.
+    const leases = [server.open("asr", "transcription"), server.open("asr", "transcription")];
+    const calls = leases.map((opened) => {
+      if (!opened.ok) throw new Error(opened.message);
+      return opened.lease
+        .call({ capability: "transcription", fields: { model: "asr", response_format: "json" }, file }, new AbortController().signal)
+        .then(() => "answered", (err: unknown) => (err as { code?: string }).code ?? String(err))
+        .finally(() => opened.lease.release());
+    });
+    expect(server.load("asr")!.inFlight).toBe(2);
+    await new Promise((r) => setTimeout(r, 300));
+    const began = Date.now();
+    await server.stop("asr");
+    const outcomes = await Promise.all(calls);
+    expect(Date.now() - began).toBeLessThan(4000);
+    expect(outcomes[1]).toBe("model_not_ready");
+    expect(outcomes[0]).not.toBe("answered");
   });
 
   it("replaces a model's engine when started again, never running two at once", async () => {

@@ -132,16 +132,17 @@ export class ModelEngine {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopController.abort();
+      // From here on every request — waiting, queued or new — is refused (queued ones when their
+      // turn comes: p-queue's clear() would leave their promises pending forever).
+      this.phase = "stopped";
       this.clearIdleTimer();
       this.wake?.();
       this.rejectWaiters(new EngineRequestError("model_not_ready", `${modelLabel(this.model.name)} is being removed from this node.`));
-      this.queue?.clear();
       await this.proc?.stop(this.deps.timing.stopTimeoutMs);
       await this.loop.catch(() => undefined);
       // The loop may have spawned while we were stopping the previous process (between its checks).
       await this.proc?.stop(this.deps.timing.stopTimeoutMs);
       await this.closeTarget();
-      this.phase = "stopped";
     })().catch((err: unknown) => this.log.error({ err }, "error while stopping an engine"));
     return this.stopping;
   }
@@ -151,7 +152,14 @@ export class ModelEngine {
     const task = async (): Promise<EngineReply> => {
       if (plan.kind === "oneshot") {
         if (this.phase !== "ready") throw new EngineRequestError("model_not_ready", this.unavailable() ?? "not ready");
-        return plan.run(call, this.deps.oneShot, signal);
+        // Stopping the model kills its one-shot processes too (they run in their own process groups).
+        const stopped = this.stopController.signal;
+        try {
+          return await plan.run(call, this.deps.oneShot, AbortSignal.any([signal, stopped]));
+        } catch (err) {
+          if (stopped.aborted && !signal.aborted) throw new EngineRequestError("model_not_ready", this.unavailable() ?? "stopped");
+          throw err;
+        }
       }
       if (plan.kind !== "server") throw new EngineRequestError("model_not_ready", this.unavailable() ?? "not ready");
       const target = await this.ready(signal);
@@ -286,6 +294,7 @@ export class ModelEngine {
   }
 
   private setReady(): void {
+    if (this.stopController.signal.aborted) return;
     this.phase = "ready";
     this.report({ state: "ready" });
     if (this.target) for (const w of [...this.waiters]) w.resolve(this.target);
