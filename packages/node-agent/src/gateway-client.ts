@@ -79,18 +79,18 @@ export class GatewayClient {
     });
   }
 
-  async register(body: NodeRegistration): Promise<GatewayResult<RegisterResponse>> {
+  async register(body: NodeRegistration, signal?: AbortSignal): Promise<GatewayResult<RegisterResponse>> {
     let token: string;
     try {
       token = await readNodeToken(this.#tokenSource);
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
-    return this.#post("/api/nodes/register", token, body, RegisterResponse);
+    return this.#post("/api/nodes/register", token, body, RegisterResponse, signal);
   }
 
-  async heartbeat(runtimeId: string, secret: string, body: Heartbeat): Promise<GatewayResult<HeartbeatResponse>> {
-    return this.#post(`/api/nodes/${encodeURIComponent(runtimeId)}/heartbeat`, secret, body, HeartbeatResponse);
+  async heartbeat(runtimeId: string, secret: string, body: Heartbeat, signal?: AbortSignal): Promise<GatewayResult<HeartbeatResponse>> {
+    return this.#post(`/api/nodes/${encodeURIComponent(runtimeId)}/heartbeat`, secret, body, HeartbeatResponse, signal);
   }
 
   async #post<T>(
@@ -98,9 +98,10 @@ export class GatewayClient {
     credential: string,
     body: unknown,
     schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: { message: string } } },
+    signal: AbortSignal | undefined,
   ): Promise<GatewayResult<T>> {
     try {
-      const res = await this.#http.post(path, body, { headers: { authorization: `Bearer ${credential}` } });
+      const res = await this.#http.post(path, body, { headers: { authorization: `Bearer ${credential}` }, ...(signal ? { signal } : {}) });
       if (res.status >= 200 && res.status < 300) {
         const parsed = schema.safeParse(res.data);
         if (!parsed.success) return { ok: false, error: `unexpected answer from the gateway: ${parsed.error.message}`, status: res.status };

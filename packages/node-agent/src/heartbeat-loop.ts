@@ -55,6 +55,8 @@ export class HeartbeatLoop {
   /** Consecutive "forgotten" answers right after registering: stops a register/401 hot loop. */
   #forgottenStreak = 0;
   #lastError: string | undefined;
+  /** Cancels the call in flight on stop(): a hung gateway must not hold up shutdown. */
+  #abort = new AbortController();
 
   constructor(deps: HeartbeatLoopDeps) {
     this.#deps = deps;
@@ -72,6 +74,7 @@ export class HeartbeatLoop {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#abort = new AbortController();
     this.#arm(0);
   }
 
@@ -80,6 +83,7 @@ export class HeartbeatLoop {
     this.#running = false;
     this.#queued = false;
     this.#clearTimer();
+    this.#abort.abort();
     await this.#inFlight;
   }
 
@@ -131,7 +135,8 @@ export class HeartbeatLoop {
 
   /** Returns the delay before the next step. */
   async #register(): Promise<number> {
-    const result = await this.#deps.client.register(this.#deps.registration());
+    const result = await this.#deps.client.register(this.#deps.registration(), this.#abort.signal);
+    if (!this.#running) return 0;
     if (!result.ok) return this.#failed("register", result);
     this.#recovered();
     this.#secret = result.data.node_secret;
@@ -147,7 +152,8 @@ export class HeartbeatLoop {
     if (secret === null) return 0;
     const snapshot = this.#deps.snapshot();
     const body = this.#deps.heartbeat();
-    const result = await this.#deps.client.heartbeat(this.#deps.runtimeId, secret, body);
+    const result = await this.#deps.client.heartbeat(this.#deps.runtimeId, secret, body, this.#abort.signal);
+    if (!this.#running) return 0;
     if (!result.ok) {
       if (isForgotten(result)) {
         this.#forgottenStreak++;
