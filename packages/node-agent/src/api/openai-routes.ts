@@ -30,14 +30,14 @@ export interface OpenAIRouterDeps {
   /** The model server (`EngineModelServer` implements this). */
   readonly server: ModelDataPlane;
   readonly logger: Logger;
-  /** Body limits; `openAILimits(config)` reads them from OMNIGATE_MAX_UPLOAD_MB / OMNIGATE_MAX_JSON_MB. */
+  /** Body limits; `openAILimits(config)` reads them from OMNIGATE_MAX_UPLOAD_BYTES / OMNIGATE_MAX_BODY_BYTES. */
   readonly limits?: BodyLimits;
 }
 
 const MIB = 1024 * 1024;
 
-export function openAILimits(config: Pick<EngineConfig, "OMNIGATE_MAX_UPLOAD_MB" | "OMNIGATE_MAX_JSON_MB">): BodyLimits {
-  return { maxUploadBytes: Math.round(config.OMNIGATE_MAX_UPLOAD_MB * MIB), maxJsonBytes: Math.round(config.OMNIGATE_MAX_JSON_MB * MIB) };
+export function openAILimits(config: Pick<EngineConfig, "OMNIGATE_MAX_UPLOAD_BYTES" | "OMNIGATE_MAX_BODY_BYTES">): BodyLimits {
+  return { maxUploadBytes: config.OMNIGATE_MAX_UPLOAD_BYTES, maxJsonBytes: config.OMNIGATE_MAX_BODY_BYTES };
 }
 
 /** Builds the engine call from a parsed request (throws EngineRequestError on bad input). */
@@ -102,7 +102,7 @@ const MULTIPART: ReadonlySet<Capability> = new Set(["transcription", "translatio
  * holds the named model. Mounted by the agent app behind node-secret auth.
  */
 export function createOpenAIRouter(deps: OpenAIRouterDeps): Router {
-  const limits = deps.limits ?? { maxUploadBytes: 25 * MIB, maxJsonBytes: 20 * MIB };
+  const limits = deps.limits ?? { maxUploadBytes: 25 * MIB, maxJsonBytes: 10 * MIB };
   const log = deps.logger.child({ component: "data-plane" });
   const router = Router();
   const json = jsonParser(limits);

@@ -1,7 +1,5 @@
 import { z } from "zod";
 
-const seconds = (def: number) => z.coerce.number().min(0).max(86_400).default(def);
-
 /** Variables of the engines, their supervisor and the agent's data plane (issue 4). */
 export const engineEnv = {
   // llama-server binary; unset = look up `llama-server` on PATH.
@@ -27,11 +25,11 @@ export const engineEnv = {
   // nvidia-smi for the GPU list in registration/heartbeat; unset = PATH; absent = no GPUs reported.
   OMNIGATE_NVIDIA_SMI_BIN: z.string().optional(),
   // How long an engine may take to load its model before it counts as failed (big models load slowly).
-  OMNIGATE_ENGINE_READY_TIMEOUT_S: seconds(600),
+  OMNIGATE_ENGINE_READY_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(600),
   // Grace between SIGTERM and SIGKILL when an engine is stopped.
-  OMNIGATE_ENGINE_STOP_TIMEOUT_S: seconds(10),
+  OMNIGATE_ENGINE_STOP_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(10),
   // How long `<binary> --help` may take when the agent checks at start that an engine runs.
-  OMNIGATE_ENGINE_PROBE_TIMEOUT_S: seconds(15),
+  OMNIGATE_ENGINE_PROBE_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(15),
   // First wait before restarting a crashed engine; doubles per crash (with jitter).
   OMNIGATE_ENGINE_RESTART_BACKOFF_MS: z.coerce.number().int().min(0).max(3_600_000).default(1000),
   // Longest wait between restarts of a crashing engine.
@@ -39,21 +37,21 @@ export const engineEnv = {
   // Crashes within the window below that turn a model `failed` instead of restarting forever.
   OMNIGATE_ENGINE_CRASH_LOOP_RESTARTS: z.coerce.number().int().min(1).max(1000).default(5),
   // The crash-loop window.
-  OMNIGATE_ENGINE_CRASH_LOOP_WINDOW_S: seconds(300),
+  OMNIGATE_ENGINE_CRASH_LOOP_WINDOW_S: z.coerce.number().min(0).max(86_400).default(300),
   // Stop an engine idle this long (no request in flight) and restart it on the next request; 0 = never.
-  OMNIGATE_IDLE_UNLOAD_S: seconds(0),
+  OMNIGATE_IDLE_UNLOAD_S: z.coerce.number().min(0).max(86_400).default(0),
   // Requests run at once per one-shot model (TTS, sd-cli): each is a process on the GPU.
   OMNIGATE_ONESHOT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   // Longest wait for an engine's answer (headers, and between body chunks); 0 = none.
-  OMNIGATE_ENGINE_REQUEST_TIMEOUT_S: seconds(600),
+  OMNIGATE_ENGINE_REQUEST_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(600),
   // Engine output lines kept per engine for error messages (`failed: <last lines>`).
   OMNIGATE_ENGINE_LOG_LINES: z.coerce.number().int().min(1).max(10_000).default(50),
   // Extra environment variables passed to engines, comma-separated names or `PREFIX_*` (the rest is withheld).
   OMNIGATE_ENGINE_ENV_PASS: z.string().default(""),
-  // Largest multipart upload (audio, images) the agent accepts, in MiB; beyond it → 413.
-  OMNIGATE_MAX_UPLOAD_MB: z.coerce.number().min(0.001).max(4096).default(25),
-  // Largest JSON request body the agent accepts, in MiB; beyond it → 413.
-  OMNIGATE_MAX_JSON_MB: z.coerce.number().min(0.001).max(1024).default(20),
+  // Largest multipart file (audio, images) the agent accepts on /v1/*; beyond it → 413. Same name and default as the gateway's.
+  OMNIGATE_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).default(25 * 1024 * 1024),
+  // Largest JSON body the agent accepts on /v1/*; beyond it → 413. Same name and default as the gateway's.
+  OMNIGATE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
 };
 
 export const EngineEnv = z.object(engineEnv);
