@@ -158,6 +158,14 @@ const CORPUS: Array<[string, () => Promise<Answer>, number?]> = [
     },
     413,
   ],
+  [
+    "a 1 GB Content-Length is refused before it is read",
+    () =>
+      rawExchange(
+        `POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${stack.key}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000\r\n\r\n`,
+      ),
+    413,
+  ],
   ["unknown endpoint", () => json("/v1/chat/complete", chat("llm")), 404],
   ["GET on an inference endpoint", () => send("/v1/chat/completions", undefined, {}, "GET"), 404],
 ];
@@ -173,6 +181,23 @@ function rawSend(data: string | Buffer, endAfterMs = 50): Promise<void> {
     socket.on("data", () => {});
     socket.on("error", () => {});
     socket.on("close", () => resolve());
+  });
+}
+
+/** Sends `head` (and a little of a body it announces), then reads the answer until the gateway closes. */
+function rawExchange(head: string): Promise<Answer> {
+  const url = new URL(stack.gateway.url);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(url.port), url.hostname, () => socket.write(head + "x".repeat(1000)));
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const text = Buffer.concat(chunks).toString();
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+      resolve({ status, text: text.slice(text.indexOf("\r\n\r\n") + 4) });
+    });
+    setTimeout(() => socket.destroy(), 5_000);
   });
 }
 

@@ -3,15 +3,35 @@ import { ApiError } from "../errors/api-error.js";
 
 export class PayloadTooLargeError extends ApiError {
   override name = "PayloadTooLargeError";
-  constructor(limit: number, what: string) {
+  constructor(limit: number, what: string, closeConnection = false) {
     super(
       "payload_too_large",
       `The ${what} is larger than ${limit} bytes, the gateway's limit. Send a smaller ${what}.`,
       null,
-      // The rest of an over-limit body is not read: the connection cannot be reused.
-      { Connection: "close" },
+      // A body too big to drain is left unread: that connection cannot be reused.
+      closeConnection ? { Connection: "close" } : {},
     );
   }
+}
+
+/**
+ * How much of an over-limit body is read and dropped after the 413, so a client still sending gets
+ * the 413 instead of a reset (closing a socket with unread data makes the kernel send RST). Beyond
+ * this the socket is cut: a hostile client cannot make the gateway read forever.
+ */
+function drainAllowance(limit: number): number {
+  return Math.max(limit, 1024 * 1024);
+}
+
+/** Reads and drops the rest of the body, cutting the connection past the allowance. */
+function drain(req: IncomingMessage, allowance: number): void {
+  let dropped = 0;
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > allowance) req.socket.destroy();
+  });
+  req.on("error", () => {});
+  req.resume();
 }
 
 /** The client went away before its body arrived: nobody to answer. */
@@ -30,7 +50,9 @@ export class ClientGoneError extends Error {
 export function readBody(req: IncomingMessage, limit: number, what: string): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new PayloadTooLargeError(limit, what));
+    const tooBigToDrain = Number(declared) - limit > drainAllowance(limit);
+    if (!tooBigToDrain) drain(req, drainAllowance(limit));
+    return Promise.reject(new PayloadTooLargeError(limit, what, tooBigToDrain));
   }
   return new Promise<Buffer>((resolve, reject) => {
     let first: Buffer | undefined;
@@ -46,8 +68,9 @@ export function readBody(req: IncomingMessage, limit: number, what: string): Pro
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        // Stop reading: the 413 goes out with Connection: close.
-        req.pause();
+        first = undefined;
+        chunks = undefined;
+        drain(req, drainAllowance(limit));
         reject(new PayloadTooLargeError(limit, what));
         return;
       }
