@@ -1,4 +1,16 @@
 import { z } from "zod";
+import { splitArgs } from "./argv.js";
+
+/** Engine arguments are checked at config load: bad quoting fails the agent's start, not a model later. */
+function splittable(value: string): boolean {
+  try {
+    splitArgs(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const UNSPLITTABLE = { message: "unterminated quote in engine arguments" };
 
 /** Variables of the engines, their supervisor and the agent's data plane (issue 4). */
 export const engineEnv = {
@@ -13,13 +25,13 @@ export const engineEnv = {
   // sherpa-onnx-offline-tts binary; unset = look it up on PATH.
   OMNIGATE_TTS_BIN: z.string().optional(),
   // Extra llama-server arguments for every model, split like a shell would (no expansion), e.g. "-ngl 99 -c 8192".
-  OMNIGATE_LLAMA_ARGS: z.string().default(""),
+  OMNIGATE_LLAMA_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
   // Extra whisper-server arguments for every model, e.g. "-t 8".
-  OMNIGATE_WHISPER_ARGS: z.string().default(""),
+  OMNIGATE_WHISPER_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
   // Extra sd-server / sd-cli arguments for every model, e.g. "--steps 20 --vae-tiling".
-  OMNIGATE_SD_ARGS: z.string().default(""),
+  OMNIGATE_SD_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
   // Extra sherpa-onnx-offline-tts arguments for every model, e.g. "--num-threads=4".
-  OMNIGATE_TTS_ARGS: z.string().default(""),
+  OMNIGATE_TTS_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
   // ffmpeg for TTS mp3/opus/aac/flac; unset = `ffmpeg` on PATH; absent = only wav and pcm.
   OMNIGATE_FFMPEG_BIN: z.string().optional(),
   // nvidia-smi for the GPU list in registration/heartbeat; unset = PATH; absent = no GPUs reported.
