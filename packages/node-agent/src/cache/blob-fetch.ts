@@ -6,6 +6,7 @@ import type { HubDownloader } from "../hub/hub-download.js";
 import { HubBadResponseError, unwrap } from "../hub/hub-errors.js";
 import { acquireLock } from "./blob-lock.js";
 import { BlobSink, hashKindOf } from "./blob-sink.js";
+import type { BlobWorkerPool } from "./blob-worker-pool.js";
 import { checkBlob, describeProblem, writeStamp } from "./blob-verify.js";
 import { ChecksumMismatchError, InvalidGgufError, SizeMismatchError } from "./cache-errors.js";
 import type { CacheLayout } from "./cache-paths.js";
@@ -14,6 +15,8 @@ import type { ProgressTracker } from "./progress.js";
 
 export interface FetchDeps {
   readonly layout: CacheLayout;
+  /** Writer threads that hash and write downloads off the main thread. */
+  readonly pool: BlobWorkerPool;
   readonly hub: HubClient;
   readonly downloader: HubDownloader;
   readonly lockStaleMs: number;
@@ -98,26 +101,27 @@ async function downloadBlob(deps: FetchDeps, job: FileJob): Promise<void> {
       );
     }
     tracker.set(file.path, 0);
-    const sink = await BlobSink.open(incomplete, kind, file.size, (d) => tracker.add(file.path, d), signal);
+    const sink = await BlobSink.open(deps.pool, incomplete, kind, file.size, (d) => tracker.add(file.path, d), signal);
     if (sink.bytes > 0) log.info({ repo, path: file.path, at: sink.bytes, of: file.size }, "resuming download");
-    let result;
+    let written: { bytes: number; digest: string };
     try {
-      result = await deps.downloader.download({ url: meta.location, size: file.size, repo, revision: commit, path: file.path, sink, signal });
+      const result = await deps.downloader.download({ url: meta.location, size: file.size, repo, revision: commit, path: file.path, sink, signal });
+      if (!result.ok) throw result.error;
+      written = await sink.finish();
     } finally {
       await sink.close();
     }
-    if (!result.ok) throw result.error;
 
-    const digest = sink.digest();
-    if (sink.bytes !== file.size || digest !== file.etag) {
+    const { bytes, digest } = written;
+    if (bytes !== file.size || digest !== file.etag) {
       await rm(incomplete, { force: true });
       tracker.set(file.path, 0);
       if (round === 1) {
         firstDigest = digest;
-        log.warn({ repo, path: file.path, expected: file.etag, actual: digest, bytes: sink.bytes, size: file.size }, "downloaded file does not match the hub's etag, downloading once more");
+        log.warn({ repo, path: file.path, expected: file.etag, actual: digest, bytes, size: file.size }, "downloaded file does not match the hub's etag, downloading once more");
         continue;
       }
-      if (sink.bytes !== file.size) throw new SizeMismatchError(file.path, file.size, sink.bytes);
+      if (bytes !== file.size) throw new SizeMismatchError(file.path, file.size, bytes);
       throw new ChecksumMismatchError(file.path, kind, file.etag, digest, firstDigest);
     }
     if (gguf) {

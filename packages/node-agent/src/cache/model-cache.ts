@@ -7,6 +7,7 @@ import { HubDownloader } from "../hub/hub-download.js";
 import { EntryNotFoundError, unwrap } from "../hub/hub-errors.js";
 import { DEFAULT_RETRY, abortReason, type RetryPolicy } from "../hub/hub-retry.js";
 import { ensureFile, type FetchDeps } from "./blob-fetch.js";
+import { BlobWorkerPool } from "./blob-worker-pool.js";
 import { NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
 import { isGlob, selectFiles } from "./cache-glob.js";
 import { readCachedModel } from "./cache-offline.js";
@@ -45,6 +46,7 @@ export class HfModelCache implements ModelCache {
   private readonly queue: PQueue;
   private readonly log: Logger;
   private readonly deps: FetchDeps;
+  private readonly pool: BlobWorkerPool;
   /** Pulls in flight per repo, so remove() lets an aborted pull wind down before collecting. */
   private readonly active = new Map<string, Set<Promise<unknown>>>();
 
@@ -60,11 +62,14 @@ export class HfModelCache implements ModelCache {
     });
     this.downloader = new HubDownloader(this.hub);
     this.queue = new PQueue({ concurrency: options.concurrency });
-    this.deps = { layout: this.layout, hub: this.hub, downloader: this.downloader, lockStaleMs: options.lockStaleMs, log: this.log };
+    this.pool = new BlobWorkerPool(options.concurrency);
+    this.deps = { layout: this.layout, pool: this.pool, hub: this.hub, downloader: this.downloader, lockStaleMs: options.lockStaleMs, log: this.log };
   }
 
+  /** Ends the download machinery (writer threads, connection pool). In-flight pulls fail. */
   async close(): Promise<void> {
     this.queue.clear();
+    await this.pool.close();
     await this.downloader.close();
   }
 

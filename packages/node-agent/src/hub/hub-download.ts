@@ -1,4 +1,7 @@
-import { Agent, request, type Dispatcher } from "undici";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { Readable } from "node:stream";
+import axios, { type AxiosInstance } from "axios";
 import type { Logger } from "../logger.js";
 import type { HubClient } from "./hub-client.js";
 import { classifyStatus, classifyTransportError, exhaustedError, type CallContext } from "./hub-error-map.js";
@@ -33,22 +36,37 @@ const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
 /**
  * Streams file bytes into a sink, resuming with `Range` after drops and stalls.
  *
- * undici rather than axios for this one GET: its body is a plain Readable over the socket with no
- * redirect-follower or decompression stream in between, so a 1 GiB pull costs less CPU per byte —
- * and the CPU is shared with sha256, which decides whether we keep up with curl (BENCHMARKS.md).
+ * axios (node:http underneath), as for the other hub calls. undici was measured too: draining
+ * 256 MiB from a local server, node:http used ~1.1 s CPU/GiB and 86 MB peak RSS against undici's
+ * ~2.0 s/GiB and 139 MB (its wasm parser copies every body byte), and CPU is what the pull shares
+ * with sha256. With `responseType: "stream"`, no decompression and no progress hooks, axios hands
+ * over node's own response stream: nothing sits between the socket and the sink.
  */
 export class HubDownloader {
-  private readonly agent: Dispatcher;
+  private readonly http: AxiosInstance;
+  private readonly agents: { http: HttpAgent; https: HttpsAgent };
   private readonly log: Logger;
 
   constructor(private readonly hub: HubClient) {
-    const t = hub.options.timeoutMs;
-    this.agent = new Agent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, keepAliveTimeout: 10_000 });
+    // Keep-alive: a repo's many small files reuse one connection.
+    this.agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+    this.http = axios.create({
+      responseType: "stream",
+      decompress: false,
+      maxRedirects: 0,
+      maxContentLength: -1,
+      validateStatus: () => true,
+      timeout: hub.options.timeoutMs,
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
+      headers: { "user-agent": "omnigate-agent", "accept-encoding": "identity" },
+    });
     this.log = hub.options.logger.child({ component: "hub-download" });
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   /**
@@ -87,48 +105,48 @@ export class HubDownloader {
         const start = sink.bytes;
         const headers: Record<string, string> = { "user-agent": "omnigate-agent", "accept-encoding": "identity", ...this.hub.authHeaders(url) };
         if (start > 0) headers["range"] = `bytes=${start}-`;
-        const res = await request(url, { method: "GET", headers, signal: req.signal, dispatcher: this.agent });
-        const h = res.headers;
+        const res = await this.http.get<Readable>(url, { headers, signal: req.signal });
+        const body = res.data;
         const header = (name: string): string | undefined => {
-          const v = h[name];
-          return Array.isArray(v) ? v[0] : v;
+          const v: unknown = res.headers[name];
+          return typeof v === "string" ? v : Array.isArray(v) ? String(v[0]) : v === undefined || v === null ? undefined : String(v);
         };
-        if (res.statusCode >= 300 && res.statusCode < 400 && header("location")) {
+        const discard = (): void => {
+          body.resume(); // read the (small) error body out so the connection can be reused
+        };
+        if (res.status >= 300 && res.status < 400 && header("location")) {
           // Manual redirects: the token goes only to the hub's origin (authHeaders), never a CDN.
-          await res.body.dump();
+          discard();
           url = new URL(header("location")!, url).href;
           continue;
         }
-        if (res.statusCode === 416) {
-          await res.body.dump();
+        if (res.status === 416) {
+          discard();
           this.log.info({ path: req.path, at: start }, "server refused the resume (416), starting over");
           await sink.restart();
           continue;
         }
-        if (res.statusCode !== 200 && res.statusCode !== 206) {
-          await res.body.dump();
+        if (res.status !== 200 && res.status !== 206) {
+          discard();
           return classifyStatus(
-            { status: res.statusCode, errorCode: header("x-error-code"), retryAfterMs: parseRetryAfter(header("retry-after")) },
+            { status: res.status, errorCode: header("x-error-code"), retryAfterMs: parseRetryAfter(header("retry-after")) },
             ctx,
             this.hub.endpoint,
             this.hub.hasToken,
           );
         }
-        if (res.statusCode === 200 && start > 0) {
+        if (res.status === 200 && start > 0) {
           this.log.info({ path: req.path, at: start }, "server ignored the Range header (200), starting over");
           await sink.restart();
-        } else if (res.statusCode === 206) {
+        } else if (res.status === 206) {
           const m = CONTENT_RANGE.exec(header("content-range") ?? "");
           if (!m || Number(m[1]) !== start) {
-            await res.body.dump();
+            body.destroy();
             await sink.restart();
             return { kind: "fail", error: new HubBadResponseError(`the server answered a range request for ${req.path} with the wrong range (${header("content-range") ?? "none"})`) };
           }
         }
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          const wait = sink.write(chunk);
-          if (wait) await wait;
-        }
+        await drain(body, sink, this.hub.options.timeoutMs);
         await sink.flush();
         if (sink.bytes < req.size) {
           return { kind: "retry", error: new HubNetworkError(ctx.what, `connection closed after ${sink.bytes} of ${req.size} bytes`, 1) };
@@ -144,3 +162,51 @@ export class HubDownloader {
   }
 }
 
+/**
+ * Feeds a body into the sink with "data" events rather than `for await` (one promise per chunk
+ * less), pausing while the sink asks to wait. A body silent for `idleMs` while we are reading is
+ * a stalled connection: destroyed with ETIMEDOUT so the caller resumes it.
+ */
+function drain(body: Readable, sink: DownloadSink, idleMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const stalled = (): void => {
+      body.destroy(Object.assign(new Error(`no data for ${idleMs} ms`), { code: "ETIMEDOUT" }));
+    };
+    let timer: NodeJS.Timeout | undefined = setTimeout(stalled, idleMs);
+    const stop = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    };
+    const fail = (err: unknown): void => {
+      stop();
+      body.destroy();
+      reject(err);
+    };
+    body.on("data", (chunk: Buffer) => {
+      timer?.refresh();
+      let wait: void | Promise<void>;
+      try {
+        wait = sink.write(chunk);
+      } catch (err) {
+        return fail(err);
+      }
+      if (wait) {
+        // Waiting on our own disk is not the server stalling: no idle timer meanwhile.
+        body.pause();
+        stop();
+        wait.then(() => {
+          timer = setTimeout(stalled, idleMs);
+          body.resume();
+        }, fail);
+      }
+    });
+    body.once("end", () => {
+      stop();
+      resolve();
+    });
+    body.once("error", (err) => {
+      stop();
+      reject(err);
+    });
+  });
+}
