@@ -10,7 +10,7 @@ import { ensureFile, type FetchDeps } from "./blob-fetch.js";
 import { BlobWorkerPool } from "./blob-worker-pool.js";
 import { NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
 import { isGlob, selectFiles } from "./cache-glob.js";
-import { readCachedModel } from "./cache-offline.js";
+import { linkedEtag, readCachedModel } from "./cache-offline.js";
 import { CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { removeModel } from "./cache-remove.js";
 import { ensureFreeSpace } from "./disk-space.js";
@@ -82,8 +82,15 @@ export class HfModelCache implements ModelCache {
     checkRepo(repo);
     checkRevision(revision);
     if (this.options.offline) {
+      // What the snapshot holds: a subset of the repo when it was pulled with patterns.
       const cached = await readCachedModel(this.layout, { repo, revision, files: [] });
-      return Promise.all(cached.files.map(async (path) => ({ path, size: (await stat(`${cached.snapshotDir}/${path}`)).size, etag: "", lfs: false })));
+      return Promise.all(
+        cached.files.map(async (path) => {
+          const link = this.layout.snapshotFile(repo, cached.commit, path);
+          const etag = (await linkedEtag(this.layout, repo, link)) ?? "";
+          return { path, size: (await stat(link)).size, etag, lfs: etag.length === 64 };
+        }),
+      );
     }
     const commit = unwrap(await this.hub.resolveCommit(repo, revision, signal));
     return unwrap(await this.hub.listFiles(repo, commit, signal));
