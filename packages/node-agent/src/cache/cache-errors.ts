@@ -68,6 +68,13 @@ export class NoMatchingFilesError extends Error {
   }
 }
 
+/** A model that is not (completely, validly) in the cache, asked for without downloading. */
+export class NotCachedError extends Error {
+  override readonly name = "NotCachedError";
+  readonly code = "not_cached";
+  readonly retryable = false;
+}
+
 /** `rm` refused because another process is downloading into the same repo folder. */
 export class CacheBusyError extends Error {
   override readonly name = "CacheBusyError";

@@ -4,6 +4,7 @@ import { COMMIT_RE, ETAG_RE } from "../hub/hub-client.js";
 import { OfflineError } from "../hub/hub-errors.js";
 import { checkBlob, describeProblem } from "./blob-verify.js";
 import { isGgufPath } from "./blob-fetch.js";
+import { NotCachedError } from "./cache-errors.js";
 import { selectFiles } from "./cache-glob.js";
 import { type CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { checkGgufFile } from "./gguf.js";
@@ -44,13 +45,13 @@ export async function linkedEtag(layout: CacheLayout, repo: string, linkPath: st
  * A model as it is in the cache, every file checked (size > 0, hash vs. blob name unless stamped,
  * GGUF header) — no network. Serves HF_HUB_OFFLINE=1 and is the final gate of every pull.
  */
-export async function readCachedModel(layout: CacheLayout, model: CacheModelRef, offline = true): Promise<CachedModel> {
+export async function readCachedModel(layout: CacheLayout, model: CacheModelRef, offline: boolean): Promise<CachedModel> {
   const repo = checkRepo(model.repo);
   const revision = checkRevision(model.revision);
   const patterns = model.files.map((p) => checkRepoPath(p, "file pattern"));
   const fail = (detail: string): never => {
     const message = `${repo}@${revision} is not usable from the cache at ${layout.root}: ${detail}`;
-    throw offline ? new OfflineError(`${message} (HF_HUB_OFFLINE=1: pull it while online)`) : new Error(message);
+    throw offline ? new OfflineError(`${message} (HF_HUB_OFFLINE=1: pull it while online)`) : new NotCachedError(message);
   };
   const commit = await cachedCommit(layout, repo, revision);
   if (!commit) return fail(`revision '${revision}' was never pulled`);

@@ -47,7 +47,7 @@ export class HfModelCache implements ModelCache {
   private readonly log: Logger;
   private readonly deps: FetchDeps;
   private readonly pool: BlobWorkerPool;
-  /** Pulls in flight per repo, so remove() lets an aborted pull wind down before collecting. */
+  /** Pulls in flight per model, so remove() lets an aborted pull of it wind down before collecting. */
   private readonly active = new Map<string, Set<Promise<unknown>>>();
 
   constructor(readonly options: HfModelCacheOptions) {
@@ -74,7 +74,7 @@ export class HfModelCache implements ModelCache {
   }
 
   pull(model: CacheModelRef, options: PullOptions = {}): Promise<CachedModel> {
-    return this.track(model.repo, this.doPull(model, options));
+    return this.track(modelKey(model), this.doPull(model, options));
   }
 
   /** Every file of a repo revision (to choose a runtime's default files before pulling). */
@@ -83,7 +83,7 @@ export class HfModelCache implements ModelCache {
     checkRevision(revision);
     if (this.options.offline) {
       // What the snapshot holds: a subset of the repo when it was pulled with patterns.
-      const cached = await readCachedModel(this.layout, { repo, revision, files: [] });
+      const cached = await readCachedModel(this.layout, { repo, revision, files: [] }, true);
       return Promise.all(
         cached.files.map(async (path) => {
           const link = this.layout.snapshotFile(repo, cached.commit, path);
@@ -96,15 +96,18 @@ export class HfModelCache implements ModelCache {
     return unwrap(await this.hub.listFiles(repo, commit, signal));
   }
 
-  /** What is cached and valid for a model, without the network; throws OfflineError when incomplete. */
+  /** What is cached and valid for a model, without the network; NotCachedError when incomplete. */
   cached(model: CacheModelRef): Promise<CachedModel> {
-    return readCachedModel(this.layout, model);
+    return readCachedModel(this.layout, model, this.options.offline);
   }
 
+  /**
+   * Call after aborting the model's pull: its own in-flight pull is awaited (so its partial files
+   * are unlocked and collected); pulls of other models are not — their locks protect their blobs.
+   */
   async remove(model: CacheModelRef, stillWanted: readonly CacheModelRef[]): Promise<void> {
-    const repo = checkRepo(model.repo);
-    // An aborted pull of this repo may still be closing files and releasing locks.
-    const inFlight = [...(this.active.get(repo) ?? [])];
+    checkRepo(model.repo);
+    const inFlight = [...(this.active.get(modelKey(model)) ?? [])];
     if (inFlight.length > 0) await Promise.allSettled(inFlight);
     await removeModel(this.layout, model, stillWanted, { lockStaleMs: this.options.lockStaleMs, log: this.log });
   }
@@ -114,7 +117,7 @@ export class HfModelCache implements ModelCache {
     const revision = checkRevision(model.revision);
     const patterns = model.files.map((p) => checkRepoPath(p, "file pattern"));
     if (this.options.offline) {
-      const cached = await readCachedModel(this.layout, { repo, revision, files: patterns });
+      const cached = await readCachedModel(this.layout, { repo, revision, files: patterns }, true);
       options.onVerifying?.();
       return cached;
     }
@@ -133,19 +136,19 @@ export class HfModelCache implements ModelCache {
     // One failed file fails the pull: stop its siblings instead of finishing gigabytes in vain.
     const inner = new AbortController();
     const signal = outer ? AbortSignal.any([outer, inner.signal]) : inner.signal;
+    // No `signal` option for p-queue: it would reject a running task at once, before the task
+    // closed its file and released its lock. Queued tasks see the abort as they start instead.
     const results = await Promise.allSettled(
       files.map((file) =>
-        this.queue.add(
-          async () => {
-            try {
-              await ensureFile(this.deps, { repo, commit, file, tracker, signal });
-            } catch (err) {
-              inner.abort(err);
-              throw err;
-            }
-          },
-          { signal },
-        ),
+        this.queue.add(async () => {
+          try {
+            signal.throwIfAborted();
+            await ensureFile(this.deps, { repo, commit, file, tracker, signal });
+          } catch (err) {
+            inner.abort(err);
+            throw err;
+          }
+        }),
       ),
     );
     tracker.finish();
@@ -204,15 +207,20 @@ export class HfModelCache implements ModelCache {
     await rename(tmp, ref);
   }
 
-  private track<T>(repo: string, p: Promise<T>): Promise<T> {
-    const set = this.active.get(repo) ?? new Set<Promise<unknown>>();
-    this.active.set(repo, set);
+  private track<T>(key: string, p: Promise<T>): Promise<T> {
+    const set = this.active.get(key) ?? new Set<Promise<unknown>>();
+    this.active.set(key, set);
     set.add(p);
     const done = (): void => {
       set.delete(p);
-      if (set.size === 0) this.active.delete(repo);
+      if (set.size === 0) this.active.delete(key);
     };
     p.then(done, done);
     return p;
   }
+}
+
+/** Identity of a model for the cache: repo, revision and file patterns. */
+function modelKey(m: CacheModelRef): string {
+  return JSON.stringify([m.repo, m.revision, [...m.files].sort()]);
 }

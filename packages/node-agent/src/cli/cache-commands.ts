@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { pino } from "pino";
+import type { DownloadProgress } from "@omnigate/shared/models";
 import { CacheEnv, type CacheConfig } from "../cache/cache-env.js";
+import { formatBytes } from "../cache/cache-errors.js";
 import { modelCacheOptions } from "../cache/create-model-cache.js";
 import { HfModelCache } from "../cache/model-cache.js";
 import { removeRepo } from "../cache/cache-remove.js";
@@ -81,14 +83,18 @@ export function registerCacheCommands(program: Command, io: CacheCommandIo = {})
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         const progress = progressOutput(`pull ${repo}`, err());
+        const started = performance.now();
+        let last: DownloadProgress | undefined;
         try {
           const model = await cache.pull(
             { repo, revision: opts.revision, files: opts.file },
-            { signal: controller.signal, onProgress: (p) => progress.update(p) },
+            { signal: controller.signal, onProgress: (p) => progress.update((last = p)) },
           );
           progress.done();
           for (const f of model.files) out().write(`${join(model.snapshotDir, f)}\n`);
-          err().write(`pulled ${repo}@${model.commit} (${model.files.length} file${model.files.length === 1 ? "" : "s"}) into ${cache.layout.root}\n`);
+          const seconds = (performance.now() - started) / 1000;
+          const size = last ? `, ${formatBytes(last.total)} in ${seconds.toFixed(2)} s` : "";
+          err().write(`pulled ${repo}@${model.commit} (${model.files.length} file${model.files.length === 1 ? "" : "s"}${size}) into ${cache.layout.root}\n`);
           return 0;
         } finally {
           progress.done();
