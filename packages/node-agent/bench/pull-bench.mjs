@@ -156,6 +156,7 @@ try {
   ];
   console.log(`\n${lines.join("\n")}\n\ncommands:\n  ${curls[0].command}\n  ${pulls[0].command}`);
 
+  const loadAvg = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
   const section = [
     "## Pull (issue 3)",
     "",
@@ -164,7 +165,8 @@ try {
     "streaming, checks the size and renames the blob into place.",
     "",
     ...lines.map((l) => `- ${l}`),
-    `- machine: ${spawnSync("nproc", { encoding: "utf8" }).stdout.trim()} cores (shared with other work), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+    `- machine: ${spawnSync("nproc", { encoding: "utf8" }).stdout.trim()} cores shared by the hub process, the pull (main + writer thread) or curl, and other work (load average ${loadAvg} at the end of the run), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+    "- curl writes to /dev/null; the pull hashes every byte and writes it to disk, so it needs several times curl's CPU per byte: on a CPU-starved box the ratio measures CPU, not the network",
     "",
     "```",
     curls[0].command,
