@@ -50,9 +50,10 @@ describe("agent data plane: llama.cpp", () => {
   beforeAll(async () => {
     a = await agent({ STANDIN_CHUNKS: "6", STANDIN_CHUNK_INTERVAL_MS: "40" }, [{ name: "chat-model" }, { name: "embed-model", args: ["--embeddings"] }]);
   });
-  afterEach(() => {
-    // In-flight counting is exact: whatever the outcome, nothing stays counted.
-    expect(a.server.load("chat-model")!.inFlight).toBe(0);
+  afterEach(async () => {
+    // In-flight counting is exact: whatever the outcome, nothing stays counted (the lease ends on
+    // the response's 'close', a moment after the client has read the last byte).
+    await waitUntil(() => a.server.load("chat-model")!.inFlight === 0, 2000, "chat-model's leases to be released");
   });
 
   it("answers a chat completion through the engine", async () => {
@@ -133,7 +134,8 @@ describe("agent data plane: llama.cpp", () => {
     const controller = new AbortController();
     const res = await post(`${long.url}/v1/chat/completions`, { model: "one-slot", messages, stream: true }, { signal: controller.signal });
     const reader = res.body!.getReader();
-    await reader.read();
+    const first = await reader.read();
+    expect(Buffer.from(first.value ?? []).toString("utf8"), "the first bytes of a stream").toMatch(/^data: /);
     expect(long.server.load("one-slot")!.inFlight).toBe(1);
     controller.abort();
     await waitUntil(() => long.server.load("one-slot")!.inFlight === 0, 5000, "the lease to be released");
@@ -152,7 +154,7 @@ describe("agent data plane: llama.cpp", () => {
     expect(text).not.toContain("[DONE]");
     const last = text.trim().split("\n\n").at(-1)!;
     expect(JSON.parse(last.replace(/^data: /, ""))).toMatchObject({ error: { code: "engine_error" } });
-    expect(dying.server.load("dying")!.inFlight).toBe(0);
+    await waitUntil(() => dying.server.load("dying")!.inFlight === 0, 2000, "the lease to be released");
     await dying.logs[0]!.waitFor("ready", 10_000, 2);
     expect(dying.logs[0]!.names()).toEqual(["starting", "ready", "starting", "ready"]);
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findOnPath } from "../src/engines/binary.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import { encodePng } from "./fixtures/engines/lib/png.mjs";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, toneWav } from "./fixtures/engines/harness.js";
+import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, toneWav, waitUntil } from "./fixtures/engines/harness.js";
 
 const temps = new TempDirs();
 const ffmpeg = await findOnPath(["ffmpeg"]);
@@ -72,7 +72,8 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       expect(res.status).toBe(200);
       const body = (await res.json()) as { text: string };
       expect(body.text).toContain("stand-in transcript of 1.5 seconds of audio (language auto)");
-      expect(a.server.load("asr")).toEqual({ inFlight: 0, capacity: 1 });
+      await waitUntil(() => a.server.load("asr")!.inFlight === 0, 2000, "the lease to be released");
+      expect(a.server.load("asr")!.capacity).toBe(1);
     });
 
     it("fixes whisper's text/html to text/plain for response_format text; passes srt and verbose_json", async () => {
@@ -96,7 +97,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       const err = (await res.json()) as { error: { code: string; message: string; param: string } };
       expect(err.error).toMatchObject({ code: "invalid_request", param: "file" });
       expect(err.error.message).toMatch(/failed to read audio data.*WAV, FLAC, MP3 or Ogg/);
-      expect(a.server.load("asr")!.inFlight).toBe(0);
+      await waitUntil(() => a.server.load("asr")!.inFlight === 0, 2000, "the lease to be released");
     });
 
     it("rejects a missing file (400), a file beyond the limit (413) and a non-multipart body (415)", async () => {
@@ -154,7 +155,8 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
         expect(err.error).toMatchObject({ code: "unsupported_response_format", param: "response_format" });
         expect(err.error.message).toMatch(/needs ffmpeg.*'wav' or 'pcm'/);
       }
-      expect(a.server.load("tts")).toEqual({ inFlight: 0, capacity: 1 });
+      await waitUntil(() => a.server.load("tts")!.inFlight === 0, 2000, "the lease to be released");
+      expect(a.server.load("tts")!.capacity).toBe(1);
     });
   });
 
@@ -252,7 +254,8 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       const edited = await fetch(`${cli.url}/v1/images/edits`, { method: "POST", body: edit });
       expect(edited.status).toBe(200);
       expect(cli.server.engines().find((e) => e.model === "sd")).toMatchObject({ up: true });
-      expect(cli.server.load("sd")).toEqual({ inFlight: 0, capacity: 1 });
+      await waitUntil(() => cli.server.load("sd")!.inFlight === 0, 2000, "the lease to be released");
+      expect(cli.server.load("sd")!.capacity).toBe(1);
     });
 
     it("reports an sd-cli failure as an engine error with its output", async () => {

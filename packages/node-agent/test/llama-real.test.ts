@@ -25,8 +25,9 @@ describe.skipIf(!bin)("real llama-server through the agent", () => {
     const files = await cachedModel(dir, { "tiny-llama.gguf": Buffer.alloc(0) });
     await writeTinyLlamaGguf(join(files.snapshotDir, "tiny-llama.gguf"));
     server = new EngineModelServer({
-      // One slot: the abort test proves the engine itself let go of the aborted request.
-      config: standinConfig({ OMNIGATE_LLAMA_SERVER_BIN: bin!, OMNIGATE_LLAMA_ARGS: "-np 1 -c 512" }),
+      // One slot, and context shift so a generation without max_tokens never ends: the abort test
+      // then proves the engine itself let go of the aborted request.
+      config: standinConfig({ OMNIGATE_LLAMA_SERVER_BIN: bin!, OMNIGATE_LLAMA_ARGS: "-np 1 -c 512 --context-shift" }),
       stateDir: join(dir, "state"),
       logger: captured.logger,
       timing: { ...FAST, readyTimeoutMs: 120_000 },
@@ -76,15 +77,16 @@ describe.skipIf(!bin)("real llama-server through the agent", () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { object: string });
     expect(chunks.length).toBeGreaterThanOrEqual(2);
     expect(chunks.every((c) => c.object === "chat.completion.chunk")).toBe(true);
-    expect(server.load("tiny-llama")!.inFlight).toBe(0);
+    await waitUntil(() => server.load("tiny-llama")!.inFlight === 0, 2000, "the lease to be released");
   });
 
   it("aborts the engine request when the client goes away mid-stream", async () => {
     const controller = new AbortController();
-    // ignore_eos: it would run to the end of the context if the engine never heard of the abort.
-    const res = await post("/v1/completions", { model: "tiny-llama", prompt: "a", max_tokens: 400, ignore_eos: true, stream: true }, { signal: controller.signal });
+    // Endless (no token limit, EOS ignored, context shifted): only the abort can end it.
+    const res = await post("/v1/completions", { model: "tiny-llama", prompt: "a", max_tokens: -1, ignore_eos: true, stream: true }, { signal: controller.signal });
     const reader = res.body!.getReader();
-    await reader.read();
+    const first = await reader.read();
+    expect(Buffer.from(first.value ?? []).toString("utf8"), "the first bytes of a stream").toMatch(/^data: /);
     expect(server.load("tiny-llama")!.inFlight).toBe(1);
     controller.abort();
     await waitUntil(() => server.load("tiny-llama")!.inFlight === 0, 10_000, "the lease to be released");
