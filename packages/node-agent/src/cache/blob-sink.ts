@@ -61,8 +61,8 @@ async function feed(fh: FileHandle, hasher: BlobHasher, limit: number, signal?: 
 
 /** Chunks are gathered into batches of this size for the writer thread. */
 const BATCH = 1 << 20;
-/** Batches in flight at most (16 MiB): then the network side waits for the writer. */
-const MAX_BATCHES = 16;
+/** Batches in flight at most (8 MiB): then the network side waits for the writer. */
+const MAX_BATCHES = 8;
 /** A batch still not full after this long is written anyway. */
 const SEND_AFTER_MS = 100;
 
