@@ -75,8 +75,13 @@ describe("docker-compose.yml", () => {
 
 describe("README config table", () => {
   const rows = new Map(
-    [...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|\s*([^|]*?)\s*\|/gm)].map((m) => [m[1]!, m[2]!]),
+    [...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|\s*([^|]*?)\s*\|\s*([^|]*?)\s*\|/gm)].map((m) => [m[1]!, m[2]!]),
   );
+  const whys = new Map([...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|[^|]*\|\s*([^|]*?)\s*\|/gm)].map((m) => [m[1]!, m[2]!]));
+
+  it("says what every variable is for", () => {
+    for (const [key, why] of whys) expect(why.length, `README row ${key} has no description`).toBeGreaterThan(10);
+  });
 
   it("lists every variable of both apps with its default", () => {
     for (const schema of [GatewayEnv, AgentEnv]) {

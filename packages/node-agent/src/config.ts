@@ -44,6 +44,7 @@ export const controlEnv = {
     .string()
     .default("")
     .refine((s) => labelsError(s) === null, { error: (issue) => labelsError(String(issue.input)) ?? "bad labels" }),
+  // pino level: debug shows every request and engine output line; silent for tests.
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 
