@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import type { Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
@@ -8,6 +8,8 @@ import { openStore, type Store } from "./store/store.js";
 import { NodeRegistry } from "./nodes/node-registry.js";
 import { OfflineSweeper } from "./nodes/offline-sweeper.js";
 import { Authenticator } from "./auth/authenticator.js";
+import { CLIENT_OR_ADMIN, check } from "./auth/require-auth.js";
+import { ApiError } from "./errors/api-error.js";
 import { loadClusterCredentials, type ClusterCredentials } from "./auth/credentials.js";
 import { createDataPlane, type DataPlane } from "./proxy/data-plane.js";
 
@@ -34,18 +36,30 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   let closing = false;
   let server: Server;
   try {
-    dataPlane = createDataPlane({ models: store.models, nodes, config, logger });
+    const auth = new Authenticator(credentials, store.keys, nodes);
+    // The data plane's fast path checks the same client credential as the app's /v1 middleware.
+    const authorize = (req: { headers: IncomingHttpHeaders }) => {
+      const result = check(auth, CLIENT_OR_ADMIN, req);
+      return result instanceof ApiError ? result : undefined;
+    };
+    dataPlane = createDataPlane({ models: store.models, nodes, config, logger, authorize });
     const app = createApp({
       config,
       logger,
       models: store.models,
       keys: store.keys,
       nodes,
-      auth: new Authenticator(credentials, store.keys, nodes),
+      auth,
       dataPlane,
       isClosing: () => closing,
     });
-    server = app.listen(config.OMNIGATE_PORT, config.OMNIGATE_HOST);
+    // Inference requests skip Express (its per-request cost exceeds the whole proxy hop); everything
+    // else, and everything once shutdown began (503 shutting_down), goes to the app.
+    const plane = dataPlane;
+    server = createServer((req, res) => {
+      if (!closing && plane.handle(req, res)) return;
+      app(req, res);
+    }).listen(config.OMNIGATE_PORT, config.OMNIGATE_HOST);
     await once(server, "listening");
   } catch (err) {
     await dataPlane?.close().catch(() => {});

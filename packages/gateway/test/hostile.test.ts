@@ -29,7 +29,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await client.close();
+  await client.close().catch(() => {});
   await scope.cleanup();
   await hub?.close();
 });

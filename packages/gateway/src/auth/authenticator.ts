@@ -25,7 +25,7 @@ export const PRINCIPAL_LABELS: Readonly<Record<PrincipalKind, string>> = {
 };
 
 /** `Authorization: Bearer <credential>`; null when absent or empty. */
-export function bearerOf(req: Request): string | null {
+export function bearerOf(req: Pick<Request, "headers">): string | null {
   const header = req.headers.authorization;
   if (!header) return null;
   const match = /^Bearer\s+(\S.*)$/i.exec(header.trim());

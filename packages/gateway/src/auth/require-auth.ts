@@ -46,7 +46,8 @@ export function requireAuth(auth: Authenticator, rule: AuthRule): RequestHandler
   };
 }
 
-function check(auth: Authenticator, rule: AuthRule, req: Request): ApiError | Principal {
+/** The principal, or the 401/403 for it. Reads only `req.headers`, so a plain Node request works too. */
+export function check(auth: Authenticator, rule: AuthRule, req: Pick<Request, "headers">): ApiError | Principal {
   const credential = bearerOf(req);
   if (credential === null) return missingCredential(rule.needs);
   const principal = auth.identify(credential);

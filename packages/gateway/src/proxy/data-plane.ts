@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
-import { Router, type NextFunction, type Request, type RequestHandler, type Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Router, type RequestHandler } from "express";
 import type { GatewayConfig } from "../config.js";
 import { ApiError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
@@ -13,8 +13,9 @@ import { Scheduler, type Lease } from "../routing/scheduler.js";
 import { AgentPools } from "./agent-pools.js";
 import { ENDPOINTS, type EndpointSpec } from "./endpoints.js";
 import { Forwarder, agentAddress } from "./forward.js";
-import { parseJsonRequest, parseMultipartRequest, type BodyLimits, type ParsedRequest } from "./parse-request.js";
+import { parseJsonRequest, parseMultipartRequest, type BodyLimits } from "./parse-request.js";
 import { ClientGoneError } from "./read-body.js";
+import { respondError } from "./respond-error.js";
 import type { ProxyExchange } from "./upstream-attempt.js";
 
 export interface DataPlaneDeps {
@@ -22,11 +23,25 @@ export interface DataPlaneDeps {
   readonly nodes: NodeRegistry;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /**
+   * The credential check for `handle()`, where no Express middleware runs first: an ApiError
+   * (401/403) refuses the request. Without it `handle()` serves nothing. The Express `router`
+   * relies on the app's auth middleware instead.
+   */
+  readonly authorize?: (req: IncomingMessage) => ApiError | undefined;
 }
 
 export interface DataPlane {
   /** Mounted at the app root behind client API-key auth: serves the OpenAI inference endpoints. */
   readonly router: Router;
+  /**
+   * The same endpoints without Express (its routing and request decoration cost more per request
+   * than the whole proxy hop), for the HTTP server to try before the app:
+   * `createServer((req, res) => dataPlane.handle(req, res) || app(req, res))`.
+   * Serves a POST to one of the nine endpoints (after `authorize`) and returns true; returns false
+   * for anything else, and always when no `authorize` was given.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** `GET /metrics` (Prometheus text); the app decides where and behind what to mount it. */
   readonly metrics: RequestHandler;
   /** Ends pooled connections and waiting requests. */
@@ -112,55 +127,69 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
 
   const clientGone = new ClientGoneError();
 
-  function handler(spec: EndpointSpec): RequestHandler {
-    const parse =
-      spec.body === "json"
-        ? (req: Request, _res: Response) => parseJsonRequest(req, spec, limits)
-        : (req: Request, res: Response) => parseMultipartRequest(req, res, spec, limits);
-    return async (req: Request, res: Response, next: NextFunction) => {
-      const x: ProxyExchange = {
-        id: requestIdOf(req),
-        res,
-        started: performance.now(),
-        clientGone: false,
-        firstByteAt: undefined,
-        abortUpstream: undefined,
-        cancelWait: undefined,
-      };
-      let model = "";
-      res.setHeader("X-Request-Id", x.id);
-      res.on("close", () => {
-        if (!res.writableFinished) {
-          x.clientGone = true;
-          x.abortUpstream?.(clientGone);
-          x.cancelWait?.(clientGone);
-        }
-        const status = x.clientGone && !res.headersSent ? 499 : res.statusCode;
-        const now = performance.now();
-        const ttft = x.firstByteAt === undefined ? undefined : (x.firstByteAt - x.started) / 1000;
-        metrics.request(model, spec.capability, status, (now - x.started) / 1000, ttft);
-        log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
-      });
-      if (closing) return next(new ShuttingDownError());
-      let parsed: ParsedRequest;
-      try {
-        parsed = await parse(req, res);
-        // Only registered names become a metrics label: a hostile name never does.
-        if (models.get(parsed.model)) model = parsed.model;
-        await forwarder.forward(x, spec, parsed);
-      } catch (err) {
-        if (x.clientGone || err instanceof ClientGoneError) return;
-        next(err);
-      }
+  /** One request to `spec`'s endpoint; `fail` answers an error when nothing was sent yet. */
+  async function serve(spec: EndpointSpec, req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void): Promise<void> {
+    const x: ProxyExchange = {
+      id: requestIdOf(req),
+      res,
+      started: performance.now(),
+      clientGone: false,
+      firstByteAt: undefined,
+      abortUpstream: undefined,
+      cancelWait: undefined,
     };
+    let model = "";
+    res.setHeader("X-Request-Id", x.id);
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        x.clientGone = true;
+        x.abortUpstream?.(clientGone);
+        x.cancelWait?.(clientGone);
+      }
+      const status = x.clientGone && !res.headersSent ? 499 : res.statusCode;
+      const now = performance.now();
+      const ttft = x.firstByteAt === undefined ? undefined : (x.firstByteAt - x.started) / 1000;
+      metrics.request(model, spec.capability, status, (now - x.started) / 1000, ttft);
+      log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
+    });
+    if (closing) return fail(new ShuttingDownError());
+    try {
+      const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, limits) : await parseMultipartRequest(req, res, spec, limits);
+      // Only registered names become a metrics label: a hostile name never does.
+      if (models.get(parsed.model)) model = parsed.model;
+      await forwarder.forward(x, spec, parsed);
+    } catch (err) {
+      if (x.clientGone || err instanceof ClientGoneError) return;
+      fail(err);
+    }
   }
 
   const router = Router();
-  for (const spec of ENDPOINTS) router.post(spec.path, handler(spec));
+  for (const spec of ENDPOINTS) router.post(spec.path, (req, res, next) => void serve(spec, req, res, next));
+
+  const byPath = new Map(ENDPOINTS.map((spec) => [spec.path, spec]));
+  const authorize = deps.authorize;
+  function handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!authorize || req.method !== "POST" || !req.url) return false;
+    const q = req.url.indexOf("?");
+    const spec = byPath.get(q < 0 ? req.url : req.url.slice(0, q));
+    if (!spec) return false;
+    const fail = (err: unknown): void => respondError(res, err, log);
+    const denied = authorize(req);
+    if (denied) {
+      // The body is not wanted: drop it so the connection stays usable for the next request.
+      req.resume();
+      fail(denied);
+      return true;
+    }
+    void serve(spec, req, res, fail);
+    return true;
+  }
 
   let closed: Promise<void> | undefined;
   return {
     router,
+    handle,
     metrics: metrics.handler,
     close() {
       closed ??= (async () => {

@@ -1,4 +1,5 @@
-import type { Request, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Request } from "express";
 import multer, { MulterError, type Options as MulterOptions, type StorageEngine } from "multer";
 import type { Writable } from "node:stream";
 import { describeZodError } from "@omnigate/shared/validation";
@@ -26,7 +27,7 @@ const JSON_CONTENT_TYPE = "application/json";
  * A JSON body: read whole (bounded), parsed once to read `model` and `stream` and validated with the
  * shared schema; the original bytes are what gets forwarded, never a re-serialisation.
  */
-export async function parseJsonRequest(req: Request, spec: EndpointSpec, limits: BodyLimits): Promise<ParsedRequest> {
+export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec, limits: BodyLimits): Promise<ParsedRequest> {
   const type = req.headers["content-type"];
   // Absent is tolerated (curl --data-binary); anything else must say JSON.
   if (type !== undefined && !type.toLowerCase().includes("json")) {
@@ -76,6 +77,10 @@ const discardStorage: StorageEngine = {
 /** multer 2.5 option (not in @types/multer yet): feed busboy from a buffer instead of piping the request. */
 type BufferedMulterOptions = MulterOptions & { streamHandler: (req: Request, busboy: Writable) => void };
 
+/** What multer leaves on a plain Node request (it needs no Express). */
+type UploadRequest = IncomingMessage & { rawBody?: Buffer; body?: unknown; files?: unknown };
+type UploadParser = (req: UploadRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
+
 const FIELD_LIMITS = {
   // Text fields: a 32 000-character prompt in 4-byte UTF-8 fits.
   fieldSize: 160 * 1024,
@@ -87,7 +92,7 @@ const FIELD_LIMITS = {
   headerPairs: 32,
 };
 
-const uploads = new Map<number, (req: Request, res: Response, next: (err?: unknown) => void) => void>();
+const uploads = new Map<number, UploadParser>();
 
 function uploadParser(maxUploadBytes: number) {
   let parser = uploads.get(maxUploadBytes);
@@ -95,9 +100,10 @@ function uploadParser(maxUploadBytes: number) {
     const options: BufferedMulterOptions = {
       storage: discardStorage,
       limits: { ...FIELD_LIMITS, fileSize: maxUploadBytes },
-      streamHandler: (req, busboy) => busboy.end((req as Request & { rawBody: Buffer }).rawBody),
+      streamHandler: (req, busboy) => busboy.end((req as UploadRequest).rawBody),
     };
-    parser = multer(options).any();
+    // multer reads only Node's request API (headers, events, pipe) and sets body/files on it.
+    parser = multer(options).any() as unknown as UploadParser;
     uploads.set(maxUploadBytes, parser);
   }
   return parser;
@@ -125,8 +131,8 @@ function multerToApiError(err: unknown, maxUploadBytes: number): unknown {
  * fields validated with the shared schema and the file part required; the raw bytes are forwarded.
  */
 export async function parseMultipartRequest(
-  req: Request,
-  res: Response,
+  req: UploadRequest,
+  res: ServerResponse,
   spec: EndpointSpec,
   limits: BodyLimits,
 ): Promise<ParsedRequest> {
@@ -138,7 +144,7 @@ export async function parseMultipartRequest(
     );
   }
   const body = await readBody(req, limits.maxUploadBytes, "upload");
-  (req as Request & { rawBody: Buffer }).rawBody = body;
+  req.rawBody = body;
   await new Promise<void>((resolve, reject) => {
     uploadParser(limits.maxUploadBytes)(req, res, (err?: unknown) =>
       err ? reject(multerToApiError(err, limits.maxUploadBytes)) : resolve(),

@@ -1,5 +1,4 @@
-import type { IncomingHttpHeaders } from "node:http";
-import type { Response } from "express";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import { errorBody } from "@omnigate/shared/errors";
 
@@ -16,7 +15,7 @@ export type AttemptOutcome =
 /** The per-request state shared by the attempts of one request. */
 export interface ProxyExchange {
   readonly id: string;
-  readonly res: Response;
+  readonly res: ServerResponse;
   /** performance.now() at arrival. */
   readonly started: number;
   clientGone: boolean;
