@@ -1,0 +1,427 @@
+#!/usr/bin/env node
+// `pnpm bench` — the data-plane benchmark (issue 5). Every figure is a ratio of two paths measured
+// side by side in this one run, with the same load generator (bench/load.mjs, its own process):
+//   gateway path: client → gateway → agent → stand-in llama-server   (all separate processes)
+//   direct path:  client → stand-in llama-server                     (a second stand-in, same knobs)
+// (1) added latency p50/p99 at concurrency 1 and the highest throughput, small non-streaming chats;
+// (2) streaming through a stand-in sending 64 chunks 20 ms apart: added time to first token, added
+//     p99 inter-chunk gap, the most concurrent streams held without a late or lost chunk;
+// (3) gateway RSS holding 1,000 concurrent streams.
+// Results go to BENCHMARKS.md, section "## Data plane (issue 5)". Everything on 127.0.0.1, bounded.
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Proc, cleanEnv, cpuMs, freePort, percentile, rssBytes, waitUntil } from "./lib.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const GATEWAY = join(root, "packages/gateway/dist/main.js");
+const GATEWAY_HOST = join(root, "packages/gateway/bench/gateway-host.mjs");
+const AGENT = join(root, "packages/node-agent/dist/main.js");
+const LLAMA = join(root, "packages/node-agent/test/fixtures/engines/llama-server.mjs");
+const LOAD = join(root, "packages/gateway/bench/load.mjs");
+const QUICK = process.argv.includes("--quick");
+// --only a,b: run just those sections (latency, throughput, stream, sweep, rss); results are then not written.
+const ONLY = process.argv.includes("--only") ? new Set(process.argv[process.argv.indexOf("--only") + 1].split(",")) : undefined;
+const runs = (section) => !ONLY || ONLY.has(section);
+// --profile DIR: CPU profiles of the agent (node --cpu-prof, written when it stops) and of the
+// gateway's main thread during its 64-connection throughput run.
+const PROFILE = process.argv.includes("--profile") ? resolve(process.argv[process.argv.indexOf("--profile") + 1]) : undefined;
+const profileArgs = (name) => (PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+
+for (const f of [GATEWAY, AGENT]) if (!existsSync(f)) throw new Error(`${f} is missing: run pnpm build (pnpm bench does).`);
+
+const { startTestHub } = await import(join(root, "packages/node-agent/test/fixtures/hub/hub-server.mjs"));
+const { buildTinyLlamaGguf } = await import(join(root, "packages/node-agent/dist/cache/gguf-writer.js"));
+
+const MODEL = "bench-llm";
+const BARE_MODEL = "bench-llm-bare";
+const PATHS = ["direct", "agent", "gateway", "gateway-only"];
+const CHUNKS = 64;
+const INTERVAL_MS = 20;
+const LATE_MS = 100;
+const SLOTS = 2048;
+const log = (...a) => console.log(...a);
+const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+const mib = (b) => (b / 1024 / 1024).toFixed(1);
+const us = (x) => `${Number.isFinite(x) ? x.toFixed(0) : "?"} µs`;
+
+const work = mkdtempSync(join(tmpdir(), "omnigate-bench-dp-"));
+const procs = [];
+let hub;
+
+async function cleanup() {
+  await Promise.allSettled(procs.map((p) => p.stop(3_000)));
+  await hub?.close().catch(() => {});
+  rmSync(work, { recursive: true, force: true });
+}
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => cleanup().then(() => process.exit(130)));
+
+/** Stand-in knobs shared by the agent's engine and the direct stand-in. */
+const standinKnobs = (intervalMs) => ({
+  STANDIN_CHUNKS: String(CHUNKS),
+  STANDIN_CHUNK_INTERVAL_MS: String(intervalMs),
+  STANDIN_PING_EVERY: "0",
+  STANDIN_LOAD_MS: "50",
+});
+
+async function startGateway() {
+  const adminKey = `og-admin-bench-${randomBytes(12).toString("hex")}`;
+  const nodeToken = `og-node-bench-${randomBytes(12).toString("hex")}`;
+  const gw = new Proc("gateway", GATEWAY_HOST, [], cleanEnv({
+    OMNIGATE_HOST: "127.0.0.1",
+    OMNIGATE_PORT: "0",
+    OMNIGATE_DATA_DIR: join(work, "gateway"),
+    OMNIGATE_ADMIN_KEY: adminKey,
+    OMNIGATE_NODE_TOKEN: nodeToken,
+    OMNIGATE_HEARTBEAT_INTERVAL_MS: "500",
+    OMNIGATE_NODE_TIMEOUT_MS: "3000",
+    LOG_LEVEL: "info",
+  }), [], { ipc: true });
+  procs.push(gw);
+  const url = (await gw.waitFor(/omnigate gateway listening on (http:\/\/\S+)/))[1];
+  return Object.assign(gw, { url, adminKey, nodeToken });
+}
+
+async function startAgent(gw, intervalMs) {
+  const agent = new Proc("agent", AGENT, [], cleanEnv({
+    OMNIGATE_GATEWAY_URL: gw.url,
+    OMNIGATE_NODE_TOKEN: gw.nodeToken,
+    OMNIGATE_AGENT_HOST: "127.0.0.1",
+    OMNIGATE_AGENT_PORT: "0",
+    OMNIGATE_STATE_DIR: join(work, "agent-state"),
+    HF_HOME: join(work, "hf"),
+    HF_HUB_CACHE: join(work, "hf", "hub"),
+    HF_ENDPOINT: hub.url,
+    OMNIGATE_LLAMA_SERVER_BIN: LLAMA,
+    OMNIGATE_WHISPER_SERVER_BIN: "/nonexistent/whisper-server",
+    OMNIGATE_SD_SERVER_BIN: "/nonexistent/sd-server",
+    OMNIGATE_SD_CLI_BIN: "/nonexistent/sd-cli",
+    OMNIGATE_TTS_BIN: "/nonexistent/sherpa-onnx-offline-tts",
+    OMNIGATE_NVIDIA_SMI_BIN: "/nonexistent/nvidia-smi",
+    OMNIGATE_ENGINE_ENV_PASS: "STANDIN_*",
+    OMNIGATE_LLAMA_ARGS: `-np ${SLOTS}`,
+    LOG_LEVEL: "info",
+    ...standinKnobs(intervalMs),
+  }), profileArgs(`agent-${intervalMs}`));
+  procs.push(agent);
+  await agent.waitFor(/omnigate agent listening on (http:\/\/\S+)/);
+  return agent;
+}
+
+async function startDirectStandin(ggufPath) {
+  const port = await freePort();
+  const p = new Proc("stand-in", LLAMA, ["-m", ggufPath, "--host", "127.0.0.1", "--port", String(port), "-np", String(SLOTS)], cleanEnv(standinKnobs(INTERVAL_MS)));
+  procs.push(p);
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => (await fetch(`${url}/health`)).status === 200, "direct stand-in ready");
+  return Object.assign(p, { url });
+}
+
+async function api(gw, path, init = {}) {
+  const res = await fetch(`${gw.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json", ...init.headers },
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function waitReady(gw) {
+  try {
+    await waitUntil(async () => (await api(gw, `/v1/models/${MODEL}`)).body?.ready === true, `${MODEL} ready`, 60_000);
+  } catch (err) {
+    const model = await api(gw, `/v1/models/${MODEL}`).catch(() => undefined);
+    throw new Error(`${err.message}: ${JSON.stringify(model?.body)}\n${procs.map((p) => p.tail(15)).join("\n")}`);
+  }
+}
+
+/** Runs one load job in its own process; `onLine` sees progress lines. */
+function load(job, onLine) {
+  return new Promise((resolvePromise, reject) => {
+    const p = new Proc("load", LOAD, [JSON.stringify(job)], cleanEnv({}));
+    const seen = new Set();
+    const poll = setInterval(() => {
+      for (const line of p.lines) {
+        if (seen.has(line) || !line.startsWith("{")) continue;
+        seen.add(line);
+        const msg = JSON.parse(line);
+        if (msg.event === "result") {
+          clearInterval(poll);
+          resolvePromise(msg);
+        } else onLine?.(msg);
+      }
+    }, 5);
+    p.exited.then((info) => {
+      setTimeout(() => {
+        clearInterval(poll);
+        reject(new Error(`load generator exited (${info.signal ?? info.code}) without a result\n${p.tail()}`));
+      }, 50);
+    });
+  });
+}
+
+const chatBody = (stream, model = MODEL) =>
+  JSON.stringify(stream
+    ? { model, stream: true, messages: [{ role: "user", content: "stream please" }] }
+    : { model, max_tokens: 8, messages: [{ role: "user", content: "hello" }] });
+
+/**
+ * A node that is just the direct stand-in: registered and heartbeating with the node protocol (the
+ * bench holds the node token), reporting BARE_MODEL ready. The stand-in ignores the node secret. The
+ * real agent is assigned BARE_MODEL too but cannot fetch it (its repo is not on the hub), so this
+ * node alone serves it: client → gateway → stand-in, the gateway's own hop with no agent behind.
+ */
+async function startBareNode(standinUrl) {
+  const registration = {
+    runtime_id: randomUUID(),
+    supported_runtimes: ["llama_cpp"],
+    loaded_models: { llm: [BARE_MODEL] },
+    agent_url: standinUrl,
+    hostname: "bench-bare-node",
+    version: "bench",
+  };
+  const res = await fetch(`${gw.url}/api/nodes/register`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${gw.nodeToken}`, "content-type": "application/json" },
+    body: JSON.stringify(registration),
+  });
+  if (res.status !== 200 && res.status !== 201) throw new Error(`bare node register: ${res.status} ${await res.text()}`);
+  const { node_secret: secret } = await res.json();
+  const beat = () =>
+    fetch(`${gw.url}/api/nodes/${registration.runtime_id}/heartbeat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ ...registration, models: [{ name: BARE_MODEL, state: "ready", in_flight: 0, capacity: SLOTS }], engines: [] }),
+    }).then((r) => r.text(), () => undefined);
+  await beat();
+  const timer = setInterval(beat, 500);
+  return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * The paths: the stand-in alone; the agent alone (node secret); the whole gateway path; and the
+ * gateway alone, in front of the stand-in (a node the bench registers itself, see startBareNode).
+ */
+function target(kind, stream) {
+  const base = { path: "/v1/chat/completions", body: chatBody(stream), headers: { "content-type": "application/json" } };
+  if (kind === "gateway") return { ...base, url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
+  if (kind === "gateway-only") {
+    return { ...base, body: chatBody(stream, BARE_MODEL), url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
+  }
+  if (kind === "agent") return { ...base, url: agentNode.agentUrl, headers: { ...base.headers, authorization: `Bearer ${agentNode.secret}` } };
+  return { ...base, url: direct.url };
+}
+
+/** The engine process the agent started (its only child here). */
+function enginePid(agentProc) {
+  const children = readFileSync(`/proc/${agentProc.pid}/task/${agentProc.pid}/children`, "utf8").trim().split(/\s+/);
+  return Number(children[0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+log("omnigate data-plane benchmark");
+log(`command: pnpm bench${QUICK ? " -- --quick" : ""}   (= npm run build && node packages/gateway/bench/run.mjs)`);
+log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}; everything on 127.0.0.1`);
+
+const gguf = buildTinyLlamaGguf();
+const ggufPath = join(work, "tiny-q8_0.gguf");
+writeFileSync(ggufPath, gguf);
+hub = await startTestHub({ repos: { "bench/tiny-llama": { revisions: { main: { files: { "tiny-q8_0.gguf": gguf } } } } } });
+const gw = await startGateway();
+let agent = await startAgent(gw, INTERVAL_MS);
+const direct = await startDirectStandin(ggufPath);
+const reg = await api(gw, "/api/models", { method: "POST", body: JSON.stringify({ name: MODEL, repo: "bench/tiny-llama", runtime: "llama_cpp", files: ["tiny-q8_0.gguf"] }) });
+if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
+await waitReady(gw);
+const key = (await api(gw, "/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
+// Bench-only: the node secret over the gateway host's IPC channel, to time the agent on its own.
+const agentNode = (await gw.ask({ type: "nodes" })).nodes[0];
+const bareReg = await api(gw, "/api/models", { method: "POST", body: JSON.stringify({ name: BARE_MODEL, repo: "bench/not-on-the-hub", runtime: "llama_cpp", files: ["absent.gguf"] }) });
+if (bareReg.status !== 201) throw new Error(`register ${BARE_MODEL}: ${bareReg.status} ${JSON.stringify(bareReg.body)}`);
+const bareNode = await startBareNode(direct.url);
+await waitUntil(async () => (await api(gw, `/v1/models/${BARE_MODEL}`)).body?.ready === true, `${BARE_MODEL} ready`);
+const capacity = (await api(gw, "/api/nodes")).body.find((n) => n.runtime_id === agentNode.runtimeId)?.models.find((m) => m.name === MODEL)?.capacity;
+log(`gateway pid ${gw.pid} ${gw.url}; agent pid ${agent.pid}; direct stand-in ${direct.url}; engine slots ${SLOTS}, capacity the node reports ${capacity}`);
+if (process.argv.includes("--setup-only")) {
+  log(`setup only: ${JSON.stringify({ gateway: gw.url, key, direct: direct.url, gatewayPid: gw.pid, agentPid: agent.pid })}; Ctrl-C stops`);
+  await new Promise(() => {});
+}
+const results = {};
+
+// (1a) latency at concurrency 1: rounds alternate the paths so drift hits them alike.
+if (runs("latency")) {
+  const rounds = QUICK ? 2 : 5;
+  const count = QUICK ? 200 : 400;
+  const lat = Object.fromEntries(PATHS.map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const kind of PATHS) {
+      const job = { mode: "latency", ...target(kind, false), count, warmup: 50 };
+      lat[kind].push(...(await load(job)).latencies);
+    }
+  }
+  for (const k of PATHS) lat[k].sort((a, b) => a - b);
+  const row = (k) => ({ p50: percentile(lat[k], 50), p99: percentile(lat[k], 99) });
+  const L = (results.latency = { ...Object.fromEntries(PATHS.map((k) => [k, row(k)])), n: lat.direct.length });
+  L.added = { p50: L.gateway.p50 - L.direct.p50, p99: L.gateway.p99 - L.direct.p99 };
+  L.gatewayHop = { p50: L.gateway.p50 - L.agent.p50, p99: L.gateway.p99 - L.agent.p99 };
+  log(`(1) latency, concurrency 1, ${lat.direct.length} requests per path (${rounds} alternating rounds of ${count}):`);
+  for (const k of PATHS) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms`);
+  log(`    added by gateway + agent: p50 ${ms(L.added.p50)} ms (goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3); of which the gateway hop: p50 ${ms(L.gatewayHop.p50)} ms, p99 ${ms(L.gatewayHop.p99)} ms; gateway alone over direct: p50 +${ms(L["gateway-only"].p50 - L.direct.p50)} ms, p99 +${ms(L["gateway-only"].p99 - L.direct.p99)} ms`);
+}
+
+// (1b) throughput: closed loop, a few connection counts, best of each path.
+if (runs("throughput")) {
+  const durationMs = QUICK ? 2_000 : 5_000;
+  const best = Object.fromEntries(PATHS.map((k) => [k, null]));
+  const engine = enginePid(agent);
+  for (const connections of QUICK ? [64] : [16, 64, 128]) {
+    for (const kind of PATHS) {
+      const job = { mode: "throughput", ...target(kind, false), connections, durationMs, warmupMs: 1_000 };
+      // CPU each process spends per request (whole run incl. warm-up, so a slight overestimate).
+      const pids = { gateway: gw.pid, agent: agent.pid, engine: kind === "direct" || kind === "gateway-only" ? direct.pid : engine };
+      const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+      // --profile: the gateway's main thread during its run at 64 connections.
+      const profiling = PROFILE && kind === "gateway" && connections === 64;
+      if (profiling) await gw.ask({ type: "profile-start" });
+      const r = await load(job);
+      if (profiling) log(`    profile: ${(await gw.ask({ type: "profile-stop", file: join(PROFILE, "gateway-throughput.cpuprofile") })).file}`);
+      const reqs = r.rps * (r.seconds + 1);
+      const perReq = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, ((cpuMs(pid) - cpu0[k]) * 1000) / reqs]));
+      const parts = { direct: ["engine"], agent: ["agent", "engine"], gateway: ["gateway", "agent", "engine"], "gateway-only": ["gateway", "engine"] }[kind];
+      const cpuText = parts.map((k) => `${k} ${perReq[k].toFixed(0)} µs`).join(", ");
+      log(`    throughput ${kind.padEnd(7)} ${String(connections).padStart(3)} connections: ${r.rps.toFixed(0)} req/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ""}); CPU per request: ${cpuText}`);
+      if (!best[kind] || r.rps > best[kind].rps) best[kind] = { ...r, connections, cpuPerRequestUs: perReq };
+    }
+  }
+  results.throughput = best;
+  log(`(1) highest throughput: direct ${best.direct.rps.toFixed(0)} req/s, agent alone ${best.agent.rps.toFixed(0)} req/s, gateway path ${best.gateway.rps.toFixed(0)} req/s (ratio to direct ${(best.gateway.rps / best.direct.rps).toFixed(2)}), gateway alone ${best["gateway-only"].rps.toFixed(0)} req/s (goal ≥ 3000 req/s)`);
+}
+
+// (2a) streaming TTFT and inter-chunk gaps at low concurrency.
+if (runs("stream")) {
+  const rounds = QUICK ? 3 : 8;
+  results.stream = {};
+  for (const kind of PATHS) {
+    // One stream at a time on a warm connection: the time to first token is the path's own.
+    const res = await load({ mode: "streams", ...target(kind, true), streams: 1, rounds, warm: true, expectChunks: CHUNKS, lateMs: LATE_MS });
+    if (res.failed || res.lost) throw new Error(`${kind} streams failed: ${res.firstProblem}`);
+    results.stream[kind] = { ttft: res.ttft.p50, gapP99: res.gap.p99 };
+  }
+  const S = results.stream;
+  S.addedTtft = S.gateway.ttft - S.direct.ttft;
+  S.addedGapP99 = S.gateway.gapP99 - S.direct.gapP99;
+  log(`(2) streaming, ${CHUNKS} chunks ${INTERVAL_MS} ms apart, one stream at a time × ${rounds} on a warm connection, per path:`);
+  for (const k of PATHS) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
+  log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
+}
+
+// (2b) the most concurrent streams without a late (gap > LATE_MS) or lost chunk, per path.
+if (runs("sweep")) {
+  const steps = QUICK ? [100, 400, 1000] : [100, 200, 300, 400, 600, 800, 1000, 1500, 2000];
+  results.maxStreams = {};
+  for (const kind of ["direct", "gateway", "gateway-only"]) {
+    let held = 0;
+    for (const n of steps) {
+      const r = await load({ mode: "streams", ...target(kind, true), streams: n, expectChunks: CHUNKS, lateMs: LATE_MS });
+      const clean = r.failed === 0 && r.lost === 0 && r.late === 0;
+      log(`    ${kind.padEnd(12)} ${String(n).padStart(4)} streams: late ${r.late}, lost ${r.lost}, failed ${r.failed}, p99 gap ${ms(r.gap.p99)} ms, max gap ${ms(r.gap.max)} ms, TTFT p99 ${ms(r.ttft.p99)} ms${r.firstProblem ? ` (${r.firstProblem.slice(0, 120)})` : ""}`);
+      if (!clean) break;
+      held = n;
+    }
+    results.maxStreams[kind] = held;
+  }
+  log(`(2) most concurrent streams without a late (> ${LATE_MS} ms gap) or lost chunk: direct ${results.maxStreams.direct}, gateway path ${results.maxStreams.gateway}, gateway alone ${results.maxStreams["gateway-only"]} (steps ${steps.join(", ")})`);
+}
+
+// (3) gateway RSS holding 1,000 streams: streams made 5× longer (100 ms apart, 6.4 s) by
+// restarting the agent with that knob, so all 1,000 are open at once while RSS is sampled.
+if (runs("rss")) {
+  await agent.stop();
+  procs.splice(procs.indexOf(agent), 1);
+  const restartedAt = Date.now();
+  agent = await startAgent(gw, 100);
+  // The same node (runtime id) registers again; until then /api/nodes shows its old "ready".
+  await waitUntil(async () => {
+    const nodes = (await api(gw, "/api/nodes")).body;
+    const node = nodes.find((n) => n.runtime_id === agentNode.runtimeId);
+    return node && node.registered_at >= restartedAt && node.online && node.models.some((m) => m.name === MODEL && m.state === "ready");
+  }, "agent back with slow streams", 60_000);
+  const idle = rssBytes(gw.pid);
+  let peak = idle;
+  let openAt;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssBytes(gw.pid));
+    } catch {
+      // gateway gone: reported below
+    }
+  }, 50);
+  const r = await load({ mode: "hold", ...target("gateway", true), streams: 1000, expectChunks: CHUNKS, lateMs: 10_000 }, (msg) => {
+    if (msg.event === "open") openAt = rssBytes(gw.pid);
+  });
+  clearInterval(sampler);
+  results.rss = { idle, peak, whenAllOpen: openAt, streams: r };
+  log(`(3) gateway RSS: idle ${mib(idle)} MiB; all 1,000 streams open ${openAt ? mib(openAt) : "never"} MiB; peak ${mib(peak)} MiB (goal ≤ 300 MiB); streams failed ${r.failed}, lost ${r.lost}${r.firstProblem ? ` (${r.firstProblem.slice(0, 200)})` : ""}`);
+}
+
+bareNode.stop();
+await cleanup();
+if (ONLY) {
+  log("--only: BENCHMARKS.md left as it was");
+} else {
+  writeSection(results);
+  log("results written to BENCHMARKS.md (## Data plane (issue 5))");
+}
+
+function verdict(ok) {
+  return ok ? "meets the goal" : "MISSES the goal";
+}
+
+function writeSection(r) {
+  const file = join(root, "BENCHMARKS.md");
+  const date = new Date().toISOString().slice(0, 10);
+  const L = r.latency;
+  const T = r.throughput;
+  const S = r.stream;
+  const G = "gateway-only";
+  const cpu = (t, parts) => parts.map((k) => `${k} ${us(t.cpuPerRequestUs[k])}`).join(" + ");
+  const section = `## Data plane (issue 5)
+
+\`pnpm bench\` (packages/gateway/bench/run.mjs; load generator bench/load.mjs in its own process, undici
+keep-alive pool). Four paths run side by side in one run, same load generator, same stand-in knobs:
+
+- **direct**: client → stand-in llama-server (test fixture)
+- **agent alone**: client → agent → its stand-in (with the node secret the bench's gateway host hands over IPC)
+- **gateway alone**: client → gateway → stand-in (a node the bench registers through the node protocol
+  whose agent_url is the stand-in: the gateway's own hop, no agent behind it)
+- **gateway path**: client → gateway → agent → stand-in, four processes — the issue's figure
+
+Small non-streaming chat = \`max_tokens: 8\`; streams = ${CHUNKS} chunks ${INTERVAL_MS} ms apart; "late" = an
+inter-chunk gap over ${LATE_MS} ms. Engine slots ${SLOTS} (nothing queues). Added = path − direct.
+
+| figure | direct | agent alone | gateway alone | gateway path | added by the gateway path | added by the gateway alone | goal (gateway path) |
+|---|---|---|---|---|---|---|---|
+| latency p50, concurrency 1 (${L.n} req/path) | ${ms(L.direct.p50)} ms | ${ms(L.agent.p50)} ms | ${ms(L[G].p50)} ms | ${ms(L.gateway.p50)} ms | +${ms(L.added.p50)} ms | +${ms(L[G].p50 - L.direct.p50)} ms | ≤ 1 ms: ${verdict(L.added.p50 <= 1)} |
+| latency p99, concurrency 1 | ${ms(L.direct.p99)} ms | ${ms(L.agent.p99)} ms | ${ms(L[G].p99)} ms | ${ms(L.gateway.p99)} ms | +${ms(L.added.p99)} ms | +${ms(L[G].p99 - L.direct.p99)} ms | ≤ 3 ms: ${verdict(L.added.p99 <= 3)} |
+| highest throughput (best of ${QUICK ? "64" : "16/64/128"} conns) | ${T.direct.rps.toFixed(0)} req/s | ${T.agent.rps.toFixed(0)} req/s | ${T[G].rps.toFixed(0)} req/s | ${T.gateway.rps.toFixed(0)} req/s | ×${(T.gateway.rps / T.direct.rps).toFixed(2)} | ×${(T[G].rps / T.direct.rps).toFixed(2)} | ≥ 3000 req/s: ${verdict(T.gateway.rps >= 3000)} (gateway alone: ${verdict(T[G].rps >= 3000)}) |
+| CPU per request there | ${cpu(T.direct, ["engine"])} | ${cpu(T.agent, ["agent", "engine"])} | ${cpu(T[G], ["gateway", "engine"])} | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | — | — | — |
+| time to first token (1 stream, warm) | ${ms(S.direct.ttft)} ms | ${ms(S.agent.ttft)} ms | ${ms(S[G].ttft)} ms | ${ms(S.gateway.ttft)} ms | +${ms(S.addedTtft)} ms | +${ms(S[G].ttft - S.direct.ttft)} ms | ≤ 1 ms: ${verdict(S.addedTtft <= 1)} |
+| p99 inter-chunk gap (1 stream) | ${ms(S.direct.gapP99)} ms | ${ms(S.agent.gapP99)} ms | ${ms(S[G].gapP99)} ms | ${ms(S.gateway.gapP99)} ms | +${ms(S.addedGapP99)} ms | +${ms(S[G].gapP99 - S.direct.gapP99)} ms | — |
+| most concurrent streams, no late/lost chunk | ${r.maxStreams.direct} | — | ${r.maxStreams[G]} | ${r.maxStreams.gateway} | ×${(r.maxStreams.gateway / Math.max(1, r.maxStreams.direct)).toFixed(2)} | ×${(r.maxStreams[G] / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — |
+| gateway RSS, 1,000 concurrent streams | — | — | — | idle ${mib(r.rss.idle)} MiB → peak ${mib(r.rss.peak)} MiB | ×${(r.rss.peak / r.rss.idle).toFixed(2)} of idle | — | ≤ 300 MiB: ${verdict(r.rss.peak <= 300 * 1024 * 1024)} |
+
+- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}
+- command: \`pnpm bench\` (\`pnpm bench -- --quick\` for a shorter run; \`--profile DIR\` writes CPU profiles)
+`;
+  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const start = text.indexOf("## Data plane (issue 5)");
+  if (start >= 0) {
+    const next = text.indexOf("\n## ", start + 5);
+    text = text.slice(0, start) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : "");
+  } else {
+    text = `${text.trimEnd()}\n\n${section}`;
+  }
+  writeFileSync(file, text);
+}
