@@ -20,7 +20,7 @@ export const proxyEnv = {
   OMNIGATE_PROXY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
   // Most open connections to one agent: bounds file descriptors; in-flight requests need one each.
   OMNIGATE_PROXY_CONNECTIONS: z.coerce.number().int().min(1).default(2048),
-  // Consecutive failures (refused, reset, 5xx, timeout) that eject a node (Envoy's default: 5).
+  // Consecutive failures (refused, reset, 5xx but 503 "not ready there", timeout) that eject a node (Envoy default: 5).
   OMNIGATE_OUTLIER_FAILURES: z.coerce.number().int().min(1).default(5),
   // First ejection's cool-down; each repeat ejection of the same node lasts this much longer.
   OMNIGATE_OUTLIER_BASE_EJECTION_MS: z.coerce.number().int().min(1).default(30_000),
