@@ -169,3 +169,47 @@ describe("metrics", () => {
     expect(text).toContain("process_resident_memory_bytes");
   });
 });
+
+describe("fast path without Express (DataPlane.handle)", () => {
+  it("serves the endpoints on a plain Node server after authorize, refuses with its error, and leaves other requests to the app", async () => {
+    const { createServer } = await import("node:http");
+    const { createDataPlane } = await import("../src/proxy/data-plane.js");
+    const { GatewayEnv } = await import("../src/config.js");
+    const { createLogger } = await import("../src/logger.js");
+    const { ApiError } = await import("../src/errors/api-error.js");
+    const plane = createDataPlane({
+      models: gw.models,
+      nodes: gw.nodes,
+      config: GatewayEnv.parse({ LOG_LEVEL: "silent" }),
+      logger: createLogger("silent"),
+      authorize: (req) => (req.headers.authorization === "Bearer ok" ? undefined : new ApiError("invalid_api_key", "bad key")),
+    });
+    const server = createServer((req, res) => {
+      if (plane.handle(req, res)) return;
+      res.statusCode = 299;
+      res.end("app");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const body = JSON.stringify({ model: "llm", messages: [{ role: "user", content: "x" }] });
+      const ok = await request(`${url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: "Bearer ok", "content-type": "application/json" } });
+      expect(ok.statusCode).toBe(200);
+      expect(JSON.parse(await ok.body.text()).node).toBe("a");
+      const denied = await request(`${url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: "Bearer nope" } });
+      expect(denied.statusCode).toBe(401);
+      expect(OpenAIErrorBody.parse(await denied.body.json()).error.code).toBe("invalid_api_key");
+      const other = await request(`${url}/v1/models`);
+      expect(other.statusCode).toBe(299);
+      await other.body.text();
+      // Without authorize the fast path serves nothing: no way to skip the credential check.
+      const open = createDataPlane({ models: gw.models, nodes: gw.nodes, config: GatewayEnv.parse({ LOG_LEVEL: "silent" }), logger: createLogger("silent") });
+      expect(open.handle({ method: "POST", url: "/v1/chat/completions", headers: {} } as never, {} as never)).toBe(false);
+      await open.close();
+    } finally {
+      await plane.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
