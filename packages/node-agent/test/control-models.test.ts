@@ -96,20 +96,20 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
     const res = await s.api.registerModel({ repo: REPO, files: ["*.gguf"] });
     expect(res.status).toBe(201);
     const seen: ModelState[] = [];
-    let progressSeen: number | undefined;
+    const percents: number[] = [];
     const ready = await waitFor(
       async () => {
         const entry = await s.api.model(MODEL);
         const node = entry?.nodes.find((n) => n.runtime_id === s.agent.runtimeId);
         if (node && seen.at(-1) !== node.state) seen.push(node.state);
-        if (node?.progress && node.state === "downloading") progressSeen = node.progress.percent;
+        if (node?.progress && node.state === "downloading") percents.push(node.progress.percent);
         return entry?.ready ? entry : undefined;
       },
       { what: "ready", timeoutMs: 20_000, intervalMs: 50 },
     );
     expect(seen).toContain("downloading");
-    expect(progressSeen).toBeGreaterThan(0);
-    expect(progressSeen).toBeLessThan(100);
+    // A download in progress shows through: some report strictly between 0 and 100 %.
+    expect(percents.some((p) => p > 0 && p < 100), `percents seen: ${percents.join(", ")}`).toBe(true);
     expect(seen.at(-1)).toBe("ready");
     // Monotone: never back to an earlier state on the way up.
     const order: ModelState[] = ["pending", "downloading", "verifying", "starting", "ready"];
