@@ -1,0 +1,67 @@
+// Writes the benchmark's results into BENCHMARKS.md, section "## Data plane (issue 5)" (replacing
+// that section only: other sections belong to other benchmarks).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+
+const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+const mib = (b) => (b / 1024 / 1024).toFixed(1);
+const us = (x) => `${Number.isFinite(x) ? x.toFixed(0) : "?"} µs`;
+
+function verdict(ok) {
+  return ok ? "meets the goal" : "MISSES the goal";
+}
+
+export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS }) {
+  const date = new Date().toISOString().slice(0, 10);
+  const L = r.latency;
+  const T = r.throughput;
+  const S = r.stream;
+  const G = "gateway-only";
+  const cpu = (t, parts) => parts.map((k) => `${k} ${us(t.cpuPerRequestUs[k])}`).join(" + ");
+  const section = `## Data plane (issue 5)
+
+\`pnpm bench\` (packages/gateway/bench/run.mjs; load generator bench/load.mjs in its own process, undici
+keep-alive pool). Four paths run side by side in one run, same load generator, same stand-in knobs:
+
+- **direct**: client → stand-in llama-server (test fixture)
+- **agent alone**: client → agent → its stand-in (with the node secret the bench's gateway host hands over IPC)
+- **gateway alone**: client → gateway → stand-in (a node the bench registers through the node protocol
+  whose agent_url is the stand-in: the gateway's own hop, no agent behind it)
+- **gateway path**: client → gateway → agent → stand-in, four processes — the issue's figure
+
+Small non-streaming chat = \`max_tokens: 8\`; streams = ${CHUNKS} chunks ${INTERVAL_MS} ms apart; "late" = an
+inter-chunk gap over ${LATE_MS} ms. Engine slots ${SLOTS} (nothing queues). Added = path − direct.
+
+| figure | direct | agent alone | gateway alone | gateway path | added by the gateway path | added by the gateway alone | goal (gateway path) |
+|---|---|---|---|---|---|---|---|
+| latency p50, concurrency 1 (${L.n} req/path) | ${ms(L.direct.p50)} ms | ${ms(L.agent.p50)} ms | ${ms(L[G].p50)} ms | ${ms(L.gateway.p50)} ms | +${ms(L.added.p50)} ms | +${ms(L[G].p50 - L.direct.p50)} ms | ≤ 1 ms: ${verdict(L.added.p50 <= 1)} |
+| latency p99, concurrency 1 | ${ms(L.direct.p99)} ms | ${ms(L.agent.p99)} ms | ${ms(L[G].p99)} ms | ${ms(L.gateway.p99)} ms | +${ms(L.added.p99)} ms | +${ms(L[G].p99 - L.direct.p99)} ms | ≤ 3 ms: ${verdict(L.added.p99 <= 3)} |
+| highest throughput (best of ${QUICK ? "64" : "16/64/128"} conns) | ${T.direct.rps.toFixed(0)} req/s | ${T.agent.rps.toFixed(0)} req/s | ${T[G].rps.toFixed(0)} req/s | ${T.gateway.rps.toFixed(0)} req/s | ×${(T.gateway.rps / T.direct.rps).toFixed(2)} | ×${(T[G].rps / T.direct.rps).toFixed(2)} | ≥ 3000 req/s: ${verdict(T.gateway.rps >= 3000)} (gateway alone: ${verdict(T[G].rps >= 3000)}) |
+| CPU per request there | ${cpu(T.direct, ["engine"])} | ${cpu(T.agent, ["agent", "engine"])} | ${cpu(T[G], ["gateway", "engine"])} | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | — | — | — |
+| time to first token (1 stream, warm) | ${ms(S.direct.ttft)} ms | ${ms(S.agent.ttft)} ms | ${ms(S[G].ttft)} ms | ${ms(S.gateway.ttft)} ms | +${ms(S.addedTtft)} ms | +${ms(S[G].ttft - S.direct.ttft)} ms | ≤ 1 ms: ${verdict(S.addedTtft <= 1)} |
+| p99 inter-chunk gap (1 stream) | ${ms(S.direct.gapP99)} ms | ${ms(S.agent.gapP99)} ms | ${ms(S[G].gapP99)} ms | ${ms(S.gateway.gapP99)} ms | +${ms(S.addedGapP99)} ms | +${ms(S[G].gapP99 - S.direct.gapP99)} ms | — |
+| most concurrent streams, no late/lost chunk | ${r.maxStreams.direct} | — | ${r.maxStreams[G]} | ${r.maxStreams.gateway} | ×${(r.maxStreams.gateway / Math.max(1, r.maxStreams.direct)).toFixed(2)} | ×${(r.maxStreams[G] / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — |
+| gateway RSS, 1,000 concurrent streams | — | — | — | idle ${mib(r.rss.idle)} MiB → peak ${mib(r.rss.peak)} MiB | ×${(r.rss.peak / r.rss.idle).toFixed(2)} of idle | — | ≤ 300 MiB: ${verdict(r.rss.peak <= 300 * 1024 * 1024)} |
+
+Reading it:
+- The gateway path's throughput is the agent's: alone the agent does ${T.agent.rps.toFixed(0)} req/s at
+  ${us(T.agent.cpuPerRequestUs.agent)} CPU per request, the gateway alone ${T[G].rps.toFixed(0)} req/s at ${us(T[G].cpuPerRequestUs.gateway)}; with four processes on two
+  cores the path cannot beat its slowest hop.
+- The gateway serves the nine endpoints before Express (\`DataPlane.handle\`); through Express the same hop
+  cost about 100 µs more CPU per request.
+- Tails (p99) and one-stream-at-a-time TTFT include each process waking up after idling (between
+  streams every process sleeps): the direct path shows it too (stream TTFT ${ms(S.direct.ttft)} ms vs
+  ${ms(L.direct.p50)} ms for a whole non-streaming answer); each extra process adds its own wake-up.
+- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}
+- command: \`pnpm bench\` (\`pnpm bench -- --quick\` for a shorter run; \`--profile DIR\` writes CPU profiles)
+`;
+  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const start = text.indexOf("## Data plane (issue 5)");
+  if (start >= 0) {
+    const next = text.indexOf("\n## ", start + 5);
+    text = text.slice(0, start) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : "");
+  } else {
+    text = `${text.trimEnd()}\n\n${section}`;
+  }
+  writeFileSync(file, text);
+}
