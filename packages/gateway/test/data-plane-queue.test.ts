@@ -113,6 +113,34 @@ describe("backpressure", () => {
   });
 });
 
+describe("body memory budget", () => {
+  it("refuses a body the gateway-wide budget cannot hold with 429, and frees a body's bytes when its request ends", async () => {
+    const [a] = await setup({ OMNIGATE_MAX_BUFFERED_BYTES: "100000" }, ["a"]);
+    await a!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
+    await gw!.addNode(a!, [{ name: "llm", capacity: 8 }]);
+    const big = (stream: boolean) =>
+      request(`${gw!.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "llm", stream, messages: [{ role: "user", content: "x".repeat(60_000) }] }),
+      });
+    const held = await big(true);
+    const refused = await big(false);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers["retry-after"]).toBe("1");
+    expect(((await refused.body.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: "queue_full",
+      message: expect.stringContaining("OMNIGATE_MAX_BUFFERED_BYTES"),
+    });
+    await a!.release();
+    await held.body.text();
+    await a!.config({ mode: "ok" });
+    const after = await big(false);
+    expect(after.statusCode).toBe(200);
+    await after.body.text();
+  });
+});
+
 describe("exact in-flight counts", () => {
   it("drops a request's count when the client goes away mid-stream, and aborts the agent request", async () => {
     const [a] = await setup({}, ["a"]);

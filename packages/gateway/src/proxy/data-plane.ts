@@ -11,6 +11,7 @@ import type { ModelLookup } from "../routing/readiness.js";
 import { OutlierDetector } from "../routing/scheduler-outlier.js";
 import { Scheduler, type Lease } from "../routing/scheduler.js";
 import { AgentPools } from "./agent-pools.js";
+import { BodyBudget } from "./body-budget.js";
 import { ENDPOINTS, type EndpointSpec } from "./endpoints.js";
 import { Forwarder, agentAddress } from "./forward.js";
 import { parseJsonRequest, parseMultipartRequest, type BodyLimits } from "./parse-request.js";
@@ -117,6 +118,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     timeouts: { firstByteMs: config.OMNIGATE_PROXY_FIRST_BYTE_TIMEOUT_MS, idleMs: config.OMNIGATE_PROXY_IDLE_TIMEOUT_MS },
   });
   const limits: BodyLimits = { maxBodyBytes: config.OMNIGATE_MAX_BODY_BYTES, maxUploadBytes: config.OMNIGATE_MAX_UPLOAD_BYTES };
+  const bodies = new BodyBudget(config.OMNIGATE_MAX_BUFFERED_BYTES);
 
   // A node registered, reported or went offline: waiters re-check, pools of vanished agents close.
   const onChange = (): void => {
@@ -139,8 +141,11 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       cancelWait: undefined,
     };
     let model = "";
+    // The body stays in memory until the request ends (a failover re-sends it): counted until then.
+    const account = bodies.account();
     res.setHeader("X-Request-Id", x.id);
     res.on("close", () => {
+      account.release();
       if (!res.writableFinished) {
         x.clientGone = true;
         x.abortUpstream?.(clientGone);
@@ -154,7 +159,8 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     });
     if (closing) return fail(new ShuttingDownError());
     try {
-      const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, limits) : await parseMultipartRequest(req, res, spec, limits);
+      const options = { ...limits, account };
+      const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, options) : await parseMultipartRequest(req, res, spec, options);
       // Only registered names become a metrics label: a hostile name never does.
       if (models.get(parsed.model)) model = parsed.model;
       await forwarder.forward(x, spec, parsed);

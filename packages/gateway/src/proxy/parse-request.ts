@@ -5,6 +5,7 @@ import type { Writable } from "node:stream";
 import { describeZodError } from "@omnigate/shared/validation";
 import { ApiError } from "../errors/api-error.js";
 import type { EndpointSpec } from "./endpoints.js";
+import type { BodyAccount } from "./body-budget.js";
 import { PayloadTooLargeError, readBody } from "./read-body.js";
 
 /** What the data plane needs from a request: where to route it, and the bytes to forward untouched. */
@@ -21,13 +22,18 @@ export interface BodyLimits {
   readonly maxUploadBytes: number;
 }
 
+/** The limits, and this request's share of the gateway-wide body budget. */
+export interface BodyOptions extends BodyLimits {
+  readonly account?: BodyAccount;
+}
+
 const JSON_CONTENT_TYPE = "application/json";
 
 /**
  * A JSON body: read whole (bounded), parsed once to read `model` and `stream` and validated with the
  * shared schema; the original bytes are what gets forwarded, never a re-serialisation.
  */
-export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec, limits: BodyLimits): Promise<ParsedRequest> {
+export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec, limits: BodyOptions): Promise<ParsedRequest> {
   const type = req.headers["content-type"];
   // Absent is tolerated (curl --data-binary); anything else must say JSON.
   if (type !== undefined && !type.toLowerCase().includes("json")) {
@@ -36,7 +42,7 @@ export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec,
       `${spec.path} takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`,
     );
   }
-  const body = await readBody(req, limits.maxBodyBytes, "request body");
+  const body = await readBody(req, limits.maxBodyBytes, "request body", limits.account);
   let value: unknown;
   try {
     value = JSON.parse(body.toString("utf8"));
@@ -134,7 +140,7 @@ export async function parseMultipartRequest(
   req: UploadRequest,
   res: ServerResponse,
   spec: EndpointSpec,
-  limits: BodyLimits,
+  limits: BodyOptions,
 ): Promise<ParsedRequest> {
   const type = req.headers["content-type"] ?? "";
   if (!type.toLowerCase().startsWith("multipart/form-data")) {
@@ -143,7 +149,7 @@ export async function parseMultipartRequest(
       `${spec.path} takes multipart/form-data (a file upload), not '${type.slice(0, 100) || "no Content-Type"}'. Send the file with an OpenAI SDK or curl -F file=@audio.wav.`,
     );
   }
-  const body = await readBody(req, limits.maxUploadBytes, "upload");
+  const body = await readBody(req, limits.maxUploadBytes, "upload", limits.account);
   req.rawBody = body;
   await new Promise<void>((resolve, reject) => {
     uploadParser(limits.maxUploadBytes)(req, res, (err?: unknown) =>

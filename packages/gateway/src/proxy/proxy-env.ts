@@ -6,6 +6,8 @@ export const proxyEnv = {
   OMNIGATE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   // Largest multipart upload (audio, images) on /v1/*; OpenAI's own audio limit is 25 MB.
   OMNIGATE_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1024).default(25 * 1024 * 1024),
+  // Request bodies held in memory at once, all requests together (each is kept for failover); beyond → 429.
+  OMNIGATE_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
   // Requests waiting per model when every ready node is at capacity; more are refused with 429.
   OMNIGATE_QUEUE_MAX: z.coerce.number().int().min(0).default(256),
   // How long a request waits for a free slot before a 503; a client retry beats an endless wait.

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { ApiError } from "../errors/api-error.js";
+import { BodyBudgetError, type BodyAccount } from "./body-budget.js";
 
 export class PayloadTooLargeError extends ApiError {
   override name = "PayloadTooLargeError";
@@ -45,9 +46,10 @@ export class ClientGoneError extends Error {
 /**
  * The whole request body as one Buffer, at most `limit` bytes. The body is kept (not streamed
  * through) because the model name may come last and a failover re-sends it to another node.
- * A Content-Length over the limit is refused before a byte is read.
+ * A Content-Length over the limit is refused before a byte is read. Every byte kept is counted in
+ * `account` (the gateway-wide budget); a body the budget cannot take is refused with a 429.
  */
-export function readBody(req: IncomingMessage, limit: number, what: string): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, what: string, account?: BodyAccount): Promise<Buffer> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
     const tooBigToDrain = Number(declared) - limit > drainAllowance(limit);
@@ -64,16 +66,17 @@ export function readBody(req: IncomingMessage, limit: number, what: string): Pro
       req.off("error", onError);
       req.off("close", onClose);
     };
+    const refuse = (err: Error) => {
+      cleanup();
+      first = undefined;
+      chunks = undefined;
+      drain(req, drainAllowance(limit));
+      reject(err);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        first = undefined;
-        chunks = undefined;
-        drain(req, drainAllowance(limit));
-        reject(new PayloadTooLargeError(limit, what));
-        return;
-      }
+      if (size > limit) return refuse(new PayloadTooLargeError(limit, what));
+      if (account && !account.take(chunk.length)) return refuse(new BodyBudgetError(account.max));
       if (!first) first = chunk;
       else (chunks ??= [first]).push(chunk);
     };
