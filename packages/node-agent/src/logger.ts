@@ -1,34 +1,12 @@
 import { pino, type Logger } from "pino";
+import { REDACTED_LOG_PATHS } from "@omnigate/shared/logging";
 
 export type { Logger };
 
 /**
- * The process logger. Credentials never reach a log line: headers and every field named like a
- * secret are redacted. JSON lines; pipe through `pino-pretty` to read them by eye.
+ * The process logger: JSON lines (pipe through `pino-pretty` to read them by eye), with
+ * credentials and secret-named fields redacted.
  */
 export function createLogger(level: string = "info", name = "omnigate-agent"): Logger {
-  return pino({
-    name,
-    level,
-    redact: {
-      paths: [
-        "authorization",
-        "*.authorization",
-        "headers.authorization",
-        "req.headers.authorization",
-        "*.headers.authorization",
-        "token",
-        "*.token",
-        "secret",
-        "*.secret",
-        "node_secret",
-        "*.node_secret",
-        "key",
-        "*.key",
-        "api_key",
-        "*.api_key",
-      ],
-      censor: "[redacted]",
-    },
-  });
+  return pino({ name, level, redact: { paths: [...REDACTED_LOG_PATHS], censor: "[redacted]" } });
 }
