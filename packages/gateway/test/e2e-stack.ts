@@ -2,6 +2,7 @@
 // the built gateway, built agents whose engines are the stand-ins, and the local test hub serving
 // one model repo per runtime. Reuses the agent's cross-process helpers.
 import { encodePng } from "../../node-agent/test/fixtures/engines/lib/png.mjs";
+import { encodeWav } from "../../node-agent/test/fixtures/engines/lib/wav.mjs";
 import { startTestHub, type TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
 import { standInEngineEnv, type EngineVariable } from "../../node-agent/test/helpers/engines.js";
 import { GatewayApi } from "../../node-agent/test/helpers/gateway-api.js";
@@ -111,20 +112,5 @@ export async function waitForReady(api: GatewayApi, models: readonly string[], n
 
 /** A short 16-bit mono WAV (a tone), what whisper-server decodes. */
 export function toneWav(seconds = 0.5, rate = 16_000): Buffer {
-  const samples = Math.floor(seconds * rate);
-  const buf = Buffer.alloc(44 + samples * 2);
-  buf.write("RIFF", 0);
-  buf.writeUInt32LE(36 + samples * 2, 4);
-  buf.write("WAVEfmt ", 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write("data", 36);
-  buf.writeUInt32LE(samples * 2, 40);
-  for (let i = 0; i < samples; i++) buf.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
-  return buf;
+  return encodeWav(seconds, rate, 440);
 }
