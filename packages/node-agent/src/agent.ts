@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { hostname as osHostname } from "node:os";
@@ -7,7 +7,9 @@ import { join } from "node:path";
 import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import { createDefaultParts, type AgentParts } from "./agent-parts.js";
 import { createAgentApp } from "./api/agent-app.js";
-import { NodeSecretAuth } from "./api/auth.js";
+import { NodeSecretAuth, scrapeTokenDigest } from "./api/auth.js";
+import { agentMetrics } from "./api/metrics.js";
+import { openAIFastPath } from "./api/openai-routes.js";
 import { parseLabels, type AgentConfig } from "./config.js";
 import { GatewayClient, NodeTokenError } from "./gateway-client.js";
 import { GpuProbe } from "./gpu-info.js";
@@ -15,6 +17,7 @@ import { HeartbeatLoop } from "./heartbeat-loop.js";
 import type { Logger } from "./logger.js";
 import { HeldModelsStore } from "./reconciler/held-models-store.js";
 import { Reconciler } from "./reconciler/reconciler.js";
+import { withDownloadMetrics } from "./metrics-download.js";
 import { loadOrCreateRuntimeId } from "./runtime-id.js";
 
 export type { AgentParts };
@@ -68,7 +71,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
   const parts = await (deps.createParts ?? createDefaultParts)(config, logger);
   const auth = new NodeSecretAuth();
   const reconciler = new Reconciler({
-    cache: parts.cache,
+    cache: withDownloadMetrics(parts.cache, (bytes, repo) => agentMetrics.recordDownloadBytes(bytes, repo)),
     server: parts.server,
     logger: logger.child({ component: "reconciler" }),
     store: new HeldModelsStore(join(config.OMNIGATE_STATE_DIR, "models.json")),
@@ -81,10 +84,31 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     deleteModel: (name) => reconciler.deleteModel(name),
     health: () => ({ runtime_id: runtimeId, registered: auth.hasSecret }),
     ...(parts.openaiRouter ? { openaiRouter: parts.openaiRouter } : {}),
+    metrics: { handler: agentMetrics.handler, scrapeToken: scrapeTokenDigest(config.OMNIGATE_AGENT_METRICS_TOKEN) },
   });
+  agentMetrics.bind({ statuses: () => reconciler.statuses(), engines: () => parts.server.engines() });
+  // The nine inference endpoints skip Express (its routing and request decoration cost more CPU than
+  // the rest of the agent hop): same node-secret check, same parsers, limits and error bodies.
+  const fast = parts.openaiRouter ? openAIFastPath(parts.openaiRouter) : undefined;
   let server: Server;
   try {
-    server = app.listen(config.OMNIGATE_AGENT_PORT, config.OMNIGATE_AGENT_HOST);
+    // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
+    server = createServer({ noDelay: true }, (req, res) => {
+      agentMetrics.track(req, res);
+      const capability = fast?.match(req);
+      if (capability === undefined) {
+        app(req, res);
+        return;
+      }
+      const denial = auth.check(req);
+      if (denial) {
+        // The body is not wanted: drop it so the connection stays usable for the next request.
+        req.resume();
+        NodeSecretAuth.refuse(res, denial);
+        return;
+      }
+      fast!.serve(capability, req, res);
+    }).listen(config.OMNIGATE_AGENT_PORT, config.OMNIGATE_AGENT_HOST);
     await once(server, "listening");
   } catch (err) {
     await reconciler.close();

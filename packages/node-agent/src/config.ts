@@ -39,6 +39,8 @@ export const controlEnv = {
   OMNIGATE_AGENT_URL: z.url().optional(),
   // Keeps the runtime_id (a UUID) and engine pid files across restarts.
   OMNIGATE_STATE_DIR: z.string().default("./.data/agent"),
+  // Lets a Prometheus scrape GET /metrics without holding the node secret; unset = node secret only.
+  OMNIGATE_AGENT_METRICS_TOKEN: z.string().min(16, "OMNIGATE_AGENT_METRICS_TOKEN must be at least 16 characters").optional(),
   // Free-form labels sent at registration, "k=v,k2=v2".
   OMNIGATE_NODE_LABELS: z
     .string()

@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type Router } from "express";
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from "express";
 import { errorBody } from "@omnigate/shared/errors";
 import type { AgentDeleteResponse } from "@omnigate/shared/node-protocol";
 import { ModelName } from "@omnigate/shared/validation";
@@ -15,6 +15,11 @@ export interface AgentAppDeps {
   health(): { runtime_id: string; registered: boolean };
   /** The data plane (`/v1/*` forwarded to engines), behind the same node-secret auth. */
   readonly openaiRouter?: Router;
+  /**
+   * `GET /metrics` (Prometheus text): behind the node secret, or the optional scrape token's digest
+   * (`scrapeTokenDigest(OMNIGATE_AGENT_METRICS_TOKEN)`) so a Prometheus need not hold the secret.
+   */
+  readonly metrics?: { readonly handler: RequestHandler; readonly scrapeToken?: Buffer };
 }
 
 /** The agent's HTTP API. Only the gateway calls it (node secret), except `/healthz`. */
@@ -27,6 +32,9 @@ export function createAgentApp(deps: AgentAppDeps): express.Express {
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok", ...deps.health() });
   });
+
+  // Before the node-secret middleware: the scrape token is accepted here and nowhere else.
+  if (deps.metrics) app.get("/metrics", deps.auth.middleware(deps.metrics.scrapeToken), deps.metrics.handler);
 
   app.use(deps.auth.middleware());
 

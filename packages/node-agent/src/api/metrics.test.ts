@@ -37,8 +37,8 @@ describe("AgentMetrics", () => {
       ],
       engines: () => [{ model: "llm", runtime: "llama_cpp", up: true, restarts: 2 }],
     });
-    metrics.recordDownloadBytes(1000, "asr");
-    metrics.recordDownloadBytes(24, "asr");
+    metrics.recordDownloadBytes(1000, "org/asr");
+    metrics.recordDownloadBytes(24, "org/asr");
     const url = await serve(metrics);
     const text = await (await fetch(`${url}/metrics`)).text();
     expect(text).toContain('omnigate_agent_model_state{model="llm",state="ready"} 1');
@@ -47,7 +47,7 @@ describe("AgentMetrics", () => {
     expect(text).toContain('omnigate_agent_model_capacity{model="llm"} 8');
     expect(text).toContain('omnigate_agent_engine_up{model="llm",runtime="llama_cpp"} 1');
     expect(text).toContain('omnigate_agent_engine_restarts{model="llm",runtime="llama_cpp"} 2');
-    expect(text).toContain('omnigate_agent_download_bytes_total{model="asr"} 1024');
+    expect(text).toContain('omnigate_agent_download_bytes_total{repo="org/asr"} 1024');
   });
 
   it("counts requests by held model, endpoint and status; other names get an empty label", async () => {

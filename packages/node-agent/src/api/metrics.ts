@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request, RequestHandler, Response, NextFunction } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { NodeModelStatus } from "@omnigate/shared/models";
@@ -24,7 +25,7 @@ export class AgentMetrics {
   readonly #requests: Counter<"model" | "endpoint" | "status">;
   readonly #duration: Histogram<"model" | "endpoint">;
   readonly #ttfb: Histogram<"model" | "endpoint">;
-  readonly #downloadBytes: Counter<"model">;
+  readonly #downloadBytes: Counter<"repo">;
   #sources: AgentMetricsSources | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -54,8 +55,8 @@ export class AgentMetrics {
     });
     this.#downloadBytes = new Counter({
       name: "omnigate_agent_download_bytes_total",
-      help: "Bytes downloaded from the Hugging Face Hub into the cache, by model.",
-      labelNames: ["model"],
+      help: "Bytes downloaded from the Hugging Face Hub into the cache, by repository.",
+      labelNames: ["repo"],
       registers,
     });
     new Gauge({
@@ -125,9 +126,9 @@ export class AgentMetrics {
     this.#sources = sources;
   }
 
-  /** Bytes written into the cache by a download (call per chunk or per file). */
-  recordDownloadBytes(bytes: number, model = ""): void {
-    if (bytes > 0) this.#downloadBytes.inc({ model }, bytes);
+  /** Bytes written into the cache by a download of the Hub repository `repo` (per chunk or per file). */
+  recordDownloadBytes(bytes: number, repo = ""): void {
+    if (bytes > 0) this.#downloadBytes.inc({ repo }, bytes);
   }
 
   /** One answered data-plane request. */
@@ -145,35 +146,43 @@ export class AgentMetrics {
   }
 
   /**
-   * Express middleware for the agent's /v1 routes: times each request and counts its status once it
-   * ends (finished or cut). Mount it before the OpenAI router.
+   * Times a data-plane request and counts its status once it ends (finished or cut); anything that
+   * is not a POST to one of the nine endpoints is left alone. Works on Node's own request/response,
+   * so the agent's server calls it for every request, fast path or Express alike.
    */
+  track(req: IncomingMessage & { body?: unknown }, res: ServerResponse): void {
+    if (req.method !== "POST" || !req.url) return;
+    const q = req.url.indexOf("?");
+    const capability = ENDPOINT_CAPABILITIES.get(q < 0 ? req.url : req.url.slice(0, q));
+    if (!capability) return;
+    const started = performance.now();
+    let firstByte: number | undefined;
+    const write = res.write;
+    // Time to first byte: the first write (or end) of the body.
+    res.write = function (this: ServerResponse, ...args: Parameters<ServerResponse["write"]>) {
+      firstByte ??= performance.now();
+      return write.apply(this, args);
+    } as ServerResponse["write"];
+    res.once("close", () => {
+      const end = performance.now();
+      const status = res.headersSent ? res.statusCode : 499;
+      const body = req.body as { model?: unknown } | undefined;
+      // A body sent in one res.end() went out when it ended.
+      const firstAt = firstByte ?? (res.writableFinished ? end : undefined);
+      this.recordRequest(
+        this.#modelLabel(body?.model),
+        capability,
+        status,
+        (end - started) / 1000,
+        firstAt === undefined ? undefined : (firstAt - started) / 1000,
+      );
+    });
+  }
+
+  /** `track` as Express middleware, for an app that serves the /v1 routes itself. */
   requestMetrics(): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
-      const capability = ENDPOINT_CAPABILITIES.get(req.path);
-      if (!capability) return next();
-      const started = performance.now();
-      let firstByte: number | undefined;
-      const write = res.write;
-      // Time to first byte: the first write (or end) of the body.
-      res.write = function (this: Response, ...args: Parameters<Response["write"]>) {
-        firstByte ??= performance.now();
-        return write.apply(this, args);
-      } as Response["write"];
-      res.once("close", () => {
-        const end = performance.now();
-        const status = res.headersSent ? res.statusCode : 499;
-        const body = req.body as { model?: unknown } | undefined;
-        // A body sent in one res.end() went out when it ended.
-        const firstAt = firstByte ?? (res.writableFinished ? end : undefined);
-        this.recordRequest(
-          this.#modelLabel(body?.model),
-          capability,
-          status,
-          (end - started) / 1000,
-          firstAt === undefined ? undefined : (firstAt - started) / 1000,
-        );
-      });
+      this.track(req, res);
       next();
     };
   }
@@ -194,8 +203,8 @@ export class AgentMetrics {
 export const agentMetrics = new AgentMetrics();
 
 /** For the cache: bytes downloaded into it. */
-export function recordDownloadBytes(bytes: number, model = ""): void {
-  agentMetrics.recordDownloadBytes(bytes, model);
+export function recordDownloadBytes(bytes: number, repo = ""): void {
+  agentMetrics.recordDownloadBytes(bytes, repo);
 }
 
 /** For the agent app: `app.get("/metrics", metricsHandler)`. */

@@ -1,4 +1,5 @@
-import express, { type ErrorRequestHandler, type Request, type RequestHandler } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import express, { type ErrorRequestHandler } from "express";
 import multer from "multer";
 import type { z } from "zod";
 import { describeZodError } from "@omnigate/shared/validation";
@@ -17,30 +18,46 @@ const MIB = 1024 * 1024;
 
 /** The request's raw JSON bytes, kept so a valid body is forwarded to the engine as is. */
 const RAW = Symbol("omnigate.rawBody");
-type WithRaw = Request & { [RAW]?: Buffer };
 
-export function rawBody(req: Request): Buffer | undefined {
+/**
+ * What the data plane reads from a request: Node's own request plus what the body parsers leave on
+ * it (`body`, multer's `files`). An Express request is one; so is a plain one on the fast path.
+ */
+export type ApiRequest = IncomingMessage & { body?: unknown; files?: unknown };
+type WithRaw = ApiRequest & { [RAW]?: Buffer };
+
+/** A body parser on Node's own request/response (body-parser and multer need no Express). */
+export type BodyParser = (req: ApiRequest, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+export function rawBody(req: ApiRequest): Buffer | undefined {
   return (req as WithRaw)[RAW];
 }
 
-export function jsonParser(limits: BodyLimits): RequestHandler {
+export function jsonParser(limits: BodyLimits): BodyParser {
   return express.json({
     limit: limits.maxJsonBytes,
     type: ["application/json", "application/*+json"],
     verify: (req, _res, buf) => {
       (req as WithRaw)[RAW] = buf;
     },
-  });
+  }) as unknown as BodyParser;
+}
+
+/** `req.is("multipart/form-data")` without Express: a body, and that media type. */
+function isMultipart(req: IncomingMessage): boolean {
+  const type = req.headers["content-type"];
+  const hasBody = req.headers["transfer-encoding"] !== undefined || !Number.isNaN(Number.parseInt(req.headers["content-length"] ?? "", 10));
+  return hasBody && type !== undefined && /^\s*multipart\/form-data\s*(;|$)/i.test(type);
 }
 
 /** Multipart in memory, bounded: file size, file count, field count and field size. */
-export function multipartParser(limits: BodyLimits): RequestHandler {
+export function multipartParser(limits: BodyLimits): BodyParser {
   const upload = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: limits.maxUploadBytes, files: 17, fields: 64, fieldSize: MIB, parts: 128 },
-  }).any();
+  }).any() as unknown as BodyParser;
   return (req, res, next) => {
-    if (!req.is("multipart/form-data")) {
+    if (!isMultipart(req)) {
       sendError(res, "unsupported_media_type", "Send this request as multipart/form-data (a 'file' or 'image' part plus the fields).");
       return;
     }
@@ -48,33 +65,39 @@ export function multipartParser(limits: BodyLimits): RequestHandler {
   };
 }
 
-/** Body parser failures as OpenAI errors (413 beyond the limits). */
+/** Body parser failures as OpenAI errors (413 beyond the limits) for the Express router. */
 export function bodyErrors(limits: BodyLimits): ErrorRequestHandler {
-  const mib = (n: number) => `${Math.round((n / MIB) * 100) / 100} MiB`;
   return (err: unknown, _req, res, next) => {
-    if (err instanceof multer.MulterError) {
-      if (err.code === "LIMIT_FILE_SIZE") {
-        sendError(res, "payload_too_large", `The uploaded file is larger than ${mib(limits.maxUploadBytes)}, the most this node accepts.`, err.field ?? null);
-      } else if (err.code === "LIMIT_FIELD_VALUE") {
-        sendError(res, "payload_too_large", `The form field '${err.field ?? "?"}' is longer than 1 MiB.`, err.field ?? null);
-      } else {
-        sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`, err.field ?? null);
-      }
-      return;
-    }
-    const type = (err as { type?: unknown } | null)?.type;
-    if (type === "entity.too.large") {
-      sendError(res, "payload_too_large", `The JSON body is larger than ${mib(limits.maxJsonBytes)}, the most this node accepts.`);
-    } else if (type === "entity.parse.failed") {
-      sendError(res, "invalid_json", "The request body is not valid JSON.");
-    } else if (type === "encoding.unsupported" || type === "charset.unsupported") {
-      sendError(res, "unsupported_media_type", "Send the JSON body as UTF-8.");
-    } else if (err instanceof Error && /multipart|boundary|unexpected end of form/i.test(err.message)) {
-      sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`);
-    } else {
-      next(err);
-    }
+    if (!answerBodyError(err, res, limits)) next(err);
   };
+}
+
+/** Answers a body parser failure as an OpenAI error; false when `err` is not one (nothing sent). */
+export function answerBodyError(err: unknown, res: ServerResponse, limits: BodyLimits): boolean {
+  const mib = (n: number) => `${Math.round((n / MIB) * 100) / 100} MiB`;
+  if (err instanceof multer.MulterError) {
+    if (err.code === "LIMIT_FILE_SIZE") {
+      sendError(res, "payload_too_large", `The uploaded file is larger than ${mib(limits.maxUploadBytes)}, the most this node accepts.`, err.field ?? null);
+    } else if (err.code === "LIMIT_FIELD_VALUE") {
+      sendError(res, "payload_too_large", `The form field '${err.field ?? "?"}' is longer than 1 MiB.`, err.field ?? null);
+    } else {
+      sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`, err.field ?? null);
+    }
+    return true;
+  }
+  const type = (err as { type?: unknown } | null)?.type;
+  if (type === "entity.too.large") {
+    sendError(res, "payload_too_large", `The JSON body is larger than ${mib(limits.maxJsonBytes)}, the most this node accepts.`);
+  } else if (type === "entity.parse.failed") {
+    sendError(res, "invalid_json", "The request body is not valid JSON.");
+  } else if (type === "encoding.unsupported" || type === "charset.unsupported") {
+    sendError(res, "unsupported_media_type", "Send the JSON body as UTF-8.");
+  } else if (err instanceof Error && /multipart|boundary|unexpected end of form/i.test(err.message)) {
+    sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 /** The body checked against a contract schema; a readable 400 naming the field otherwise. */
@@ -90,12 +113,12 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.outpu
   return parsed.data;
 }
 
-export function uploadedFiles(req: Request): UploadedFile[] {
+export function uploadedFiles(req: ApiRequest): UploadedFile[] {
   return Array.isArray(req.files) ? (req.files as UploadedFile[]) : [];
 }
 
 /** Fields parsed by multer; repeated fields arrive as arrays and keep their last value. */
-export function formFields(req: Request): Record<string, unknown> {
+export function formFields(req: ApiRequest): Record<string, unknown> {
   const body = (req.body ?? {}) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
 }

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import type { Response } from "express";
+import type { ServerResponse } from "node:http";
 import { errorBody, statusOf, type ErrorCode } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import { EngineRequestError } from "../engines/engine-errors.js";
@@ -8,17 +8,29 @@ import type { EngineReply } from "../engines/types.js";
 /** Seconds a client should wait before retrying a model that is starting. */
 const RETRY_AFTER_S = "2";
 
-export function sendError(res: Response, code: ErrorCode, message: string, param: string | null = null, status?: number): void {
+/**
+ * A JSON answer on Node's own response API (no Express helpers): the data plane answers both on the
+ * fast path (plain `ServerResponse`) and through the Express router with this one function.
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.setHeader("content-length", Buffer.byteLength(text));
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, code: ErrorCode, message: string, param: string | null = null, status?: number): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   if (code === "model_not_ready") res.setHeader("retry-after", RETRY_AFTER_S);
-  res.status(status ?? statusOf(code)).json(errorBody(code, message, param));
+  sendJson(res, status ?? statusOf(code), errorBody(code, message, param));
 }
 
 /** Maps whatever a request failed with to an OpenAI error; 5xx details are logged, not leaked. */
-export function sendFailure(res: Response, err: unknown, log: Logger): void {
+export function sendFailure(res: ServerResponse, err: unknown, log: Logger): void {
   if (err instanceof EngineRequestError) {
     if (err.status >= 500) log.warn({ code: err.code, message: err.message }, "engine request failed");
     sendError(res, err.code, err.message, err.param, err.status);
@@ -28,7 +40,12 @@ export function sendFailure(res: Response, err: unknown, log: Logger): void {
   sendError(res, "internal_error", "The node agent hit an internal error; the details are in its log. Retry the request.");
 }
 
-function waitForDrain(res: Response): Promise<unknown> {
+/** Text and JSON types say their charset, as Express's `res.type()` did before the fast path. */
+function withCharset(type: string): string {
+  return /charset=/i.test(type) || !/^text\/|[/+]json\b/i.test(type) ? type : `${type}; charset=utf-8`;
+}
+
+function waitForDrain(res: ServerResponse): Promise<unknown> {
   return Promise.race([once(res, "drain"), once(res, "close")]);
 }
 
@@ -37,19 +54,21 @@ function waitForDrain(res: Response): Promise<unknown> {
  * included — with backpressure from the client; an engine that dies mid-stream ends the stream with
  * an error event instead of a silent cut.
  */
-export async function sendReply(res: Response, reply: EngineReply, signal: AbortSignal, log: Logger): Promise<void> {
+export async function sendReply(res: ServerResponse, reply: EngineReply, signal: AbortSignal, log: Logger): Promise<void> {
   switch (reply.kind) {
     case "json":
-      res.status(reply.status).json(reply.body);
+      sendJson(res, reply.status, reply.body);
       return;
     case "bytes":
       for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-      res.status(reply.status).type(reply.contentType).setHeader("content-length", String(reply.body.length));
+      res.statusCode = reply.status;
+      res.setHeader("content-type", withCharset(reply.contentType));
+      res.setHeader("content-length", reply.body.length);
       res.end(reply.body);
       return;
     case "sse": {
       const body = reply.body;
-      res.status(reply.status);
+      res.statusCode = reply.status;
       res.setHeader("content-type", "text/event-stream; charset=utf-8");
       res.setHeader("cache-control", "no-cache");
       // Tells nginx-like proxies in front of the agent not to buffer either.

@@ -1,4 +1,5 @@
-import { Router, type Request, type RequestHandler, type Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Router } from "express";
 import {
   ChatCompletionRequest,
   CompletionRequest,
@@ -15,6 +16,7 @@ import { EngineRequestError } from "../engines/engine-errors.js";
 import type { EngineCall, UploadedFile } from "../engines/types.js";
 import type { ModelDataPlane } from "../supervisor/types.js";
 import {
+  answerBodyError,
   bodyErrors,
   formFields,
   jsonParser,
@@ -22,6 +24,7 @@ import {
   rawBody,
   uploadedFiles,
   validate,
+  type ApiRequest,
   type BodyLimits,
 } from "./openai-body.js";
 import { sendError, sendFailure, sendReply } from "./openai-reply.js";
@@ -41,9 +44,9 @@ export function openAILimits(config: Pick<EngineConfig, "OMNIGATE_MAX_UPLOAD_BYT
 }
 
 /** Builds the engine call from a parsed request (throws EngineRequestError on bad input). */
-type Build = (req: Request) => { model: string; call: EngineCall };
+type Build = (req: ApiRequest) => { model: string; call: EngineCall };
 
-function requireOne(req: Request, names: readonly string[], what: string): UploadedFile {
+function requireOne(req: ApiRequest, names: readonly string[], what: string): UploadedFile {
   const file = uploadedFiles(req).find((f) => names.includes(f.fieldname));
   if (!file) throw new EngineRequestError("invalid_request", `The '${names[0]}' part (${what}) is required.`, names[0]);
   return file;
@@ -98,8 +101,28 @@ const BUILDERS: Record<Capability, Build> = {
 const MULTIPART: ReadonlySet<Capability> = new Set(["transcription", "translation", "image_edit", "image_variation"]);
 
 /**
+ * The same endpoints without Express, for the agent's HTTP server to try before the app (Express's
+ * routing and request decoration cost more CPU per request than the rest of the agent hop). The
+ * caller checks the node secret between `match` and `serve`, as the app's auth middleware does.
+ */
+export interface OpenAIFastPath {
+  /** The capability when `req` is a POST to exactly one of the nine endpoint paths, else undefined. */
+  match(req: IncomingMessage): Capability | undefined;
+  /** Parses the body with the router's own parsers and limits, then serves it like the router. */
+  serve(capability: Capability, req: IncomingMessage, res: ServerResponse): void;
+}
+
+const FAST_PATHS = new WeakMap<Router, OpenAIFastPath>();
+
+/** The fast path of a router made by `createOpenAIRouter` (undefined for any other router). */
+export function openAIFastPath(router: Router): OpenAIFastPath | undefined {
+  return FAST_PATHS.get(router);
+}
+
+/**
  * The agent's OpenAI data plane: each endpoint of the runtime table, forwarded to the engine that
- * holds the named model. Mounted by the agent app behind node-secret auth.
+ * holds the named model. Mounted by the agent app behind node-secret auth; `openAIFastPath(router)`
+ * serves the same endpoints with the same code before Express.
  */
 export function createOpenAIRouter(deps: OpenAIRouterDeps): Router {
   const limits = deps.limits ?? { maxUploadBytes: 25 * MIB, maxJsonBytes: 10 * MIB };
@@ -108,45 +131,72 @@ export function createOpenAIRouter(deps: OpenAIRouterDeps): Router {
   const json = jsonParser(limits);
   const multipart = multipartParser(limits);
 
-  const handle = (capability: Capability): RequestHandler =>
-    async (req: Request, res: Response) => {
-      let built: { model: string; call: EngineCall };
-      try {
-        built = BUILDERS[capability](req);
-      } catch (err) {
-        sendFailure(res, err, log);
-        return;
-      }
-      const opened = deps.server.open(built.model, capability);
-      if (!opened.ok) {
-        sendError(res, opened.code, opened.message, "model");
-        return;
-      }
-      const { lease } = opened;
-      const controller = new AbortController();
-      // 'close' comes after the response finished or when the client went away: the lease ends
-      // here either way, and an unfinished response aborts the engine request.
-      res.once("close", () => {
-        if (!res.writableFinished) controller.abort(new Error("client closed the connection"));
-        lease.release();
-      });
-      if (res.destroyed || req.socket.destroyed) {
-        controller.abort(new Error("client closed the connection"));
-        lease.release();
-        return;
-      }
-      try {
-        const reply = await lease.call(built.call, controller.signal);
-        await sendReply(res, reply, controller.signal, log);
-      } catch (err) {
-        if (controller.signal.aborted) return;
-        sendFailure(res, err, log);
-      }
-    };
+  /** One request whose body the parser has read (`req.body`, `req.files`). */
+  const handle = async (capability: Capability, req: ApiRequest, res: ServerResponse): Promise<void> => {
+    let built: { model: string; call: EngineCall };
+    try {
+      built = BUILDERS[capability](req);
+    } catch (err) {
+      sendFailure(res, err, log);
+      return;
+    }
+    const opened = deps.server.open(built.model, capability);
+    if (!opened.ok) {
+      sendError(res, opened.code, opened.message, "model");
+      return;
+    }
+    const { lease } = opened;
+    const controller = new AbortController();
+    // 'close' comes after the response finished or when the client went away: the lease ends
+    // here either way, and an unfinished response aborts the engine request.
+    res.once("close", () => {
+      if (!res.writableFinished) controller.abort(new Error("client closed the connection"));
+      lease.release();
+    });
+    if (res.destroyed || req.socket.destroyed) {
+      controller.abort(new Error("client closed the connection"));
+      lease.release();
+      return;
+    }
+    try {
+      const reply = await lease.call(built.call, controller.signal);
+      await sendReply(res, reply, controller.signal, log);
+    } catch (err) {
+      if (controller.signal.aborted) return;
+      sendFailure(res, err, log);
+    }
+  };
 
+  const paths = new Map<string, Capability>();
   for (const capability of Object.keys(BUILDERS) as Capability[]) {
-    router.post(CAPABILITY_ENDPOINTS[capability], MULTIPART.has(capability) ? multipart : json, handle(capability));
+    paths.set(CAPABILITY_ENDPOINTS[capability], capability);
+    router.post(CAPABILITY_ENDPOINTS[capability], MULTIPART.has(capability) ? multipart : json, (req, res) => handle(capability, req, res));
   }
   router.use(bodyErrors(limits));
+
+  FAST_PATHS.set(router, {
+    match(req) {
+      if (req.method !== "POST" || !req.url) return undefined;
+      const q = req.url.indexOf("?");
+      return paths.get(q < 0 ? req.url : req.url.slice(0, q));
+    },
+    serve(capability, req, res) {
+      const parse = MULTIPART.has(capability) ? multipart : json;
+      parse(req, res, (err) => {
+        if (err === undefined || err === null) {
+          void handle(capability, req, res);
+          return;
+        }
+        if (answerBodyError(err, res, limits)) return;
+        // What the agent app's error handler answers for anything else the parsers throw.
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        log.error({ err, method: req.method, url: req.url }, "request failed");
+        sendError(res, "internal_error", "The node agent hit an internal error; the details are in its log.");
+      });
+    },
+  });
   return router;
 }
