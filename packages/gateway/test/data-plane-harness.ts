@@ -26,7 +26,9 @@ export interface FakeAgentConfig {
   name?: string;
   mode?: "ok" | "status" | "reset" | "hang" | "die_mid_stream" | "hold";
   status?: number;
+  code?: string;
   chunks?: number;
+  chunkBytes?: number;
   holdAfter?: number;
 }
 

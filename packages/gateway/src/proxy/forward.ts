@@ -64,7 +64,7 @@ class NodesExhausted extends Error {
 
 /**
  * Sends one request to a ready node and, when a node fails before any byte reached the client
- * (refused, reset, 5xx), to the next one, up to OMNIGATE_PROXY_MAX_ATTEMPTS tries. Every try holds
+ * (refused, reset, 5xx, or 404 model_not_found: its readiness was stale), to the next one, up to OMNIGATE_PROXY_MAX_ATTEMPTS tries. Every try holds
  * a scheduler lease that is released however the try ends.
  */
 export class Forwarder {
@@ -83,6 +83,9 @@ export class Forwarder {
     const tried = new Set<string>();
     const failures: string[] = [];
     let retriedSameNode = false;
+    // Every failure so far was a node whose readiness was stale (404 model_not_found): the client
+    // then gets the readiness answer (503 model_not_ready, Retry-After), not a 502.
+    let staleOnly = true;
     for (let attempt = 1; ; attempt++) {
       let targets: readonly ReadyTarget[] = first.targets;
       const tryAcquire = (fromQueue: boolean): Lease | undefined | Error => {
@@ -92,7 +95,7 @@ export class Forwarder {
           } catch (err) {
             // Waiting: a deleted model ends the wait, a model not ready (yet, again) does not.
             if (attempt === 1) return err instanceof ApiError && err.status === 404 ? err : undefined;
-            return new NodesExhausted();
+            return staleOnly && err instanceof ApiError ? err : new NodesExhausted();
           }
         }
         const target = d.scheduler.pick(model, targets, tried.size > 0 ? tried : undefined);
@@ -131,6 +134,13 @@ export class Forwarder {
       }
       this.#failed(x, node, outcome.reason, outcome.detail);
       failures.push(`node ${node.runtimeId.slice(0, 8)}: ${outcome.detail}`);
+      if (outcome.modelGone) {
+        // The node dropped the model after its last heartbeat said ready: no more traffic for it
+        // there until it reports again. Not a node fault, so outlier detection is not told.
+        d.nodes.markNotReady(node, model);
+      } else {
+        staleOnly = false;
+      }
       // A node that took the request and then went silent for the first-byte timeout is not
       // retried: another node would likely keep the client waiting as long again.
       if (outcome.reason === "timeout") {
@@ -139,7 +149,10 @@ export class Forwarder {
           `The node serving model '${model}' sent nothing within ${d.timeouts.firstByteMs} ms. Retry later, or raise OMNIGATE_PROXY_FIRST_BYTE_TIMEOUT_MS.`,
         );
       }
-      if (attempt >= d.maxAttempts) throw exhausted(model, failures);
+      if (attempt >= d.maxAttempts) {
+        if (staleOnly) resolveReadiness(d.models, d.nodes, model, spec.capability);
+        throw exhausted(model, failures);
+      }
       // A reset may be a keep-alive socket the agent had just closed (ENGINES.md pitfall): the
       // same node gets one more try on a fresh connection when no other node is left.
       const others = targets.some((t) => t.node.runtimeId !== node.runtimeId && !tried.has(t.node.runtimeId));

@@ -9,8 +9,11 @@ export type FailureReason = "refused" | "reset" | "timeout" | "http_5xx" | "unav
 export type AttemptOutcome =
   /** The client got an answer (maybe a passed-through 5xx), or went away. */
   | { readonly kind: "answered"; readonly status: number; readonly nodeFailed: FailureReason | null }
-  /** Nothing reached the client: the request may go to another node. */
-  | { readonly kind: "failed"; readonly reason: FailureReason; readonly detail: string };
+  /**
+   * Nothing reached the client: the request may go to another node. `modelGone`: the agent said
+   * 404 model_not_found, so the gateway's view of that node (ready, from its last heartbeat) is stale.
+   */
+  | { readonly kind: "failed"; readonly reason: FailureReason; readonly detail: string; readonly modelGone?: boolean };
 
 /** The per-request state shared by the attempts of one request. */
 export interface ProxyExchange {
@@ -62,6 +65,23 @@ function failureOfStatus(status: number): FailureReason {
   return status === 503 ? "unavailable" : "http_5xx";
 }
 
+/**
+ * An agent's 404 is read whole before anything reaches the client, to tell "the model is not served
+ * here" (stale readiness: fail over) from any other 404 (passed through). Its error bodies are a few
+ * hundred bytes; a 404 body larger than this is not the agent's and is streamed on unread.
+ */
+const MAX_PROBED_404_BYTES = 16 * 1024;
+
+/** Whether a 404 body is the agent's `model_not_found` error (OpenAI-shaped, code from @omnigate/shared). */
+function isModelNotFound(body: Buffer): boolean {
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as { error?: { code?: unknown } } | null;
+    return parsed?.error?.code === "model_not_found";
+  } catch {
+    return false;
+  }
+}
+
 /** An undici error as a failure reason, and words for the log and the client. */
 function classify(err: Error & { code?: string }): { reason: FailureReason; detail: string } {
   switch (err.code) {
@@ -106,7 +126,21 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   #failoverDetail: string | undefined;
   #failoverStatus = 0;
   #timedOut = false;
-  readonly #resume = () => this.#controller?.resume();
+  /** A 404 being read whole (see MAX_PROBED_404_BYTES); undefined otherwise. */
+  #probed404: Buffer[] | undefined;
+  #probedBytes = 0;
+  /** Paused because the client's socket is full: the idle timer is stopped meanwhile. */
+  #paused = false;
+  /**
+   * The client drained its socket. The upstream was paused by us, so its silence until now is not
+   * its fault: the idle limit starts over from here.
+   */
+  readonly #resume = (): void => {
+    if (!this.#paused || this.#settled) return;
+    this.#paused = false;
+    this.#timer = setTimeout(this.#onTimeout, this.#timeouts.idleMs);
+    this.#controller?.resume();
+  };
 
   constructor(x: ProxyExchange, timeouts: AttemptTimeouts, canFailover: boolean, settle: (o: AttemptOutcome) => void) {
     this.#x = x;
@@ -142,10 +176,19 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     this.#status = statusCode;
     this.#headers = headers;
+    if (statusCode === 404) this.#probed404 = [];
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#settled || this.#x.clientGone) return;
+    if (this.#probed404) {
+      this.#probed404.push(chunk);
+      this.#probedBytes += chunk.length;
+      if (this.#probedBytes <= MAX_PROBED_404_BYTES) return;
+      // Too big to be the agent's error body: pass it on like any other answer.
+      chunk = Buffer.concat(this.#probed404);
+      this.#probed404 = undefined;
+    }
     const res = this.#x.res;
     if (!this.#gotData) {
       this.#gotData = true;
@@ -154,10 +197,14 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       // From now on the limit is the gap between chunks, not the wait for the first one.
       clearTimeout(this.#timer);
       this.#timer = setTimeout(this.#onTimeout, this.#timeouts.idleMs);
-    } else {
+    } else if (!this.#paused) {
       this.#timer.refresh();
     }
-    if (!res.write(chunk)) {
+    // undici may hand over a chunk it already had after pause(): it is written, still paused.
+    if (!res.write(chunk) && !this.#paused) {
+      // A slow reader is not a silent upstream: no idle limit until the client drains (#resume).
+      this.#paused = true;
+      clearTimeout(this.#timer);
       controller.pause();
       res.once("drain", this.#resume);
     }
@@ -166,6 +213,24 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.#settled) return;
     clearTimeout(this.#timer);
+    const probed = this.#probed404;
+    if (probed) {
+      this.#probed404 = undefined;
+      const body = Buffer.concat(probed);
+      if (this.#x.clientGone) {
+        this.#done({ kind: "answered", status: 499, nodeFailed: null });
+        return;
+      }
+      if (isModelNotFound(body)) {
+        this.#done({ kind: "failed", reason: "unavailable", detail: "model not served there (404 model_not_found)", modelGone: true });
+        return;
+      }
+      if (body.length > 0) {
+        this.#commit();
+        this.#x.firstByteAt = performance.now();
+        this.#x.res.write(body);
+      }
+    }
     if (!this.#committed) this.#commit();
     this.#x.res.end();
     this.#done({
