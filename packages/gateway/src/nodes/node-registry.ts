@@ -27,6 +27,13 @@ export interface NodeRegistryEvents {
   change: [entry: NodeEntry];
 }
 
+/**
+ * A node offline this long is dropped from memory (it re-registers if it ever returns: its
+ * heartbeat then gets 404 node_not_found). Generous, so a box down for a weekend's repair still
+ * shows in /api/nodes as offline; bounded, so nodes replaced for good do not pile up forever.
+ */
+export const NODE_FORGET_AFTER_MS = 24 * 60 * 60 * 1000;
+
 export function hashSecret(secret: string): Buffer {
   return createHash("sha256").update(secret).digest();
 }
@@ -35,11 +42,13 @@ export function hashSecret(secret: string): Buffer {
 export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   readonly #nodes = new Map<string, NodeEntry>();
   readonly #timeoutMs: number;
+  readonly #forgetAfterMs: number;
   readonly #now: () => number;
 
-  constructor(options: { timeoutMs: number; now?: () => number }) {
+  constructor(options: { timeoutMs: number; forgetAfterMs?: number; now?: () => number }) {
     super();
     this.#timeoutMs = options.timeoutMs;
+    this.#forgetAfterMs = options.forgetAfterMs ?? NODE_FORGET_AFTER_MS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -79,6 +88,37 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     entry.engines = engines;
     entry.lastSeen = this.#now();
     this.emit("change", entry);
+  }
+
+  /**
+   * The node answered that it does not serve `model` although its last heartbeat said ready: the
+   * gateway stops counting it as ready there (views show `pending`) until its next heartbeat.
+   */
+  markNotReady(entry: NodeEntry, model: string): void {
+    if (entry.models.get(model)?.state !== "ready") return;
+    entry.models.delete(model);
+    this.emit("change", entry);
+  }
+
+  /**
+   * A deleted model's reports are dropped from every node at once: a model registered again under
+   * the same name is `pending` everywhere until each node reports on the new one, never `ready` on
+   * the strength of a report about the engine that was deleted.
+   */
+  forgetModel(model: string): void {
+    for (const entry of this.#nodes.values()) {
+      if (entry.models.delete(model)) this.emit("change", entry);
+    }
+  }
+
+  /** Whether the node has been offline longer than the forget bound (NODE_FORGET_AFTER_MS). */
+  isForgettable(entry: NodeEntry): boolean {
+    return this.#now() - entry.lastSeen > this.#timeoutMs + this.#forgetAfterMs;
+  }
+
+  /** Drops the node from memory; its secret no longer authenticates anything. */
+  remove(runtimeId: string): boolean {
+    return this.#nodes.delete(runtimeId);
   }
 
   get(runtimeId: string): NodeEntry | undefined {

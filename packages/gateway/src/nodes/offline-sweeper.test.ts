@@ -35,6 +35,35 @@ describe("OfflineSweeper", () => {
     expect(changes).toEqual(["n:off", "n:on", "n:off"]);
   });
 
+  it("forgets a node offline past the forget bound, not one offline for less", () => {
+    let now = 0;
+    const nodes = new NodeRegistry({ timeoutMs: 100, forgetAfterMs: 1_000, now: () => now });
+    const sweeper = new OfflineSweeper(nodes, 10, pino({ level: "silent" }));
+    const register = () =>
+      nodes.register(
+        NodeRegistration.parse({
+          runtime_id: randomUUID(),
+          supported_runtimes: ["llama_cpp"],
+          loaded_models: {},
+          agent_url: "http://127.0.0.1:1",
+          hostname: "box",
+          version: "test",
+        }),
+      ).entry;
+    const gone = register();
+    now = 1_050;
+    const later = register();
+    // `gone` offline since 100: not yet past 1 000 ms of it.
+    now = 1_100;
+    expect(sweeper.sweep()).toEqual([gone.runtimeId]);
+    expect(nodes.get(gone.runtimeId)).toBe(gone);
+    now = 1_101;
+    sweeper.sweep();
+    expect(nodes.get(gone.runtimeId)).toBeUndefined();
+    expect(nodes.list()).toEqual([later]);
+    expect(nodes.authenticate(gone.runtimeId, gone.secret)).toBeUndefined();
+  });
+
   it("start and stop are safe to call twice", () => {
     const sweeper = new OfflineSweeper(new NodeRegistry({ timeoutMs: 100 }), 10, pino({ level: "silent" }));
     sweeper.start();

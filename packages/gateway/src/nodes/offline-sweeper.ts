@@ -4,7 +4,8 @@ import type { NodeRegistry } from "./node-registry.js";
 /**
  * Going offline is the absence of an event, so nothing would tell waiters a node stopped
  * heartbeating. The sweeper checks on a re-armed timer and emits the registry's `change` once per
- * node that crossed from online to offline.
+ * node that crossed from online to offline. Nodes offline past the registry's forget bound are
+ * dropped here too, so a cluster that replaces boxes does not keep every old one in memory.
  */
 export class OfflineSweeper {
   readonly #offline = new Set<string>();
@@ -43,6 +44,11 @@ export class OfflineSweeper {
         wentOffline.push(node.runtimeId);
         this.logger.warn({ runtime_id: node.runtimeId, last_seen: node.lastSeen }, "node missed its heartbeats; offline");
         this.nodes.emit("change", node);
+      }
+      if (!online && this.nodes.isForgettable(node)) {
+        this.nodes.remove(node.runtimeId);
+        this.#offline.delete(node.runtimeId);
+        this.logger.info({ runtime_id: node.runtimeId, last_seen: node.lastSeen }, "node offline past the forget bound; forgotten (it re-registers if it returns)");
       }
     }
     return wentOffline;

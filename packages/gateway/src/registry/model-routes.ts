@@ -63,10 +63,15 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
     const name = modelNameOf(req);
     const model = models.delete(name);
     if (!model) throw new ModelNotFoundError(name);
+    // No node's report about the deleted engine may count for a model re-registered under the name.
+    nodes.forgetModel(name);
     // Every node that runs the runtime may hold the model, online or not; offline ones are
     // tried too (cheap, bounded by the timeout) and otherwise clean up when they return.
     const assigned = nodes.list().filter((n) => n.registration.supported_runtimes.includes(model.runtime));
     const outcomes = await tellNodesToDelete(assigned, name, deps.nodeCallTimeoutMs, log);
+    // A heartbeat sent before a node got the delete may have reported the old engine again meanwhile;
+    // unless the name was registered anew during the fan-out (then reports are about the new one).
+    if (!models.get(name)) nodes.forgetModel(name);
     log.info({ model: name, nodes: outcomes.map((o) => `${o.runtime_id}:${o.outcome}`) }, "model deleted");
     const body: DeleteModelResponse = { id: name, object: "model", deleted: true, nodes: outcomes };
     res.json(body);
