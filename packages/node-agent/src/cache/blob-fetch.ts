@@ -6,7 +6,6 @@ import type { HubDownloader } from "../hub/hub-download.js";
 import { HubBadResponseError, unwrap } from "../hub/hub-errors.js";
 import { acquireLock } from "./blob-lock.js";
 import { BlobSink, hashKindOf } from "./blob-sink.js";
-import type { BlobWorkerPool } from "./blob-worker-pool.js";
 import { checkBlob, describeProblem, writeStamp } from "./blob-verify.js";
 import { ChecksumMismatchError, InvalidGgufError, SizeMismatchError } from "./cache-errors.js";
 import type { CacheLayout } from "./cache-paths.js";
@@ -15,8 +14,6 @@ import type { ProgressTracker } from "./progress.js";
 
 export interface FetchDeps {
   readonly layout: CacheLayout;
-  /** Writer threads that hash and write downloads off the main thread. */
-  readonly pool: BlobWorkerPool;
   readonly hub: HubClient;
   readonly downloader: HubDownloader;
   readonly lockStaleMs: number;
@@ -101,7 +98,7 @@ async function downloadBlob(deps: FetchDeps, job: FileJob): Promise<void> {
       );
     }
     tracker.set(file.path, 0);
-    const sink = await BlobSink.open(deps.pool, incomplete, kind, file.size, (d) => tracker.add(file.path, d), signal);
+    const sink = await BlobSink.open(incomplete, kind, file.size, (d) => tracker.add(file.path, d), signal);
     if (sink.bytes > 0) log.info({ repo, path: file.path, at: sink.bytes, of: file.size }, "resuming download");
     let written: { bytes: number; digest: string };
     try {

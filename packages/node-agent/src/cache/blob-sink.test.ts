@@ -4,16 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BlobSink, hashFile } from "./blob-sink.js";
-import { BlobWorkerPool } from "./blob-worker-pool.js";
 
 let dir: string;
-let pool: BlobWorkerPool;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "omnigate-sink-"));
-  pool = new BlobWorkerPool(2);
 });
 afterEach(async () => {
-  await pool.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -32,18 +28,18 @@ async function feed(sink: BlobSink, chunks: Buffer[]): Promise<void> {
   }
 }
 
-describe("BlobSink (writer thread)", () => {
+describe("BlobSink", () => {
   it("writes and hashes more than its in-flight limit, whatever the chunk sizes and buffers", async () => {
     const total = data(40 * 1024 * 1024 + 12345, 1);
     const chunks: Buffer[] = [];
     for (let off = 0, i = 0; off < total.length; i++) {
       const n = [65536, 3, 3 * 1024 * 1024, 100_000, 1][i % 5]!;
-      // Mix owned buffers with slices of a shared one (which must be copied, not detached).
+      // Mix owned buffers with slices of a shared one: both are kept by reference until written.
       chunks.push(i % 2 ? Buffer.from(total.subarray(off, off + n)) : total.subarray(off, off + n));
       off += n;
     }
     const path = join(dir, "blob.incomplete");
-    const sink = await BlobSink.open(pool, path, "sha256", total.length, () => {});
+    const sink = await BlobSink.open(path, "sha256", total.length, () => {});
     await feed(sink, chunks);
     const result = await sink.finish();
     await sink.close();
@@ -57,7 +53,7 @@ describe("BlobSink (writer thread)", () => {
     const path = join(dir, "r.incomplete");
     await writeFile(path, total.subarray(0, 1_234_567));
     let reported = 0;
-    const sink = await BlobSink.open(pool, path, "sha256", total.length, (d) => (reported += d));
+    const sink = await BlobSink.open(path, "sha256", total.length, (d) => (reported += d));
     expect(sink.bytes).toBe(1_234_567);
     await feed(sink, [total.subarray(1_234_567)]);
     expect((await sink.finish()).digest).toBe(sha256(total));
@@ -69,7 +65,7 @@ describe("BlobSink (writer thread)", () => {
     const total = data(500_000, 3);
     const path = join(dir, "s.incomplete");
     await writeFile(path, Buffer.alloc(600_000, 1)); // cannot be a prefix
-    const sink = await BlobSink.open(pool, path, "sha256", total.length, () => {});
+    const sink = await BlobSink.open(path, "sha256", total.length, () => {});
     expect(sink.bytes).toBe(0);
     await feed(sink, [Buffer.alloc(1000, 9)]);
     await sink.restart();
@@ -82,7 +78,7 @@ describe("BlobSink (writer thread)", () => {
 
   it("computes git blob sha1 for non-LFS files", async () => {
     const text = Buffer.from("hello\n");
-    const sink = await BlobSink.open(pool, join(dir, "g"), "git-sha1", text.length, () => {});
+    const sink = await BlobSink.open(join(dir, "g"), "git-sha1", text.length, () => {});
     await feed(sink, [text]);
     expect((await sink.finish()).digest).toBe("ce013625030ba8dba906f756967f9e9ca394464a"); // git hash-object
     await sink.close();
@@ -90,16 +86,16 @@ describe("BlobSink (writer thread)", () => {
 
   it("writes a partial batch out soon when the link goes quiet (a kill loses little)", async () => {
     const path = join(dir, "q.incomplete");
-    const sink = await BlobSink.open(pool, path, "sha256", 1_000_000, () => {});
+    const sink = await BlobSink.open(path, "sha256", 1_000_000, () => {});
     await feed(sink, [data(70_000, 4)]);
     for (let i = 0; i < 200 && (await stat(path)).size < 70_000; i++) await new Promise((r) => setTimeout(r, 20));
     expect((await stat(path)).size).toBe(70_000);
     await sink.close();
   });
 
-  it("fails open() with the file system's error and stays usable for the next sink", async () => {
-    await expect(BlobSink.open(pool, join(dir, "missing", "x"), "sha256", 10, () => {})).rejects.toMatchObject({ code: "ENOENT" });
-    const sink = await BlobSink.open(pool, join(dir, "ok"), "sha256", 1, () => {});
+  it("fails open() with the file system's error; the next sink works", async () => {
+    await expect(BlobSink.open(join(dir, "missing", "x"), "sha256", 10, () => {})).rejects.toMatchObject({ code: "ENOENT" });
+    const sink = await BlobSink.open(join(dir, "ok"), "sha256", 1, () => {});
     await feed(sink, [Buffer.from("x")]);
     expect((await sink.finish()).bytes).toBe(1);
     await sink.close();
@@ -109,7 +105,7 @@ describe("BlobSink (writer thread)", () => {
     const path = join(dir, "big.incomplete");
     await writeFile(path, Buffer.alloc(64 * 1024 * 1024, 1));
     const controller = new AbortController();
-    const opening = BlobSink.open(pool, path, "sha256", 128 * 1024 * 1024, () => {}, controller.signal);
+    const opening = BlobSink.open(path, "sha256", 128 * 1024 * 1024, () => {}, controller.signal);
     controller.abort();
     await expect(opening).rejects.toMatchObject({ name: "AbortError" });
   });

@@ -7,7 +7,6 @@ import { HubDownloader } from "../hub/hub-download.js";
 import { EntryNotFoundError, unwrap } from "../hub/hub-errors.js";
 import { DEFAULT_RETRY, abortReason, type RetryPolicy } from "../hub/hub-retry.js";
 import { ensureFile, type FetchDeps } from "./blob-fetch.js";
-import { BlobWorkerPool } from "./blob-worker-pool.js";
 import { NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
 import { isGlob, selectFiles } from "./cache-glob.js";
 import { linkedEtag, readCachedModel } from "./cache-offline.js";
@@ -46,7 +45,6 @@ export class HfModelCache implements ModelCache {
   private readonly queue: PQueue;
   private readonly log: Logger;
   private readonly deps: FetchDeps;
-  private readonly pool: BlobWorkerPool;
   /** Pulls in flight per model, so remove() lets an aborted pull of it wind down before collecting. */
   private readonly active = new Map<string, Set<Promise<unknown>>>();
 
@@ -62,14 +60,12 @@ export class HfModelCache implements ModelCache {
     });
     this.downloader = new HubDownloader(this.hub);
     this.queue = new PQueue({ concurrency: options.concurrency });
-    this.pool = new BlobWorkerPool(options.concurrency);
-    this.deps = { layout: this.layout, pool: this.pool, hub: this.hub, downloader: this.downloader, lockStaleMs: options.lockStaleMs, log: this.log };
+    this.deps = { layout: this.layout, hub: this.hub, downloader: this.downloader, lockStaleMs: options.lockStaleMs, log: this.log };
   }
 
-  /** Ends the download machinery (writer threads, connection pool). In-flight pulls fail. */
+  /** Ends the download machinery (the connection pool). In-flight pulls fail. */
   async close(): Promise<void> {
     this.queue.clear();
-    await this.pool.close();
     await this.downloader.close();
   }
 
