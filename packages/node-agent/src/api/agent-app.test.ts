@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import type { DeleteResult } from "../reconciler/reconciler.js";
 import { createAgentApp } from "./agent-app.js";
-import { NodeSecretAuth } from "./auth.js";
+import { NodeSecretAuth, scrapeTokenDigest } from "./auth.js";
 
 const SECRET = "ogn_node-secret-for-tests-0123456789";
 let server: Server;
@@ -106,5 +106,55 @@ describe("agent API", () => {
     const res = await call("/nope");
     expect(res.status).toBe(404);
     expect(await errorOf(res)).toMatchObject({ code: "not_found", type: "not_found_error" });
+  });
+});
+
+describe("agent API /metrics", () => {
+  const TOKEN = "scrape-token-for-tests-0123456789";
+
+  async function metricsApp(scrapeToken: string | undefined): Promise<{ url: string; close: () => Promise<void> }> {
+    const metricsAuth = new NodeSecretAuth();
+    metricsAuth.setSecret(SECRET);
+    const app = createAgentApp({
+      logger: createLogger("silent"),
+      auth: metricsAuth,
+      deleteModel: async () => ({ deleted: true }),
+      health: () => ({ runtime_id: "rid", registered: true }),
+      metrics: { handler: (_req, res) => void res.type("text/plain").send("m 1\n"), scrapeToken: scrapeTokenDigest(scrapeToken) },
+    });
+    const s = app.listen(0, "127.0.0.1");
+    await new Promise((r) => s.once("listening", r));
+    return {
+      url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/metrics`,
+      close: async () => {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      },
+    };
+  }
+  const scrape = (url: string, bearer?: string) => fetch(url, bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {});
+
+  it("takes the node secret, or the scrape token when one is configured", async () => {
+    const app = await metricsApp(TOKEN);
+    try {
+      expect(await (await scrape(app.url, SECRET)).text()).toBe("m 1\n");
+      expect((await scrape(app.url, TOKEN)).status).toBe(200);
+      const none = await scrape(app.url);
+      expect(none.status).toBe(401);
+      expect((await errorOf(none)).code).toBe("missing_api_key");
+      expect((await errorOf(await scrape(app.url, `${TOKEN}x`))).code).toBe("invalid_api_key");
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("takes only the node secret when no scrape token is configured", async () => {
+    const app = await metricsApp(undefined);
+    try {
+      expect((await scrape(app.url, SECRET)).status).toBe(200);
+      expect((await scrape(app.url, TOKEN)).status).toBe(401);
+    } finally {
+      await app.close();
+    }
   });
 });
