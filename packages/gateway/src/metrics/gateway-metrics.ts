@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { LabelledChildren, requestMetricDefinitions } from "@omnigate/shared/metrics";
 import type { NodeRegistry } from "../nodes/node-registry.js";
 
 /** Where scrape-time gauges read from: nothing on the request path updates them. */
@@ -11,9 +12,6 @@ export interface MetricsSources {
   queueDepths(): Iterable<[string, number]>;
 }
 
-// Seconds; from a cached embedding (ms) to a CPU image generation (minutes).
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-
 /**
  * The gateway's Prometheus metrics, in a registry of its own (two gateways in one test process do
  * not collide). Labels are bounded: `model` is a registered model name or "" for requests that
@@ -21,42 +19,25 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<"model" | "endpoint" | "status">;
-  readonly #duration: Histogram<"model" | "endpoint">;
-  readonly #ttft: Histogram<"model" | "endpoint">;
+  /** Labelled children of the request metrics (shared with the agent's: same names but the prefix). */
+  readonly #requests: LabelledChildren<Counter.Internal>;
+  readonly #duration: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
+  readonly #ttft: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
   readonly #upstreamFailures: Counter<"node" | "reason">;
   readonly #failovers: Counter<"model">;
   readonly #ejections: Counter<"node">;
-  readonly #nodeRequests: Counter<"node">;
-  readonly #nodeChildren = new Map<string, Counter.Internal>();
-  /** Labelled children by joined label values: the hot path skips prom-client's label hashing. */
-  readonly #requestChildren = new Map<string, Counter.Internal>();
-  readonly #durationChildren = new Map<string, Histogram.Internal<"model" | "endpoint">>();
-  readonly #ttftChildren = new Map<string, Histogram.Internal<"model" | "endpoint">>();
+  readonly #nodeChildren: LabelledChildren<Counter.Internal>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.#requests = new Counter({
-      name: "omnigate_requests_total",
-      help: "Data-plane requests answered, by model, endpoint (capability) and HTTP status.",
-      labelNames: ["model", "endpoint", "status"],
-      registers,
-    });
-    this.#duration = new Histogram({
-      name: "omnigate_request_duration_seconds",
-      help: "Time from request arrival to the last byte of the answer.",
-      labelNames: ["model", "endpoint"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#ttft = new Histogram({
-      name: "omnigate_time_to_first_byte_seconds",
-      help: "Time from request arrival to the first body byte sent back (time to first token when streaming).",
-      labelNames: ["model", "endpoint"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    const defs = requestMetricDefinitions("omnigate", "");
+    const requests = new Counter({ ...defs.requests, labelNames: [...defs.requests.labelNames], registers });
+    const duration = new Histogram({ ...defs.duration, labelNames: [...defs.duration.labelNames], registers });
+    const ttft = new Histogram({ ...defs.ttfb, labelNames: [...defs.ttfb.labelNames], registers });
+    this.#requests = new LabelledChildren((...l) => requests.labels(...l));
+    this.#duration = new LabelledChildren((...l) => duration.labels(...l));
+    this.#ttft = new LabelledChildren((...l) => ttft.labels(...l));
     this.#upstreamFailures = new Counter({
       name: "omnigate_upstream_failures_total",
       help: "Forwarding failures by node and reason (refused, reset, timeout, http_5xx, stream).",
@@ -75,12 +56,13 @@ export class GatewayMetrics {
       labelNames: ["node"],
       registers,
     });
-    this.#nodeRequests = new Counter({
+    const nodeRequests = new Counter({
       name: "omnigate_node_requests_total",
       help: "Requests each node answered (its answer, or a stream it started), by node.",
       labelNames: ["node"],
       registers,
     });
+    this.#nodeChildren = new LabelledChildren((node) => nodeRequests.labels(node!));
     new Gauge({
       name: "omnigate_in_flight_requests",
       help: "Requests this gateway has in flight, by node and model.",
@@ -153,26 +135,14 @@ export class GatewayMetrics {
 
   /** One answered request. `ttftS` is undefined when no body byte went out. */
   request(model: string, endpoint: string, status: number, durationS: number, ttftS: number | undefined): void {
-    const key = `${model}\u0000${endpoint}`;
-    const statusKey = `${key}\u0000${status}`;
-    let counter = this.#requestChildren.get(statusKey);
-    if (!counter) this.#requestChildren.set(statusKey, (counter = this.#requests.labels(model, endpoint, String(status))));
-    counter.inc();
-    let duration = this.#durationChildren.get(key);
-    if (!duration) this.#durationChildren.set(key, (duration = this.#duration.labels(model, endpoint)));
-    duration.observe(durationS);
-    if (ttftS !== undefined) {
-      let ttft = this.#ttftChildren.get(key);
-      if (!ttft) this.#ttftChildren.set(key, (ttft = this.#ttft.labels(model, endpoint)));
-      ttft.observe(ttftS);
-    }
+    this.#requests.get(model, endpoint, String(status)).inc();
+    this.#duration.get(model, endpoint).observe(durationS);
+    if (ttftS !== undefined) this.#ttft.get(model, endpoint).observe(ttftS);
   }
 
   /** A node answered a request (the attempt that reached the client). */
   nodeAnswered(node: string): void {
-    let child = this.#nodeChildren.get(node);
-    if (!child) this.#nodeChildren.set(node, (child = this.#nodeRequests.labels(node)));
-    child.inc();
+    this.#nodeChildren.get(node).inc();
   }
 
   upstreamFailure(node: string, reason: string): void {

@@ -3,6 +3,7 @@ import type { Request, RequestHandler, Response, NextFunction } from "express";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { NodeModelStatus } from "@omnigate/shared/models";
 import type { EngineHealth } from "@omnigate/shared/node-protocol";
+import { LabelledChildren, requestMetricDefinitions } from "@omnigate/shared/metrics";
 import { ENDPOINT_CAPABILITIES } from "@omnigate/shared/runtimes";
 
 /** What the agent's scrape-time gauges read: the reconciler's statuses and the engines' health. */
@@ -10,9 +11,6 @@ export interface AgentMetricsSources {
   statuses(): readonly NodeModelStatus[];
   engines(): readonly EngineHealth[];
 }
-
-// Seconds; from an embedding (ms) to a CPU image generation (minutes).
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /**
  * The node agent's Prometheus metrics. Pushed by the code that knows (`recordDownloadBytes` from
@@ -22,9 +20,10 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<"model" | "endpoint" | "status">;
-  readonly #duration: Histogram<"model" | "endpoint">;
-  readonly #ttfb: Histogram<"model" | "endpoint">;
+  /** Labelled children of the request metrics (shared with the gateway's: same names but the prefix). */
+  readonly #requests: LabelledChildren<Counter.Internal>;
+  readonly #duration: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
+  readonly #ttfb: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
   readonly #downloadBytes: Counter<"repo">;
   #sources: AgentMetricsSources | undefined;
 
@@ -33,26 +32,13 @@ export class AgentMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     // Arrow functions below read the sources bound later.
     const sources = (): AgentMetricsSources | undefined => this.#sources;
-    this.#requests = new Counter({
-      name: "omnigate_agent_requests_total",
-      help: "Data-plane requests answered by this agent, by model, endpoint (capability) and HTTP status.",
-      labelNames: ["model", "endpoint", "status"],
-      registers,
-    });
-    this.#duration = new Histogram({
-      name: "omnigate_agent_request_duration_seconds",
-      help: "Time from request arrival at the agent to the last byte of the answer.",
-      labelNames: ["model", "endpoint"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#ttfb = new Histogram({
-      name: "omnigate_agent_time_to_first_byte_seconds",
-      help: "Time from request arrival at the agent to the first body byte (first token when streaming).",
-      labelNames: ["model", "endpoint"],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    const defs = requestMetricDefinitions("omnigate_agent", " at the agent");
+    const requests = new Counter({ ...defs.requests, labelNames: [...defs.requests.labelNames], registers });
+    const duration = new Histogram({ ...defs.duration, labelNames: [...defs.duration.labelNames], registers });
+    const ttfb = new Histogram({ ...defs.ttfb, labelNames: [...defs.ttfb.labelNames], registers });
+    this.#requests = new LabelledChildren((...l) => requests.labels(...l));
+    this.#duration = new LabelledChildren((...l) => duration.labels(...l));
+    this.#ttfb = new LabelledChildren((...l) => ttfb.labels(...l));
     this.#downloadBytes = new Counter({
       name: "omnigate_agent_download_bytes_total",
       help: "Bytes downloaded from the Hugging Face Hub into the cache, by repository.",
@@ -133,9 +119,9 @@ export class AgentMetrics {
 
   /** One answered data-plane request. */
   recordRequest(model: string, endpoint: string, status: number, durationS: number, ttfbS?: number): void {
-    this.#requests.inc({ model, endpoint, status: String(status) });
-    this.#duration.observe({ model, endpoint }, durationS);
-    if (ttfbS !== undefined) this.#ttfb.observe({ model, endpoint }, ttfbS);
+    this.#requests.get(model, endpoint, String(status)).inc();
+    this.#duration.get(model, endpoint).observe(durationS);
+    if (ttfbS !== undefined) this.#ttfb.get(model, endpoint).observe(ttfbS);
   }
 
   /** The name as a label if the agent holds that model, else "" (a hostile name never becomes one). */
