@@ -86,7 +86,11 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     ...(parts.openaiRouter ? { openaiRouter: parts.openaiRouter } : {}),
     metrics: { handler: agentMetrics.handler, scrapeToken: scrapeTokenDigest(config.OMNIGATE_AGENT_METRICS_TOKEN) },
   });
-  agentMetrics.bind({ statuses: () => reconciler.statuses(), engines: () => parts.server.engines() });
+  agentMetrics.bind({
+    statuses: () => reconciler.statuses(),
+    engines: () => parts.server.engines(),
+    holds: (name) => parts.server.load(name) !== undefined,
+  });
   // The nine inference endpoints skip Express (its routing and request decoration cost more CPU than
   // the rest of the agent hop): same node-secret check, same parsers, limits and error bodies.
   const fast = parts.openaiRouter ? openAIFastPath(parts.openaiRouter) : undefined;

@@ -10,6 +10,11 @@ import { ENDPOINT_CAPABILITIES } from "@omnigate/shared/runtimes";
 export interface AgentMetricsSources {
   statuses(): readonly NodeModelStatus[];
   engines(): readonly EngineHealth[];
+  /**
+   * Whether the agent holds a model of that name (a request's model label); cheaper than building
+   * `statuses()` on every request. Without it `statuses()` is searched.
+   */
+  holds?(name: string): boolean;
 }
 
 /**
@@ -126,9 +131,10 @@ export class AgentMetrics {
 
   /** The name as a label if the agent holds that model, else "" (a hostile name never becomes one). */
   #modelLabel(name: unknown): string {
-    if (typeof name !== "string") return "";
-    for (const s of this.#sources?.statuses() ?? []) if (s.name === name) return name;
-    return "";
+    const sources = this.#sources;
+    if (typeof name !== "string" || !sources) return "";
+    if (sources.holds) return sources.holds(name) ? name : "";
+    return sources.statuses().some((s) => s.name === name) ? name : "";
   }
 
   /**
