@@ -58,34 +58,36 @@ async function feed(fh: FileHandle, hasher: BlobHasher, limit: number, signal?: 
   return pos;
 }
 
-/** Bytes received but not yet on disk, at most: then the network side waits for the disk. */
-const MAX_IN_FLIGHT = 16 << 20;
-/** One writev carries at most this much (a quarter of the window, so receiving overlaps writing)… */
-const WRITE_MAX = 4 << 20;
-/** …and at most this many buffers (Linux IOV_MAX is 1024). */
-const MAX_IOV = 1024;
+/** Size of a write buffer: one write call carries at most this much (4 MiB measured no faster, +7 MiB RSS). */
+const WRITE_BUF = 2 << 20;
+/** Write buffers per sink (8 MiB received but not yet on disk, at most): then the network side waits. */
+const WRITE_BUFS = 4;
 
 /**
- * The `.incomplete` file of one blob. Every chunk is hashed on arrival (no second read) and queued
- * as is (no copy); queued chunks go to disk in one `writev` at a time on libuv's thread pool, so
+ * The `.incomplete` file of one blob. Every chunk is hashed on arrival (no second read) and copied
+ * into one of a few recycled 2 MiB buffers; one write at a time runs on libuv's thread pool, so
  * the kernel's copy into the page cache runs on another core while this thread receives and
- * hashes the next chunks. At most MAX_IN_FLIGHT bytes wait for the disk (a pull never buffers a
- * file), and an idle link leaves nothing unwritten: a write starts as soon as the last one ends.
+ * hashes the next chunks. A write starts as soon as the previous one ends, with whatever has
+ * arrived: an idle link leaves nothing unwritten, a slow disk gets full 2 MiB writes.
  *
- * Measured on a 2-core box (BENCHMARKS.md, "Pull"): a writer thread that hashed and wrote 1 MiB
- * batches cost a memcpy, a message per batch and a third busy thread on cores already shared with
- * the sender, and pulled at ~0.5× the speed of this design.
- *
- * Chunks are kept by reference until written: callers hand over buffers they will not reuse
- * (node:http body chunks are fresh allocations).
+ * Why these choices (measured on a 2-core box, BENCHMARKS.md "Pull"): a writer thread that hashed
+ * and wrote cost a message per batch and a third busy thread on cores already shared with the
+ * sender; keeping socket chunks by reference until written made them outlive the young
+ * generation, and the garbage collector then took ~0.4 s per GiB, several times the memcpy.
  */
 export class BlobSink implements DownloadSink {
   private accepted = 0;
   /** Bytes on disk: the offset of the next write. */
   private onDisk = 0;
-  private queue: Buffer[] = [];
-  private queued = 0;
-  private writing = 0;
+  /** Full buffers waiting for the disk, in file order; `current` is being filled. */
+  private queue: Array<{ buf: Buffer; len: number }> = [];
+  private current: Buffer | undefined;
+  private filled = 0;
+  private free: Buffer[] = [];
+  private allocated = 0;
+  private writing = false;
+  /** The rest of a chunk waiting for a free buffer: flush() and friends wait for it too. */
+  private copying: Promise<void> | undefined;
   private failure: Error | undefined;
   private space: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
   private idle: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
@@ -132,63 +134,92 @@ export class BlobSink implements DownloadSink {
     if (chunk.length === 0) return;
     this.hasher.update(chunk);
     this.accepted += chunk.length;
-    this.queue.push(chunk);
-    this.queued += chunk.length;
     this.onBytes(chunk.length);
-    this.pump();
-    if (this.queued + this.writing < MAX_IN_FLIGHT) return;
-    this.space ??= deferred();
-    return this.space.promise;
+    const wait = this.copyIn(chunk, 0);
+    if (!wait) return;
+    const copying = wait.finally(() => {
+      if (this.copying === copying) this.copying = undefined;
+    });
+    this.copying = copying;
+    return copying;
   }
 
-  /** Starts the next write when none is running: what is queued, up to WRITE_MAX bytes, in one call. */
+  private copyIn(chunk: Buffer, from: number): void | Promise<void> {
+    let off = from;
+    while (off < chunk.length) {
+      if (!this.current) {
+        const buf = this.free.pop() ?? (this.allocated < WRITE_BUFS ? (this.allocated++, Buffer.allocUnsafeSlow(WRITE_BUF)) : undefined);
+        if (!buf) {
+          this.pump();
+          this.space ??= deferred();
+          const rest = off;
+          return this.space.promise.then(() => this.copyIn(chunk, rest));
+        }
+        this.current = buf;
+        this.filled = 0;
+      }
+      const n = chunk.copy(this.current, this.filled, off);
+      this.filled += n;
+      off += n;
+      if (this.filled === this.current.length) {
+        this.queue.push({ buf: this.current, len: this.filled });
+        this.current = undefined;
+      }
+    }
+    this.pump();
+  }
+
+  /** Starts the next write when none is running: the oldest full buffer, else what has arrived. */
   private pump(): void {
-    if (this.writing > 0 || this.failure) return;
-    if (this.queue.length === 0) {
+    if (this.writing || this.failure) return;
+    let next = this.queue.shift();
+    if (!next && this.current && this.filled > 0) {
+      next = { buf: this.current, len: this.filled };
+      this.current = undefined;
+    }
+    if (!next) {
       for (const w of this.idle.splice(0)) w.resolve();
       return;
     }
-    let n = 0;
-    let bytes = 0;
-    while (n < this.queue.length && n < MAX_IOV && bytes < WRITE_MAX) bytes += this.queue[n++]!.length;
-    const batch = this.queue.splice(0, n);
-    this.queued -= bytes;
-    this.writing = bytes;
-    void this.writeAll(batch, bytes).then(
+    const { buf, len } = next;
+    this.writing = true;
+    void this.writeAll(buf, len).then(
       () => {
-        this.onDisk += bytes;
-        this.writing = 0;
-        this.pump();
-        if (this.space && this.queued + this.writing < MAX_IN_FLIGHT) {
+        this.onDisk += len;
+        this.writing = false;
+        this.free.push(buf);
+        if (this.space) {
           const s = this.space;
           this.space = undefined;
           s.resolve();
         }
+        this.pump();
       },
       (err: unknown) => {
-        this.writing = 0;
+        this.writing = false;
         this.fail(err instanceof Error ? err : new Error(String(err)));
       },
     );
   }
 
-  /** One writev, continued after short writes (rare on files, but allowed). */
-  private async writeAll(batch: Buffer[], bytes: number): Promise<void> {
+  /** One write, continued after short writes (rare on files, but allowed). */
+  private async writeAll(buf: Buffer, len: number): Promise<void> {
     let done = 0;
-    let bufs = batch;
-    while (done < bytes) {
-      const { bytesWritten } = await this.fh.writev(bufs, this.onDisk + done);
+    while (done < len) {
+      const { bytesWritten } = await this.fh.write(buf, done, len - done, this.onDisk + done);
       if (bytesWritten <= 0) throw new Error("disk write made no progress");
       done += bytesWritten;
-      if (done < bytes) bufs = dropPrefix(bufs, bytesWritten);
     }
   }
 
   /** Resolves when every accepted byte is on disk (and the writer is idle). */
-  private whenIdle(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.writing === 0 && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.idle.push({ resolve, reject }));
+  private async whenIdle(): Promise<void> {
+    if (this.copying) await this.copying;
+    if (this.failure) throw this.failure;
+    if (!this.writing && this.queue.length === 0 && !(this.current && this.filled > 0)) return;
+    const done = new Promise<void>((resolve, reject) => this.idle.push({ resolve, reject }));
+    this.pump();
+    return done;
   }
 
   async flush(): Promise<void> {
@@ -218,7 +249,7 @@ export class BlobSink implements DownloadSink {
     if (this.closed) return;
     this.closed = true;
     await this.whenIdle().catch(() => {});
-    while (this.writing > 0) await new Promise((r) => setImmediate(r));
+    while (this.writing) await new Promise((r) => setImmediate(r));
     await this.fh.close();
   }
 
@@ -226,7 +257,7 @@ export class BlobSink implements DownloadSink {
     if (this.failure) return;
     this.failure = err;
     this.queue = [];
-    this.queued = 0;
+    this.current = undefined;
     this.space?.reject(err);
     this.space = undefined;
     for (const w of this.idle.splice(0)) w.reject(err);
@@ -240,11 +271,4 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
   // A waiter that never comes (the caller gave up) must not turn a failure into an unhandled rejection.
   promise.catch(() => {});
   return { promise, resolve, reject };
-}
-
-/** The buffers after the first `n` bytes of `bufs`. */
-function dropPrefix(bufs: Buffer[], n: number): Buffer[] {
-  let i = 0;
-  while (n >= bufs[i]!.length) n -= bufs[i++]!.length;
-  return [bufs[i]!.subarray(n), ...bufs.slice(i + 1)];
 }
