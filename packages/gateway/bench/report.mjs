@@ -39,6 +39,7 @@ inter-chunk gap over ${LATE_MS} ms. Engine slots ${SLOTS} (nothing queues). Adde
 | highest throughput (best of ${QUICK ? "64" : "16/64/128"} conns) | ${T.direct.rps.toFixed(0)} req/s | ${T.agent.rps.toFixed(0)} req/s | ${T[G].rps.toFixed(0)} req/s | ${T.gateway.rps.toFixed(0)} req/s | ×${(T.gateway.rps / T.direct.rps).toFixed(2)} | ×${(T[G].rps / T.direct.rps).toFixed(2)} | ≥ 3000 req/s: ${verdict(T.gateway.rps >= 3000)} (gateway alone: ${verdict(T[G].rps >= 3000)}) |
 | CPU per request there | ${cpu(T.direct, ["engine"])} | ${cpu(T.agent, ["agent", "engine"])} | ${cpu(T[G], ["gateway", "engine"])} | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | — | — | — |
 | time to first token (1 stream, warm) | ${ms(S.direct.ttft)} ms | ${ms(S.agent.ttft)} ms | ${ms(S[G].ttft)} ms | ${ms(S.gateway.ttft)} ms | +${ms(S.addedTtft)} ms | +${ms(S[G].ttft - S.direct.ttft)} ms | ≤ 1 ms: ${verdict(S.addedTtft <= 1)} |
+| reference: TTFT through a bare Node hop (bench/bare-hop.mjs) → direct stand-in | ${ms(S.direct.ttft)} ms | — | — | — | +${ms(S.bareHop.ttft - S.direct.ttft)} ms for that one hop | — | — |
 | p99 inter-chunk gap (1 stream) | ${ms(S.direct.gapP99)} ms | ${ms(S.agent.gapP99)} ms | ${ms(S[G].gapP99)} ms | ${ms(S.gateway.gapP99)} ms | +${ms(S.addedGapP99)} ms | +${ms(S[G].gapP99 - S.direct.gapP99)} ms | — |
 | most concurrent streams, no late/lost chunk | ${r.maxStreams.direct} | — | ${r.maxStreams[G]} | ${r.maxStreams.gateway} | ×${(r.maxStreams.gateway / Math.max(1, r.maxStreams.direct)).toFixed(2)} | ×${(r.maxStreams[G] / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — |
 | gateway RSS, 1,000 concurrent streams | — | — | — | idle ${mib(r.rss.idle)} MiB → peak ${mib(r.rss.peak)} MiB | ×${(r.rss.peak / r.rss.idle).toFixed(2)} of idle | — | ≤ 300 MiB: ${verdict(r.rss.peak <= 300 * 1024 * 1024)} |
@@ -47,8 +48,15 @@ Reading it:
 - The gateway path's throughput is the agent's: alone the agent does ${T.agent.rps.toFixed(0)} req/s at
   ${us(T.agent.cpuPerRequestUs.agent)} CPU per request, the gateway alone ${T[G].rps.toFixed(0)} req/s at ${us(T[G].cpuPerRequestUs.gateway)}; with four processes on two
   cores the path cannot beat its slowest hop.
-- The gateway serves the nine endpoints before Express (\`DataPlane.handle\`); through Express the same hop
-  cost about 100 µs more CPU per request.
+- Both the gateway and the agent serve the nine endpoints before Express (\`DataPlane.handle\` and
+  \`openAIFastPath\`); through Express each hop cost roughly 50–100 µs more CPU per request.
+- Time to first token per hop: agent +${ms(S.agent.ttft - S.direct.ttft)} ms, gateway +${ms(S.gateway.ttft - S.agent.ttft)} ms, against
+  +${ms(S.bareHop.ttft - S.direct.ttft)} ms for the leanest Node proxy there is (no auth, no parsing, no validation). Each
+  process in the path pays about that floor here (waking up, one more loopback connection each way),
+  so two hops cannot add ≤ 1 ms on this machine; what is left over the floor is the hops' own work.
+- p99 at concurrency 1 is scheduler noise more than work: the direct path alone has p99 ${ms(L.direct.p99)} ms against
+  p50 ${ms(L.direct.p50)} ms, and the added p99 is the difference of two such tails (agent alone +${ms(L.agent.p99 - L.direct.p99)} ms, gateway
+  alone +${ms(L[G].p99 - L.direct.p99)} ms, both hops +${ms(L.added.p99)} ms); at p50 the agent hop adds ${ms(L.agent.p50 - L.direct.p50)} ms, the gateway hop ${ms(L.gatewayHop.p50)} ms.
 - Tails (p99) and one-stream-at-a-time TTFT include each process waking up after idling (between
   streams every process sleeps): the direct path shows it too (stream TTFT ${ms(S.direct.ttft)} ms vs
   ${ms(L.direct.p50)} ms for a whole non-streaming answer); each extra process adds its own wake-up.

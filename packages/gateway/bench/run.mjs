@@ -22,6 +22,7 @@ const GATEWAY_HOST = join(root, "packages/gateway/bench/gateway-host.mjs");
 const AGENT = join(root, "packages/node-agent/dist/main.js");
 const LLAMA = join(root, "packages/node-agent/test/fixtures/engines/llama-server.mjs");
 const LOAD = join(root, "packages/gateway/bench/load.mjs");
+const BARE_HOP = join(root, "packages/gateway/bench/bare-hop.mjs");
 const QUICK = process.argv.includes("--quick");
 // --only a,b: run just those sections (latency, throughput, stream, sweep, rss); results are then not written.
 const ONLY = process.argv.includes("--only") ? new Set(process.argv[process.argv.indexOf("--only") + 1].split(",")) : undefined;
@@ -309,12 +310,23 @@ if (runs("stream")) {
     if (res.failed || res.lost) throw new Error(`${kind} streams failed: ${res.firstProblem}`);
     results.stream[kind] = { ttft: res.ttft.p50, gapP99: res.gap.p99 };
   }
+  // Reference: the leanest possible Node hop (bench/bare-hop.mjs) in front of the direct stand-in,
+  // measured the same way: the TTFT any extra Node process adds on this machine.
+  const hop = new Proc("bare-hop", BARE_HOP, [direct.url], cleanEnv({}));
+  procs.push(hop);
+  const [, hopUrl] = await hop.waitFor(/bare hop listening on (http:\/\/\S+)/);
+  const hopRes = await load({ mode: "streams", ...target("direct", true), url: hopUrl, streams: 1, rounds, warm: true, expectChunks: CHUNKS, lateMs: LATE_MS });
+  await hop.stop();
+  procs.splice(procs.indexOf(hop), 1);
+  if (hopRes.failed || hopRes.lost) throw new Error(`bare hop streams failed: ${hopRes.firstProblem}`);
   const S = results.stream;
+  S.bareHop = { ttft: hopRes.ttft.p50, gapP99: hopRes.gap.p99 };
   S.addedTtft = S.gateway.ttft - S.direct.ttft;
   S.addedGapP99 = S.gateway.gapP99 - S.direct.gapP99;
   log(`(2) streaming, ${CHUNKS} chunks ${INTERVAL_MS} ms apart, one stream at a time × ${rounds} on a warm connection, per path:`);
   for (const k of PATHS) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
   log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
+  log(`    reference, a bare Node hop (bench/bare-hop.mjs) → direct stand-in: TTFT p50 ${ms(S.bareHop.ttft)} ms (+${ms(S.bareHop.ttft - S.direct.ttft)} ms over direct); agent hop +${ms(S.agent.ttft - S.direct.ttft)} ms`);
 }
 
 // (2b) the most concurrent streams without a late (gap > LATE_MS) or lost chunk, per path.
