@@ -194,9 +194,17 @@ function hostForUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
+/**
+ * Stops accepting and waits for open requests, cutting what is left after `timeoutMs`. The gateway
+ * keeps pooled keep-alive connections to the agent: each is closed as soon as it goes idle, or it
+ * would hold shutdown for the whole timeout. (The gateway's server.ts does the same for its own
+ * listener; the two apps share no runtime code beyond the contract.)
+ */
 async function drain(server: Server, timeoutMs: number): Promise<void> {
   const done = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  sweep.unref();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -207,4 +215,5 @@ async function drain(server: Server, timeoutMs: number): Promise<void> {
   });
   await Promise.race([done, timeout]);
   clearTimeout(timer);
+  clearInterval(sweep);
 }
