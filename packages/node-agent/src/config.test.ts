@@ -25,6 +25,13 @@ describe("agent config (control slice)", () => {
     expect(message).toMatch(/OMNIGATE_NODE_LABELS: "zone" is not key=value/);
   });
 
+  it("accepts every HF_HUB_OFFLINE value huggingface_hub does, and names a bad one", () => {
+    for (const v of ["1", "true", "YES", "on", "0", "false", "no", "off", ""]) {
+      expect(() => loadConfig({ HF_HUB_OFFLINE: v }), v).not.toThrow();
+    }
+    expect(() => loadConfig({ HF_HUB_OFFLINE: "maybe" })).toThrow(/HF_HUB_OFFLINE: HF_HUB_OFFLINE must be/);
+  });
+
   it("parses labels, trimming blanks", () => {
     expect(parseLabels(" zone = eu-1 , gpu=a100,, ")).toEqual({ zone: "eu-1", gpu: "a100" });
     expect(parseLabels("")).toEqual({});

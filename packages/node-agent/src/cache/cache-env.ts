@@ -12,8 +12,13 @@ export const cacheEnv = {
   HF_HOME: z.string().optional(),
   // The hub cache folder (models--org--name/…); shared with huggingface_hub tools.
   HF_HUB_CACHE: z.string().optional(),
-  // "1": never touch the network; serve what is cached.
-  HF_HUB_OFFLINE: z.enum(["0", "1", "true", "false", ""]).default("0"),
+  // "1": never touch the network; serve what is cached (huggingface_hub's truthy values: 1/true/yes/on).
+  HF_HUB_OFFLINE: z
+    .string()
+    .default("0")
+    .refine((v) => ["0", "1", "true", "false", "yes", "no", "on", "off", ""].includes(v.trim().toLowerCase()), {
+      message: "HF_HUB_OFFLINE must be 1/true/yes/on (offline) or 0/false/no/off (online)",
+    }),
   // Files downloaded at once across all models.
   OMNIGATE_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   // A hub request, or a download that sends nothing, for this long is retried (hung hub, dead link).
