@@ -30,6 +30,7 @@ export interface FakeAgentConfig {
   chunks?: number;
   chunkBytes?: number;
   holdAfter?: number;
+  pingFirst?: boolean;
 }
 
 export interface FakeAgentStats {

@@ -168,6 +168,32 @@ describe("metrics", () => {
     expect(text).toContain("omnigate_model_state{");
     expect(text).toContain("process_resident_memory_bytes");
   });
+
+  it("times the first token of a stream at its first data event, not at a `: ping` comment", async () => {
+    const bucket = async (metric: string) => {
+      const text = await (await request(`${gw.url}/metrics`)).body.text();
+      const m = new RegExp(`${metric}_bucket\\{le="0.5",model="llm",endpoint="chat"\\} (\\d+)`).exec(text);
+      return Number(m?.[1] ?? 0);
+    };
+    const [ttfb0, ttft0] = [await bucket("omnigate_time_to_first_byte_seconds"), await bucket("omnigate_time_to_first_token_seconds")];
+    // The agent sends `: ping` at once, then holds the data until released well after 0.5 s.
+    await a.config({ mode: "hold", holdAfter: 0, pingFirst: true });
+    try {
+      const answer = post("/v1/chat/completions", JSON.stringify({ model: "llm", stream: true, messages: [{ role: "user" }] }));
+      const deadline = Date.now() + 5_000;
+      while ((await a.stats()).in_flight === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 800));
+      await a.release();
+      const res = await answer;
+      expect(res.text.startsWith(": ping")).toBe(true);
+      expect(sseData(res.text).length).toBeGreaterThan(0);
+    } finally {
+      await a.config({ mode: "ok", holdAfter: 1, pingFirst: false });
+    }
+    // The ping was the first byte (fast); the first token came after the hold (slow).
+    expect(await bucket("omnigate_time_to_first_byte_seconds")).toBe(ttfb0 + 1);
+    expect(await bucket("omnigate_time_to_first_token_seconds")).toBe(ttft0);
+  });
 });
 
 describe("fast path without Express (DataPlane.handle)", () => {

@@ -16,13 +16,14 @@ export interface RequestMetricDefinition<L extends string> {
 }
 
 /**
- * The three request metrics under `prefix` ("omnigate" for the gateway, "omnigate_agent" for an
+ * The request metrics under `prefix` ("omnigate" for the gateway, "omnigate_agent" for an
  * agent); `where` names the process in the help text (" at the agent", or "").
  */
 export function requestMetricDefinitions(prefix: string, where: string): {
   readonly requests: RequestMetricDefinition<"model" | "endpoint" | "status">;
   readonly duration: RequestMetricDefinition<"model" | "endpoint">;
   readonly ttfb: RequestMetricDefinition<"model" | "endpoint">;
+  readonly ttft: RequestMetricDefinition<"model" | "endpoint">;
 } {
   return {
     requests: {
@@ -38,7 +39,13 @@ export function requestMetricDefinitions(prefix: string, where: string): {
     },
     ttfb: {
       name: `${prefix}_time_to_first_byte_seconds`,
-      help: `Time from request arrival${where} to the first body byte sent back (time to first token when streaming).`,
+      help: `Time from request arrival${where} to the first body byte sent back.`,
+      labelNames: ["model", "endpoint"],
+      buckets: [...LATENCY_BUCKETS],
+    },
+    ttft: {
+      name: `${prefix}_time_to_first_token_seconds`,
+      help: `Time from request arrival${where} to the first token: a stream's first SSE data event (comments such as ': ping' do not count), else the first body byte.`,
       labelNames: ["model", "endpoint"],
       buckets: [...LATENCY_BUCKETS],
     },

@@ -22,6 +22,7 @@ export class GatewayMetrics {
   /** Labelled children of the request metrics (shared with the agent's: same names but the prefix). */
   readonly #requests: LabelledChildren<Counter.Internal>;
   readonly #duration: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
+  readonly #ttfb: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
   readonly #ttft: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
   readonly #upstreamFailures: Counter<"node" | "reason">;
   readonly #failovers: Counter<"model">;
@@ -34,9 +35,11 @@ export class GatewayMetrics {
     const defs = requestMetricDefinitions("omnigate", "");
     const requests = new Counter({ ...defs.requests, labelNames: [...defs.requests.labelNames], registers });
     const duration = new Histogram({ ...defs.duration, labelNames: [...defs.duration.labelNames], registers });
-    const ttft = new Histogram({ ...defs.ttfb, labelNames: [...defs.ttfb.labelNames], registers });
+    const ttfb = new Histogram({ ...defs.ttfb, labelNames: [...defs.ttfb.labelNames], registers });
+    const ttft = new Histogram({ ...defs.ttft, labelNames: [...defs.ttft.labelNames], registers });
     this.#requests = new LabelledChildren((...l) => requests.labels(...l));
     this.#duration = new LabelledChildren((...l) => duration.labels(...l));
+    this.#ttfb = new LabelledChildren((...l) => ttfb.labels(...l));
     this.#ttft = new LabelledChildren((...l) => ttft.labels(...l));
     this.#upstreamFailures = new Counter({
       name: "omnigate_upstream_failures_total",
@@ -133,10 +136,11 @@ export class GatewayMetrics {
     });
   }
 
-  /** One answered request. `ttftS` is undefined when no body byte went out. */
-  request(model: string, endpoint: string, status: number, durationS: number, ttftS: number | undefined): void {
+  /** One answered request. `ttfbS` / `ttftS` are undefined when no body byte / no token went out. */
+  request(model: string, endpoint: string, status: number, durationS: number, ttfbS: number | undefined, ttftS: number | undefined): void {
     this.#requests.get(model, endpoint, String(status)).inc();
     this.#duration.get(model, endpoint).observe(durationS);
+    if (ttfbS !== undefined) this.#ttfb.get(model, endpoint).observe(ttfbS);
     if (ttftS !== undefined) this.#ttft.get(model, endpoint).observe(ttftS);
   }
 

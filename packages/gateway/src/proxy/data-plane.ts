@@ -137,6 +137,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       started: performance.now(),
       clientGone: false,
       firstByteAt: undefined,
+      firstTokenAt: undefined,
       abortUpstream: undefined,
       cancelWait: undefined,
     };
@@ -153,8 +154,8 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       }
       const status = x.clientGone && !res.headersSent ? 499 : res.statusCode;
       const now = performance.now();
-      const ttft = x.firstByteAt === undefined ? undefined : (x.firstByteAt - x.started) / 1000;
-      metrics.request(model, spec.capability, status, (now - x.started) / 1000, ttft);
+      const since = (t: number | undefined) => (t === undefined ? undefined : (t - x.started) / 1000);
+      metrics.request(model, spec.capability, status, (now - x.started) / 1000, since(x.firstByteAt), since(x.firstTokenAt));
       log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
     });
     if (closing) return fail(new ShuttingDownError());

@@ -24,6 +24,8 @@ export interface ProxyExchange {
   clientGone: boolean;
   /** performance.now() when the first body byte went to the client. */
   firstByteAt: number | undefined;
+  /** performance.now() of the first token: a stream's first `data:` event (not a `: ping`), else the first byte. */
+  firstTokenAt: number | undefined;
   /** Set while an upstream request runs: cuts it (the client went away). */
   abortUpstream: ((reason: Error) => void) | undefined;
   /** Set while the request waits in the queue: takes it out of line. */
@@ -200,6 +202,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     } else if (!this.#paused) {
       this.#timer.refresh();
     }
+    if (this.#x.firstTokenAt === undefined && (!this.#sse || hasDataLine(chunk))) this.#x.firstTokenAt = performance.now();
     // undici may hand over a chunk it already had after pause(): it is written, still paused.
     if (!res.write(chunk) && !this.#paused) {
       // A slow reader is not a silent upstream: no idle limit until the client drains (#resume).
@@ -228,6 +231,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       if (body.length > 0) {
         this.#commit();
         this.#x.firstByteAt = performance.now();
+        this.#x.firstTokenAt ??= this.#x.firstByteAt;
         this.#x.res.write(body);
       }
     }
@@ -298,4 +302,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.#x.res.off("drain", this.#resume);
     this.#settle(outcome);
   }
+}
+
+/** An SSE chunk carrying an event's data (a line starting `data:`), not only comments like `: ping`. */
+function hasDataLine(chunk: Buffer): boolean {
+  return chunk.indexOf("data:") === 0 || chunk.indexOf("\ndata:") !== -1;
 }
