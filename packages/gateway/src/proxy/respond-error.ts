@@ -11,7 +11,8 @@ const INTERNAL = new ApiError("internal_error", "The gateway hit an internal err
  */
 export function respondError(res: ServerResponse, err: unknown, log: Logger): void {
   const apiError = err instanceof ApiError ? err : INTERNAL;
-  if (apiError.status >= 500) log.error({ err }, "request failed");
+  // The data plane set X-Request-Id before anything could fail: the log line and the client share it.
+  if (apiError.status >= 500) log.error({ err, request_id: res.getHeader("x-request-id") }, "request failed");
   if (res.headersSent) {
     res.destroy();
     return;
