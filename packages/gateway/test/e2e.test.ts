@@ -161,7 +161,7 @@ function traffic(workers: number) {
 
 describe("faults under traffic", () => {
   it("moves traffic off a node whose engine was killed, and back once the engine restarted", async () => {
-    const [victim] = stack.agents;
+    const [victim, survivor] = stack.agents;
     const node = await stack.api.node(victim!.runtimeId);
     const pid = node!.engines.find((e) => e.model === "llm")!.pid!;
     const load = traffic(6);
@@ -172,7 +172,13 @@ describe("faults under traffic", () => {
       what: "llm not ready on the victim",
       timeoutMs: 10_000,
     });
-    const whileDown = (await nodeRequests()).get(victim!.runtimeId) ?? 0;
+    const atDown = await nodeRequests();
+    const whileDown = atDown.get(victim!.runtimeId) ?? 0;
+    // While the victim's engine is down, the other node carries the traffic.
+    await waitFor(async () => ((await nodeRequests()).get(survivor!.runtimeId) ?? 0) > (atDown.get(survivor!.runtimeId) ?? 0) + 3, {
+      what: "traffic on the survivor while the victim's engine is down",
+      timeoutMs: 10_000,
+    });
     const restarted = await waitFor(
       async () => {
         const n = await stack.api.node(victim!.runtimeId);
