@@ -1,0 +1,85 @@
+// Many streams starting at once through the agent, against the llama-server stand-in over real HTTP:
+// none may wait for another (no connection cap to the engine, no queue in front of it), and each is
+// relayed whole. Orderings and counts only, no timings.
+import { join } from "node:path";
+import { Pool } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
+import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
+
+const STREAMS = 24;
+const CHUNKS = 5;
+const temps = new TempDirs();
+let server: EngineModelServer;
+let app: { url: string; close: () => Promise<void> };
+
+beforeAll(async () => {
+  const dir = await temps.make();
+  server = new EngineModelServer({
+    config: standinConfig(),
+    stateDir: join(dir, "state"),
+    logger: testLogger(),
+    timing: FAST,
+    // 300 ms between chunks: a stream lasts over a second, far longer than starting all of them.
+    environment: { ...process.env, STANDIN_CHUNKS: String(CHUNKS), STANDIN_CHUNK_INTERVAL_MS: "300", STANDIN_PING_EVERY: "0" },
+  });
+  await server.init();
+  const log = new StateLog();
+  // As many engine slots as streams: anything that makes a stream wait is the agent's doing.
+  server.start(modelRecord("many", "llama_cpp", ["model.gguf"], { engine_args: ["-np", String(STREAMS)] }), await cachedModel(dir, { "model.gguf": "GGUF" }), log.onState);
+  await log.waitFor("ready");
+  app = await startApp(server);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await server?.close();
+  await temps.cleanup();
+});
+
+describe("agent data plane: concurrent streams", () => {
+  it(`${STREAMS} streams started at once to one engine all get their first chunk before any of them finishes`, async () => {
+    expect(server.load("many")!.capacity).toBe(STREAMS);
+    // One connection per stream, as the gateway's pool opens them.
+    const client = new Pool(app.url, { connections: STREAMS, pipelining: 1 });
+    const events: string[] = [];
+    let inFlightPeak = 0;
+    const one = async (i: number): Promise<string> => {
+      const res = await client.request({
+        method: "POST",
+        path: "/v1/chat/completions",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "many", stream: true, messages: [{ role: "user", content: `stream ${i}` }] }),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(String(res.headers["content-type"])).toMatch(/^text\/event-stream/);
+      let text = "";
+      for await (const chunk of res.body) {
+        if (text === "") {
+          events.push(`first ${i}`);
+          inFlightPeak = Math.max(inFlightPeak, server.load("many")!.inFlight);
+        }
+        text += (chunk as Buffer).toString("utf8");
+      }
+      events.push(`done ${i}`);
+      return text;
+    };
+    try {
+      const texts = await Promise.all(Array.from({ length: STREAMS }, (_, i) => one(i)));
+      const lastFirst = Math.max(...events.map((e, at) => (e.startsWith("first ") ? at : -1)));
+      const firstDone = events.findIndex((e) => e.startsWith("done "));
+      expect(events.filter((e) => e.startsWith("first "))).toHaveLength(STREAMS);
+      expect(lastFirst, `every stream's first chunk before the first stream ended: ${events.join(", ")}`).toBeLessThan(firstDone);
+      expect(inFlightPeak).toBe(STREAMS);
+      // Each relayed whole: the role event, every content event, the finish event, [DONE].
+      for (const text of texts) {
+        const data = text.split("\n\n").filter((e) => e.startsWith("data: "));
+        expect(data.at(-1)).toBe("data: [DONE]");
+        expect(data.filter((e) => e.includes('"content":"'))).toHaveLength(CHUNKS);
+      }
+    } finally {
+      await client.close();
+    }
+    await waitUntil(() => server.load("many")!.inFlight === 0, 2000, "every lease to be released");
+  });
+});
