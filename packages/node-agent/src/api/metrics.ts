@@ -150,11 +150,9 @@ export class AgentMetrics {
     const started = performance.now();
     let firstByte: number | undefined;
     const write = res.write;
-    // Time to first byte: the first write (or end) of the body. The wrapper then takes itself out,
-    // so a stream's later chunks are not routed through it.
+    // Time to first byte: the first write (or end) of the body.
     res.write = function (this: ServerResponse, ...args: Parameters<ServerResponse["write"]>) {
       firstByte ??= performance.now();
-      res.write = write;
       return write.apply(this, args);
     } as ServerResponse["write"];
     res.once("close", () => {

@@ -1,5 +1,5 @@
+import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
 import { errorBody, statusOf, type ErrorCode } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import { EngineRequestError } from "../engines/engine-errors.js";
@@ -45,44 +45,8 @@ function withCharset(type: string): string {
   return /charset=/i.test(type) || !/^text\/|[/+]json\b/i.test(type) ? type : `${type}; charset=utf-8`;
 }
 
-function ignore(): void {}
-
-/**
- * Relays an engine's SSE body to the client as events arrive, pausing the engine side while the
- * client's socket is full. Plain 'data' events rather than `for await`: the async iterator costs a
- * promise and a microtask turn per chunk, and with a hundred streams relaying at once that CPU is
- * taken from the streams still starting. Resolves when the body ends; rejects when the engine side
- * fails; resolves early when the client is gone (the caller destroys the body).
- */
-function relay(body: Readable, res: ServerResponse): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onDrain = (): void => {
-      body.resume();
-    };
-    const finish = (err?: unknown): void => {
-      body.off("data", onData);
-      body.off("end", onEnd);
-      body.off("error", finish);
-      res.off("drain", onDrain);
-      res.off("close", onClose);
-      if (err === undefined) resolve();
-      else reject(err instanceof Error ? err : new Error(String(err)));
-    };
-    const onData = (chunk: Buffer): void => {
-      if (res.destroyed) return;
-      if (!res.write(chunk)) body.pause();
-    };
-    const onEnd = (): void => finish();
-    const onClose = (): void => finish();
-    // Stays after `finish`: aborting the engine request when the client goes away errors the body
-    // later, and an 'error' nobody listens to would throw.
-    body.on("error", ignore);
-    body.on("data", onData);
-    body.once("end", onEnd);
-    body.once("error", finish);
-    res.on("drain", onDrain);
-    res.once("close", onClose);
-  });
+function waitForDrain(res: ServerResponse): Promise<unknown> {
+  return Promise.race([once(res, "drain"), once(res, "close")]);
 }
 
 /**
@@ -110,12 +74,12 @@ export async function sendReply(res: ServerResponse, reply: EngineReply, signal:
       // Tells nginx-like proxies in front of the agent not to buffer either.
       res.setHeader("x-accel-buffering", "no");
       res.socket?.setNoDelay(true);
-      // The engine's first event usually came in with its headers and is already buffered: then the
-      // headers go out with it in one write (one packet and one wake-up for the reader instead of
-      // two, for every stream that starts). Otherwise they go now, before a slow first token.
-      if (body.readableLength === 0) res.flushHeaders();
+      res.flushHeaders();
       try {
-        await relay(body, res);
+        for await (const chunk of body) {
+          if (res.destroyed) break;
+          if (!res.write(chunk as Buffer)) await waitForDrain(res);
+        }
         if (!res.destroyed) res.end();
       } catch (err) {
         if (signal.aborted || res.destroyed) return;
