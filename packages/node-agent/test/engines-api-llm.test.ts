@@ -3,13 +3,18 @@
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
+import { FAST, StateLog, TempDirs, captureLogger, cachedModel, modelRecord, standinConfig, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
 
 const temps = new TempDirs();
 const cleanups: (() => Promise<void>)[] = [];
 
 /** A model server with the llama stand-in under `knobs`, its models ready, and an app in front. */
-async function agent(knobs: Record<string, string>, models: { name: string; args?: string[] }[], limits?: { maxUploadBytes: number; maxJsonBytes: number }) {
+async function agent(
+  knobs: Record<string, string>,
+  models: { name: string; args?: string[] }[],
+  limits?: { maxUploadBytes: number; maxJsonBytes: number },
+  appLogger = testLogger(),
+) {
   const dir = await temps.make();
   const server = new EngineModelServer({
     config: standinConfig(),
@@ -26,7 +31,7 @@ async function agent(knobs: Record<string, string>, models: { name: string; args
     return log;
   });
   await Promise.all(logs.map((l) => l.waitFor("ready")));
-  const app = await startApp(server, limits);
+  const app = await startApp(server, limits, "fast-path", appLogger);
   cleanups.push(async () => {
     await app.close();
     await server.close();
@@ -146,14 +151,19 @@ describe("agent data plane: llama.cpp", () => {
   });
 
   it("ends a stream with an error event when the engine dies mid-stream, then the engine restarts", async () => {
-    const dying = await agent({ STANDIN_DIE_MID_STREAM: "2", STANDIN_CHUNK_INTERVAL_MS: "20" }, [{ name: "dying" }]);
-    const res = await post(`${dying.url}/v1/chat/completions`, { model: "dying", messages, stream: true });
+    const capture = captureLogger();
+    const dying = await agent({ STANDIN_DIE_MID_STREAM: "2", STANDIN_CHUNK_INTERVAL_MS: "20" }, [{ name: "dying" }], undefined, capture.logger);
+    const res = await post(`${dying.url}/v1/chat/completions`, { model: "dying", messages, stream: true }, {
+      headers: { "content-type": "application/json", "x-request-id": "req-dying-1" },
+    });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain('"content":');
     expect(text).not.toContain("[DONE]");
     const last = text.trim().split("\n\n").at(-1)!;
     expect(JSON.parse(last.replace(/^data: /, ""))).toMatchObject({ error: { code: "engine_error" } });
+    // The agent's log line carries the gateway's request id, so one grep finds both hops.
+    expect(capture.records()).toContainEqual(expect.objectContaining({ msg: "engine stream broke off", request_id: "req-dying-1" }));
     await waitUntil(() => dying.server.load("dying")!.inFlight === 0, 2000, "the lease to be released");
     await dying.logs[0]!.waitFor("ready", 10_000, 2);
     expect(dying.logs[0]!.names()).toEqual(["starting", "ready", "starting", "ready"]);

@@ -32,11 +32,11 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string,
 /** Maps whatever a request failed with to an OpenAI error; 5xx details are logged, not leaked. */
 export function sendFailure(res: ServerResponse, err: unknown, log: Logger): void {
   if (err instanceof EngineRequestError) {
-    if (err.status >= 500) log.warn({ code: err.code, message: err.message }, "engine request failed");
+    if (err.status >= 500) log.warn({ request_id: requestIdOf(res), code: err.code, message: err.message }, "engine request failed");
     sendError(res, err.code, err.message, err.param, err.status);
     return;
   }
-  log.error({ err }, "unexpected error in the data plane");
+  log.error({ request_id: requestIdOf(res), err }, "unexpected error in the data plane");
   sendError(res, "internal_error", "The node agent hit an internal error; the details are in its log. Retry the request.");
 }
 
@@ -83,7 +83,7 @@ export async function sendReply(res: ServerResponse, reply: EngineReply, signal:
         if (!res.destroyed) res.end();
       } catch (err) {
         if (signal.aborted || res.destroyed) return;
-        log.warn({ err }, "engine stream broke off");
+        log.warn({ request_id: requestIdOf(res), err }, "engine stream broke off");
         const event = errorBody("engine_error", "The engine stopped in the middle of the stream (it may have crashed); retry the request.");
         res.end(`data: ${JSON.stringify(event)}\n\n`);
       } finally {
@@ -92,4 +92,10 @@ export async function sendReply(res: ServerResponse, reply: EngineReply, signal:
       return;
     }
   }
+}
+
+/** The gateway's X-Request-Id for this request (both hops and both logs share it), if it sent one. */
+function requestIdOf(res: ServerResponse): string | undefined {
+  const id = res.req?.headers["x-request-id"];
+  return typeof id === "string" ? id : undefined;
 }

@@ -193,7 +193,7 @@ export function createOpenAIRouter(deps: OpenAIRouterDeps): Router {
           res.destroy();
           return;
         }
-        log.error({ err, method: req.method, url: req.url }, "request failed");
+        log.error({ request_id: req.headers["x-request-id"], err, method: req.method, url: req.url }, "request failed");
         sendError(res, "internal_error", "The node agent hit an internal error; the details are in its log.");
       });
     },
