@@ -1,17 +1,10 @@
 // The idle timeout (OMNIGATE_PROXY_IDLE_TIMEOUT_MS) measures the upstream's silence. While the
 // client reads slowly the gateway pauses the agent itself, so that silence must not cut the stream.
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { afterEach, describe, expect, it } from "vitest";
-import { FakeAgent, modelRecord, sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
+import { describe, expect, it } from "vitest";
+import { clusterPerTest, sseData } from "./data-plane-harness.js";
 
-let gw: TestGateway | undefined;
-const agents: FakeAgent[] = [];
-
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-});
+const cluster = clusterPerTest();
 
 const IDLE_MS = 300;
 // 24 MiB: far more than the loopback socket buffers hold, so the gateway's writes back up.
@@ -38,10 +31,10 @@ function readAll(res: IncomingMessage): Promise<string> {
 
 describe("idle timeout and a slow client", () => {
   it("does not cut a stream while the client is not reading, however long the upstream is held back", async () => {
-    const [a] = await Promise.all([FakeAgent.start("a")]);
-    agents.push(a!);
-    gw = await startGateway({ OMNIGATE_PROXY_IDLE_TIMEOUT_MS: String(IDLE_MS) });
-    gw.models.set("llm", modelRecord("llm", "llama_cpp"));
+    const {
+      gw,
+      agents: [a],
+    } = await cluster({ OMNIGATE_PROXY_IDLE_TIMEOUT_MS: String(IDLE_MS) }, ["a"]);
     await a!.config({ chunks: CHUNKS, chunkBytes: CHUNK_BYTES });
     await gw.addNode(a!, [{ name: "llm" }]);
 

@@ -2,25 +2,21 @@
 import { createServer, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { FakeAgent, modelRecord, sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
+import { clusterPerTest, sseData, type FakeAgent, type TestGateway } from "./data-plane-harness.js";
 
-let gw: TestGateway | undefined;
-const agents: FakeAgent[] = [];
 const servers: Server[] = [];
 
 afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
+const cluster = clusterPerTest();
+let gw: TestGateway | undefined;
+
 async function setup(env: Record<string, string> = {}, names = ["a", "b"]): Promise<FakeAgent[]> {
-  const started = await Promise.all(names.map((n) => FakeAgent.start(n)));
-  agents.push(...started);
-  gw = await startGateway(env);
-  gw.models.set("llm", modelRecord("llm", "llama_cpp"));
-  return started;
+  const started = await cluster(env, names);
+  gw = started.gw;
+  return started.agents;
 }
 
 /** A port that refuses connections: listened on once, then closed. */
@@ -72,8 +68,7 @@ describe("failover before the first byte", () => {
       }
       expect((await a!.stats()).requests).toBeGreaterThan(0);
       await gw!.close();
-      gw = undefined;
-      await Promise.all(agents.splice(0).map((x) => x.stop()));
+      await Promise.all([a, b].map((x) => x!.stop()));
     }
   });
 

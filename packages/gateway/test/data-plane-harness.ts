@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import express from "express";
+import { afterEach } from "vitest";
 import { request } from "undici";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
@@ -129,6 +130,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let closed: Promise<void> | undefined;
   return {
     url,
     nodes,
@@ -154,11 +156,35 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
       if (typeof agent !== "string") await agent.config({ secret });
       return entry;
     },
-    async close() {
-      await dataPlane.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+    close() {
+      closed ??= (async () => {
+        await dataPlane.close();
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      })();
+      return closed;
     },
+  };
+}
+
+/**
+ * Per-test clusters for a test file: each call starts stand-in agents and a gateway with the model
+ * "llm" registered; everything started is stopped after each test. Call at the file's top level.
+ */
+export function clusterPerTest(): (env?: Record<string, string>, names?: readonly string[]) => Promise<{ gw: TestGateway; agents: FakeAgent[] }> {
+  const gateways: TestGateway[] = [];
+  const agents: FakeAgent[] = [];
+  afterEach(async () => {
+    await Promise.all(gateways.splice(0).map((g) => g.close()));
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
+  });
+  return async (env = {}, names = ["a", "b"]) => {
+    const started = await Promise.all(names.map((n) => FakeAgent.start(n)));
+    agents.push(...started);
+    const gw = await startGateway(env);
+    gateways.push(gw);
+    gw.models.set("llm", modelRecord("llm", "llama_cpp"));
+    return { gw, agents: started };
   };
 }
 

@@ -1,24 +1,16 @@
 // Scheduling, exact in-flight counts, backpressure (the per-model queue) and client aborts,
 // against stand-in agent processes (test fixture).
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { request } from "undici";
-import { FakeAgent, modelRecord, startGateway, type TestGateway } from "./data-plane-harness.js";
+import { clusterPerTest, type FakeAgent, type TestGateway } from "./data-plane-harness.js";
 
+const cluster = clusterPerTest();
 let gw: TestGateway | undefined;
-const agents: FakeAgent[] = [];
 
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-});
-
-async function setup(env: Record<string, string>, names: string[]): Promise<FakeAgent[]> {
-  const started = await Promise.all(names.map((n) => FakeAgent.start(n)));
-  agents.push(...started);
-  gw = await startGateway(env);
-  gw.models.set("llm", modelRecord("llm", "llama_cpp"));
-  return started;
+async function setup(env: Record<string, string> = {}, names = ["a", "b"]): Promise<FakeAgent[]> {
+  const started = await cluster(env, names);
+  gw = started.gw;
+  return started.agents;
 }
 
 function chat(opts: { stream?: boolean; signal?: AbortSignal } = {}) {

@@ -1,27 +1,19 @@
 // A node whose last heartbeat said `ready` but whose agent answers 404 model_not_found (it dropped
 // the model since): the gateway fails over before the first byte, does not hold it against the node
 // (outlier detection), and stops routing the model there until the node reports again.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { request } from "undici";
 import { Heartbeat } from "@omnigate/shared/node-protocol";
 import { nodeViews } from "../src/routing/readiness.js";
-import { FakeAgent, modelRecord, startGateway, type TestGateway } from "./data-plane-harness.js";
+import { clusterPerTest, type FakeAgent, type TestGateway } from "./data-plane-harness.js";
 
+const cluster = clusterPerTest();
 let gw: TestGateway | undefined;
-const agents: FakeAgent[] = [];
 
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  await Promise.all(agents.splice(0).map((a) => a.stop()));
-});
-
-async function setup(env: Record<string, string>, names: string[]): Promise<FakeAgent[]> {
-  const started = await Promise.all(names.map((n) => FakeAgent.start(n)));
-  agents.push(...started);
-  gw = await startGateway(env);
-  gw.models.set("llm", modelRecord("llm", "llama_cpp"));
-  return started;
+async function setup(env: Record<string, string> = {}, names = ["a", "b"]): Promise<FakeAgent[]> {
+  const started = await cluster(env, names);
+  gw = started.gw;
+  return started.agents;
 }
 
 async function chat() {
