@@ -3,6 +3,7 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { delimiter, isAbsolute, resolve } from "node:path";
 import { buildEngineEnv } from "./child-env.js";
+import { EngineSetupError } from "./engine-errors.js";
 import type { ProbeResult } from "./types.js";
 
 async function isExecutableFile(path: string): Promise<boolean> {
@@ -105,4 +106,30 @@ export async function findAndProbe(
   const found = await resolveBinary(configured, names, variable);
   if (!found.ok) return found;
   return probeBinary(found.path, options.args ?? ["--help"], options.timeoutMs, buildEngineEnv(options.envPass));
+}
+
+/**
+ * An adapter's engine binary: found and probed once at agent start (`probe`), then handed to every
+ * engine it plans (`path`), which fails with a setup error when the probe did not pass.
+ */
+export class ProbedBinary {
+  #path: string | undefined;
+
+  constructor(
+    readonly engine: string,
+    private readonly configured: string | undefined,
+    private readonly variable: string,
+    private readonly options: { timeoutMs: number; envPass: string },
+  ) {}
+
+  async probe(): Promise<ProbeResult> {
+    const probed = await findAndProbe(this.configured, [this.engine], this.variable, this.options);
+    if (probed.ok) this.#path = probed.binary;
+    return probed;
+  }
+
+  path(): string {
+    if (!this.#path) throw new EngineSetupError(`${this.engine} was not found or does not run on this node`);
+    return this.#path;
+  }
 }

@@ -116,3 +116,10 @@ export function engineStatusError(engine: string, status: number, text: string, 
   }
   return new EngineRequestError("engine_error", `${engine} failed with HTTP ${status}: ${message}.${suffix}`);
 }
+
+/** Readiness as a GET that answers 200 once the engine serves (llama/whisper `/health`, sd `/v1/models`). */
+export async function answersOk(target: ServerTarget, path: string, signal: AbortSignal): Promise<boolean> {
+  const res = await engineRequest(target, { method: "GET", path, signal, timeoutMs: 5_000 });
+  await res.body.dump();
+  return res.statusCode === 200;
+}

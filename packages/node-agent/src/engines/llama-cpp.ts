@@ -1,9 +1,9 @@
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { CachedModel } from "../cache/types.js";
-import { findAndProbe } from "./binary.js";
+import { ProbedBinary } from "./binary.js";
 import { probeOptions, type EngineConfig } from "./engine-env.js";
 import { EngineSetupError } from "./engine-errors.js";
-import { connectionFailure, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
+import { answersOk, connectionFailure, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
 import { extraArgs, filesMatching, requireFile } from "./model-files.js";
 import type { EngineAdapter, EngineCall, EngineReply, ServerPlan, ServerTarget } from "./types.js";
 
@@ -54,17 +54,12 @@ async function forward(call: EngineCall, target: ServerTarget, signal: AbortSign
 
 /** llama.cpp's `llama-server` (runtime `llama_cpp`): chat, completion, embedding. */
 export function createLlamaCppAdapter(config: EngineConfig): EngineAdapter {
-  let binary: string | undefined;
+  const binary = new ProbedBinary(ENGINE, config.OMNIGATE_LLAMA_SERVER_BIN, "OMNIGATE_LLAMA_SERVER_BIN", probeOptions(config));
   return {
     runtime: "llama_cpp",
-    async probe() {
-      const probed = await findAndProbe(config.OMNIGATE_LLAMA_SERVER_BIN, [ENGINE], "OMNIGATE_LLAMA_SERVER_BIN", probeOptions(config));
-      if (probed.ok) binary = probed.binary;
-      return probed;
-    },
+    probe: () => binary.probe(),
     plan(model, files): ServerPlan {
-      if (!binary) throw new EngineSetupError(`${ENGINE} was not found or does not run on this node`);
-      const bin = binary;
+      const bin = binary.path();
       const gguf = mainGguf(model, files);
       const mmproj = filesMatching(files, /mmproj.*\.gguf$/i)[0];
       const extra = extraArgs(config.OMNIGATE_LLAMA_ARGS, "OMNIGATE_LLAMA_ARGS", model);
@@ -85,11 +80,7 @@ export function createLlamaCppAdapter(config: EngineConfig): EngineAdapter {
           String(port),
         ],
         // 503 "Loading model" while the port is already open; 200 once it serves.
-        async isReady(target, signal) {
-          const res = await engineRequest(target, { method: "GET", path: "/health", signal, timeoutMs: 5_000 });
-          await res.body.dump();
-          return res.statusCode === 200;
-        },
+        isReady: (target, signal) => answersOk(target, "/health", signal),
         async capacity(target, signal) {
           const res = await engineRequest(target, { method: "GET", path: "/props", signal, timeoutMs: 5_000 });
           if (res.statusCode !== 200) {

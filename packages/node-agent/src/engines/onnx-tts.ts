@@ -3,9 +3,9 @@ import { join } from "node:path";
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { SpeechResponseFormat } from "@omnigate/shared/openai";
 import type { CachedModel } from "../cache/types.js";
-import { findAndProbe } from "./binary.js";
+import { ProbedBinary } from "./binary.js";
 import { probeOptions, type EngineConfig } from "./engine-env.js";
-import { EngineRequestError, EngineSetupError, modelLabel } from "./engine-errors.js";
+import { EngineRequestError, modelLabel } from "./engine-errors.js";
 import { extraArgs, filePath, filesMatching, folderOf, requireFile } from "./model-files.js";
 import type { EngineAdapter, EngineCall, EngineReply, OneShotContext, OneShotPlan } from "./types.js";
 import { parseWav } from "./wav.js";
@@ -141,17 +141,12 @@ async function speak(
 
 /** sherpa-onnx's `sherpa-onnx-offline-tts` (runtime `onnx_runtime`), one process per request. */
 export function createOnnxTtsAdapter(config: EngineConfig): EngineAdapter {
-  let binary: string | undefined;
+  const binary = new ProbedBinary(ENGINE, config.OMNIGATE_TTS_BIN, "OMNIGATE_TTS_BIN", probeOptions(config));
   return {
     runtime: "onnx_runtime",
-    async probe() {
-      const probed = await findAndProbe(config.OMNIGATE_TTS_BIN, [ENGINE], "OMNIGATE_TTS_BIN", probeOptions(config));
-      if (probed.ok) binary = probed.binary;
-      return probed;
-    },
+    probe: () => binary.probe(),
     plan(model, files): OneShotPlan {
-      if (!binary) throw new EngineSetupError(`${ENGINE} was not found or does not run on this node`);
-      const base = [binary, ...modelArgs(model, files), ...extraArgs(config.OMNIGATE_TTS_ARGS, "OMNIGATE_TTS_ARGS", model)];
+      const base = [binary.path(), ...modelArgs(model, files), ...extraArgs(config.OMNIGATE_TTS_ARGS, "OMNIGATE_TTS_ARGS", model)];
       return {
         kind: "oneshot",
         concurrency: config.OMNIGATE_ONESHOT_CONCURRENCY,

@@ -4,7 +4,7 @@ import type { CachedModel } from "../cache/types.js";
 import { findAndProbe } from "./binary.js";
 import { probeOptions, type EngineConfig } from "./engine-env.js";
 import { EngineRequestError, EngineSetupError } from "./engine-errors.js";
-import { connectionFailure, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
+import { answersOk, connectionFailure, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
 import { imagesResponse, normaliseCreated, parseSize, rejectUrlFormat } from "./images.js";
 import { extraArgs, filePath, filesMatching, requireFile } from "./model-files.js";
 import { sdCliPlan } from "./sd-cli.js";
@@ -149,11 +149,7 @@ export function createStableDiffusionAdapter(config: EngineConfig): EngineAdapte
           String(port),
         ],
         // No /health: the model loads before the port binds, and /v1/models answers once it serves.
-        async isReady(target, signal) {
-          const res = await engineRequest(target, { method: "GET", path: "/v1/models", signal, timeoutMs: 5_000 });
-          await res.body.dump();
-          return res.statusCode === 200;
-        },
+        isReady: (target, signal) => answersOk(target, "/v1/models", signal),
         capacity: async () => 1,
         concurrency: 1,
         forward,

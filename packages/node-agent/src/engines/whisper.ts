@@ -1,10 +1,10 @@
 import { FormData } from "undici";
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { CachedModel } from "../cache/types.js";
-import { findAndProbe } from "./binary.js";
+import { ProbedBinary } from "./binary.js";
 import { probeOptions, type EngineConfig } from "./engine-env.js";
 import { EngineRequestError, EngineSetupError } from "./engine-errors.js";
-import { connectionFailure, engineMessage, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
+import { answersOk, connectionFailure, engineMessage, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
 import { extraArgs, filesMatching, requireFile } from "./model-files.js";
 import type { EngineAdapter, EngineCall, EngineReply, ServerPlan, ServerTarget } from "./types.js";
 
@@ -72,28 +72,19 @@ async function forward(call: EngineCall, target: ServerTarget, signal: AbortSign
 
 /** whisper.cpp's `whisper-server` (runtime `whisper`): transcription and translation. */
 export function createWhisperAdapter(config: EngineConfig): EngineAdapter {
-  let binary: string | undefined;
+  const binary = new ProbedBinary(ENGINE, config.OMNIGATE_WHISPER_SERVER_BIN, "OMNIGATE_WHISPER_SERVER_BIN", probeOptions(config));
   return {
     runtime: "whisper",
-    async probe() {
-      const probed = await findAndProbe(config.OMNIGATE_WHISPER_SERVER_BIN, [ENGINE], "OMNIGATE_WHISPER_SERVER_BIN", probeOptions(config));
-      if (probed.ok) binary = probed.binary;
-      return probed;
-    },
+    probe: () => binary.probe(),
     plan(model, files): ServerPlan {
-      if (!binary) throw new EngineSetupError(`${ENGINE} was not found or does not run on this node`);
-      const bin = binary;
+      const bin = binary.path();
       const file = modelFile(model, files);
       const extra = extraArgs(config.OMNIGATE_WHISPER_ARGS, "OMNIGATE_WHISPER_ARGS", model);
       return {
         kind: "server",
         argv: (port) => [bin, ...extra, "-m", file, "--host", "127.0.0.1", "--port", String(port)],
         // The model loads before the port binds: refused connections until then, then /health 200.
-        async isReady(target, signal) {
-          const res = await engineRequest(target, { method: "GET", path: "/health", signal, timeoutMs: 5_000 });
-          await res.body.dump();
-          return res.statusCode === 200;
-        },
+        isReady: (target, signal) => answersOk(target, "/health", signal),
         capacity: async () => 1,
         // whisper-server runs one inference at a time behind a mutex: queue in the agent instead.
         concurrency: 1,
