@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { open, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
 import { CACHE_CLI, Scope, bytes, tree, waitFor } from "./cache-test-utils.js";
 
 /**
@@ -44,6 +45,18 @@ describe("pnpm agent pull / verify / rm", () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split("\n").map((l) => l.slice(l.lastIndexOf("/snapshots/") + 52))).toEqual(["config.json", "sub/t.txt"]);
     expect(existsSync(join(dir, "models--org--m"))).toBe(true);
+  });
+
+  it("pull --runtime llama_cpp takes what the agent would: one quantization of a GGUF repo", async () => {
+    const quants = { "m-Q8_0.gguf": buildTinyLlamaGguf({ seed: 1 }), "m-Q4_K_M.gguf": buildTinyLlamaGguf({ seed: 2 }), "README.md": "# m" };
+    const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quants } } } } });
+    const e = await env(hub.url);
+    const r = await scope.cli(["pull", "org/quants", "--runtime", "llama_cpp"], e).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n").map((l) => l.slice(l.lastIndexOf("/") + 1))).toEqual(["m-Q4_K_M.gguf"]);
+    const bad = await scope.cli(["pull", "org/quants", "--runtime", "vllm"], e).done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("error: --runtime must be one of llama_cpp, whisper, stable_diffusion, onnx_runtime, not 'vllm'");
   });
 
   it("pull exits non-zero with the reason", async () => {

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DownloadProgress } from "@omnigate/shared/models";
 import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
 import { EntryNotFoundError } from "../src/hub/hub-errors.js";
-import { InvalidGgufError, NoMatchingFilesError } from "../src/cache/cache-errors.js";
+import { InvalidGgufError, NoDefaultFilesError, NoMatchingFilesError } from "../src/cache/cache-errors.js";
+import { defaultFilesFor } from "../src/engines/default-files.js";
 import { Scope, bytes, tree } from "./cache-test-utils.js";
 
 const scope = new Scope();
@@ -155,5 +156,57 @@ describe("pull: layout and selection", () => {
     await expect(pull).rejects.toBeInstanceOf(InvalidGgufError);
     await expect(pull).rejects.toThrow(/'m\.gguf' is not a valid GGUF file: tensor .* ends at byte/);
     expect((await tree(dir)).filter((l) => l.includes("snapshots/") && l.startsWith("l "))).toEqual([]);
+  });
+});
+
+describe("pull: a runtime's default files, for a model registered without 'files'", () => {
+  // A GGUF repo as quantizers publish them: one file per quantization, a projector, a README.
+  const quantRepo = {
+    "README.md": "# quants",
+    "m-Q2_K.gguf": buildTinyLlamaGguf({ seed: 21 }),
+    "m-Q4_K_M.gguf": buildTinyLlamaGguf({ seed: 22 }),
+    "m-Q8_0.gguf": buildTinyLlamaGguf({ seed: 23 }),
+    "mmproj-m-F16.gguf": buildTinyLlamaGguf({ seed: 24 }),
+  };
+  const downloaded = (hub: { log: Array<{ server: string; method: string; stage?: string; path?: string }> }) =>
+    [...new Set(hub.log.filter((e) => e.stage === "bytes" && e.method === "GET").map((e) => e.path))].sort();
+
+  it("downloads only what llama_cpp's pick takes: one quantization and the projector", async () => {
+    const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quantRepo } } } } });
+    const dir = await scope.tmp();
+    const model = await scope.cache(hub, dir).pull({ repo: "org/quants", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") });
+    expect(model.files).toEqual(["m-Q4_K_M.gguf", "mmproj-m-F16.gguf"]);
+    expect(downloaded(hub)).toEqual(["m-Q4_K_M.gguf", "mmproj-m-F16.gguf"]);
+    expect((await tree(dir)).filter((l) => l.startsWith("f ") && l.includes("/blobs/"))).toHaveLength(2);
+    expect((await readFile(join(model.snapshotDir, "m-Q4_K_M.gguf"))).equals(quantRepo["m-Q4_K_M.gguf"])).toBe(true);
+  });
+
+  it("lets explicit files win over the pick", async () => {
+    const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quantRepo } } } } });
+    const model = await scope.cache(hub, await scope.tmp()).pull({ repo: "org/quants", revision: "main", files: ["m-Q8_0.gguf"] }, { defaultFiles: defaultFilesFor("llama_cpp") });
+    expect(model.files).toEqual(["m-Q8_0.gguf"]);
+    expect(downloaded(hub)).toEqual(["m-Q8_0.gguf"]);
+  });
+
+  it("refuses a repo the pick cannot serve before downloading anything, with the reason", async () => {
+    const hub = await scope.hub({ repos: { "org/safetensors": { revisions: { main: { files: { "model.safetensors": weights, "config.json": "{}" } } } } } });
+    const pull = scope.cache(hub, await scope.tmp()).pull({ repo: "org/safetensors", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") });
+    await expect(pull).rejects.toBeInstanceOf(NoDefaultFilesError);
+    await expect(pull).rejects.toThrow(
+      "'org/safetensors' at revision 'main' cannot be pulled without 'files': it has no .gguf model file for llama-server (it has config.json, model.safetensors); register a GGUF repo, or name the files with 'files'",
+    );
+    expect(downloaded(hub)).toEqual([]);
+  });
+
+  it("picks the same way offline, among what is cached", async () => {
+    const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quantRepo } } } } });
+    const dir = await scope.tmp();
+    await scope.cache(hub, dir).pull({ repo: "org/quants", revision: "main", files: ["*.gguf"] });
+    await hub.close();
+    const offline = scope.cache({ url: "http://127.0.0.1:9" }, dir, { offline: true });
+    const model = await offline.pull({ repo: "org/quants", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") });
+    expect(model.files).toEqual(["m-Q4_K_M.gguf", "mmproj-m-F16.gguf"]);
+    // Without a pick, offline serves every cached file, as before.
+    expect((await offline.pull({ repo: "org/quants", revision: "main", files: [] })).files).toHaveLength(4);
   });
 });

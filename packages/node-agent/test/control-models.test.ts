@@ -28,13 +28,27 @@ import { waitFor } from "./helpers/wait.js";
 const REPO = "test-org/tiny-llama";
 const MODEL = "test-org/tiny-llama";
 const GGUF = buildTinyLlamaGguf();
+/** A repo of quantizations, as GGUF publishers lay them out. */
+const QUANTS = "test-org/tiny-quants";
+const QUANT_FILES = {
+  "tiny-Q2_K.gguf": buildTinyLlamaGguf({ seed: 2 }),
+  "tiny-Q4_K_M.gguf": buildTinyLlamaGguf({ seed: 4 }),
+  "tiny-Q8_0.gguf": buildTinyLlamaGguf({ seed: 8 }),
+  "README.md": "# quants\n",
+};
+/** A repo in another format: nothing in it can serve llama-server. */
+const NO_GGUF = "test-org/safetensors-only";
 
 const scope = new TestScope();
 let hub: TestHub;
 
 beforeEach(async () => {
   hub = await startTestHub({
-    repos: { [REPO]: { revisions: { main: { files: { "tiny-q8_0.gguf": GGUF, "README.md": "# tiny llama\n" } } } } },
+    repos: {
+      [REPO]: { revisions: { main: { files: { "tiny-q8_0.gguf": GGUF, "README.md": "# tiny llama\n" } } } },
+      [QUANTS]: { revisions: { main: { files: QUANT_FILES } } },
+      [NO_GGUF]: { revisions: { main: { files: { "model.safetensors": Buffer.alloc(4096, 7), "config.json": "{}" } } } },
+    },
   });
 });
 
@@ -54,7 +68,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   }
 }
 
-const repoCacheDir = (agent: AgentProcess) => join(agent.hfHome, "hub", `models--${REPO.replace("/", "--")}`);
+const repoCacheDir = (agent: AgentProcess, repo = REPO) => join(agent.hfHome, "hub", `models--${repo.replace("/", "--")}`);
 
 interface Stack {
   gateway: GatewayProcess;
@@ -131,6 +145,36 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
     const answer = await chat(s);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     expect(answer.body.choices).toHaveLength(1);
+  });
+
+  it("registered without 'files', a GGUF repo of quantizations pulls and serves only Q4_K_M", async () => {
+    const s = await startStack();
+    expect((await s.api.registerModel({ repo: QUANTS, runtime: "llama_cpp" })).status).toBe(201);
+    const ready = await waitFor(async () => {
+      const entry = await s.api.model(QUANTS);
+      return entry?.ready ? entry : undefined;
+    }, { what: `${QUANTS} ready`, timeoutMs: 20_000 });
+    expect(ready.nodes).toEqual([expect.objectContaining({ runtime_id: s.agent.runtimeId, state: "ready" })]);
+    const files = await filesUnder(repoCacheDir(s.agent, QUANTS));
+    expect(files.filter((f) => f.startsWith("snapshots/")).map((f) => f.replace(/^snapshots\/[0-9a-f]{40}\//, ""))).toEqual(["tiny-Q4_K_M.gguf"]);
+    expect(files.filter((f) => f.startsWith("blobs/"))).toHaveLength(1);
+    expect(hub.log.filter((e) => e.stage === "bytes" && e.method === "GET").map((e) => e.path)).toEqual(["tiny-Q4_K_M.gguf"]);
+    const answer = await httpJson<{ choices?: unknown[] }>(`${s.gateway.url}/v1/chat/completions`, {
+      token: s.gateway.adminKey,
+      json: { model: QUANTS, messages: [{ role: "user", content: "hello" }], max_tokens: 4 },
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+  });
+
+  it("registered without 'files', a repo with no GGUF fails with the reason and downloads nothing", async () => {
+    const s = await startStack();
+    expect((await s.api.registerModel({ name: "no-gguf", repo: NO_GGUF, runtime: "llama_cpp" })).status).toBe(201);
+    const failed = await waitFor(async () => {
+      const node = (await s.api.model("no-gguf"))?.nodes[0];
+      return node?.state === "failed" ? node : undefined;
+    }, { what: "no-gguf failed", timeoutMs: 20_000 });
+    expect(failed.error).toContain(`'${NO_GGUF}' at revision 'main' cannot be pulled without 'files': it has no .gguf model file for llama-server (it has config.json, model.safetensors)`);
+    expect(hub.log.filter((e) => e.stage === "bytes" && e.repo === NO_GGUF)).toEqual([]);
   });
 
   it("reports a failed pull with its reason, and readiness says so", async () => {

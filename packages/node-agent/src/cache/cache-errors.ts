@@ -68,6 +68,16 @@ export class NoMatchingFilesError extends Error {
   }
 }
 
+/** A model with no `files` whose repo has nothing its runtime's default pick can take. */
+export class NoDefaultFilesError extends Error {
+  override readonly name = "NoDefaultFilesError";
+  readonly code = "no_default_files";
+  readonly retryable = false;
+  constructor(readonly repo: string, readonly revision: string, reason: string) {
+    super(`'${repo}' at revision '${revision}' cannot be pulled without 'files': ${reason}`);
+  }
+}
+
 /** A model that is not (completely, validly) in the cache, asked for without downloading. */
 export class NotCachedError extends Error {
   override readonly name = "NotCachedError";

@@ -44,9 +44,8 @@ export interface Selection<T> {
 }
 
 /**
- * The files `patterns` pick, in listing order. Empty `patterns` means every file: choosing a
- * runtime's default files is the caller's business (list the repo with `HfModelCache.listFiles`,
- * pick, and pull with explicit patterns).
+ * The files `patterns` pick, in listing order. Empty `patterns` means every file: a runtime's
+ * default pick is made before, by the `defaultFiles` a pull is given (engines/default-files.ts).
  */
 export function selectFiles<T extends { readonly path: string }>(files: readonly T[], patterns: readonly string[]): Selection<T> {
   if (patterns.length === 0) return { selected: [...files], unmatched: [] };

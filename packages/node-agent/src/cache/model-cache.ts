@@ -7,14 +7,14 @@ import { HubDownloader } from "../hub/hub-download.js";
 import { EntryNotFoundError, unwrap } from "../hub/hub-errors.js";
 import { DEFAULT_RETRY, abortReason, type RetryPolicy } from "../hub/hub-retry.js";
 import { ensureFile, type FetchDeps } from "./blob-fetch.js";
-import { NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
+import { NoDefaultFilesError, NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
 import { isGlob, selectFiles } from "./cache-glob.js";
 import { linkedEtag, readCachedModel } from "./cache-offline.js";
 import { CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { removeModel } from "./cache-remove.js";
 import { ensureFreeSpace } from "./disk-space.js";
 import { ProgressTracker } from "./progress.js";
-import type { CacheModelRef, CachedModel, ModelCache, PullOptions } from "./types.js";
+import type { CacheModelRef, CachedModel, DefaultFiles, ModelCache, PullOptions } from "./types.js";
 
 export interface HfModelCacheOptions {
   /** The hub cache folder (`HF_HUB_CACHE`). */
@@ -111,8 +111,12 @@ export class HfModelCache implements ModelCache {
   private async doPull(model: CacheModelRef, options: PullOptions): Promise<CachedModel> {
     const repo = checkRepo(model.repo);
     const revision = checkRevision(model.revision);
-    const patterns = model.files.map((p) => checkRepoPath(p, "file pattern"));
+    let patterns = model.files.map((p) => checkRepoPath(p, "file pattern"));
     if (this.options.offline) {
+      if (patterns.length === 0 && options.defaultFiles) {
+        const cached = await readCachedModel(this.layout, { repo, revision, files: [] }, true);
+        patterns = this.pickDefault(repo, revision, cached.files, options.defaultFiles);
+      }
       const cached = await readCachedModel(this.layout, { repo, revision, files: patterns }, true);
       options.onVerifying?.();
       return cached;
@@ -121,6 +125,9 @@ export class HfModelCache implements ModelCache {
     outer?.throwIfAborted();
     const commit = unwrap(await this.hub.resolveCommit(repo, revision, outer));
     const listing = unwrap(await this.hub.listFiles(repo, commit, outer));
+    if (patterns.length === 0 && options.defaultFiles) {
+      patterns = this.pickDefault(repo, revision, listing.map((f) => f.path), options.defaultFiles);
+    }
     const files = this.select(repo, revision, commit, listing, patterns);
     await this.writeRef(repo, revision, commit);
 
@@ -157,6 +164,18 @@ export class HfModelCache implements ModelCache {
     const ready = await readCachedModel(this.layout, { repo, revision: commit, files: files.map((f) => f.path) }, false);
     this.log.info({ repo, revision, commit, files: ready.files.length, bytes: total }, "model cached");
     return ready;
+  }
+
+  /** The runtime's default pick among a repo's files, for a model that names none. */
+  private pickDefault(repo: string, revision: string, paths: readonly string[], pick: DefaultFiles): string[] {
+    let picked: string[];
+    try {
+      picked = pick(paths);
+    } catch (err) {
+      throw new NoDefaultFilesError(repo, revision, err instanceof Error ? err.message : String(err));
+    }
+    this.log.info({ repo, revision, files: picked, of: paths.length }, "no 'files' given: pulling the runtime's default pick");
+    return picked.map((p) => checkRepoPath(p, "default file"));
   }
 
   /** The listing's files that `patterns` pick, every one checked to be safe to write. */

@@ -13,12 +13,21 @@ export interface CachedModel {
   readonly files: readonly string[];
 }
 
+/**
+ * What to pull of a repo when a model names no `files`: the repo's file paths in, the paths to
+ * pull out; throws (with the reason) when nothing in the repo can serve. A runtime's choice
+ * (engines/default-files.ts), given by the caller: the cache itself knows no runtimes.
+ */
+export type DefaultFiles = (paths: readonly string[]) => string[];
+
 export interface PullOptions {
   /** Aborting stops the download and leaves no debris but resumable `.incomplete` files. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: DownloadProgress) => void;
   /** Called once the bytes are all here and verification begins. */
   readonly onVerifying?: () => void;
+  /** The pick when the model names no `files`; without it the whole repo is pulled. */
+  readonly defaultFiles?: DefaultFiles;
 }
 
 /** The verified local model cache (issue 3). The reconciler drives models through it. */

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { pino } from "pino";
 import type { DownloadProgress } from "@omnigate/shared/models";
+import { RuntimeType } from "@omnigate/shared/runtimes";
 import { CacheEnv, type CacheConfig } from "../cache/cache-env.js";
 import { formatBytes } from "../cache/cache-errors.js";
 import { modelCacheOptions } from "../cache/create-model-cache.js";
@@ -9,6 +10,7 @@ import { HfModelCache } from "../cache/model-cache.js";
 import { removeRepo } from "../cache/cache-remove.js";
 import { verifyCache } from "../cache/cache-verify.js";
 import { formatEnvErrors } from "@omnigate/shared/validation";
+import { defaultFilesFor } from "../engines/default-files.js";
 import type { Logger } from "../logger.js";
 import { progressOutput } from "./cache-progress.js";
 
@@ -74,9 +76,13 @@ export function registerCacheCommands(program: Command, io: CacheCommandIo = {})
     .argument("<repo>", "Hugging Face repo id, org/name")
     .option("-f, --file <path-or-glob>", "a file or glob inside the repo (repeatable; default: every file)", collect, [])
     .option("-r, --revision <rev>", "branch, tag or commit", "main")
+    .option("--runtime <runtime>", `without --file, pull what the agent pulls for a model of this runtime registered without 'files' (llama_cpp: one quantization, Q4_K_M first); one of ${RuntimeType.options.join(", ")}`)
     .option("--cache-dir <dir>", "hub cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)")
-    .action((repo: string, opts: { file: string[]; revision: string; cacheDir?: string }) =>
+    .action((repo: string, opts: { file: string[]; revision: string; runtime?: string; cacheDir?: string }) =>
       run(io, async () => {
+        const runtime = opts.runtime === undefined ? undefined : RuntimeType.safeParse(opts.runtime);
+        if (runtime && !runtime.success) throw new CliFailure(`--runtime must be one of ${RuntimeType.options.join(", ")}, not '${opts.runtime}'`, 2);
+        const defaultFiles = runtime ? defaultFilesFor(runtime.data) : undefined;
         const cache = openCache(io, opts.cacheDir);
         const controller = new AbortController();
         const onSignal = (): void => controller.abort();
@@ -88,7 +94,7 @@ export function registerCacheCommands(program: Command, io: CacheCommandIo = {})
         try {
           const model = await cache.pull(
             { repo, revision: opts.revision, files: opts.file },
-            { signal: controller.signal, onProgress: (p) => progress.update((last = p)) },
+            { signal: controller.signal, onProgress: (p) => progress.update((last = p)), ...(defaultFiles ? { defaultFiles } : {}) },
           );
           progress.done();
           for (const f of model.files) out().write(`${join(model.snapshotDir, f)}\n`);

@@ -7,6 +7,7 @@ import type { CachedModel, ModelCache } from "../cache/types.js";
 import type { Logger } from "../logger.js";
 import type { EngineState, ModelServer } from "../supervisor/types.js";
 import type { HeldModelsStore } from "./held-models-store.js";
+import { defaultFilesFor } from "../engines/default-files.js";
 import { cacheRef, sameSpec } from "./model-spec.js";
 
 /** Well under NodeModelStatus.error's 4096 limit: the message, not a log. */
@@ -225,8 +226,10 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     try {
       if (!m.cached) {
         this.#log.info({ model: name, repo: m.record.repo, revision: m.record.revision }, "pulling model");
+        const defaultFiles = defaultFilesFor(m.record.runtime);
         const cached = await this.#cache.pull(cacheRef(m.record), {
           signal,
+          ...(defaultFiles ? { defaultFiles } : {}),
           onProgress: (p) => this.#onProgress(m, p),
           onVerifying: () => this.#set(m, "verifying"),
         });
