@@ -4,9 +4,11 @@
 // Jobs (all against one origin through an undici Pool with keep-alive):
 //   { mode: "latency", url, path, headers, body, count, warmup }            sequential, 1 connection
 //   { mode: "throughput", url, path, headers, body, connections, durationMs, warmupMs }
-//   { mode: "streams", url, path, headers, body, streams, expectChunks, lateMs, rounds?, warm? }
-//     N streams at once, `rounds` times (default 1); `warm` first runs one unmeasured round so the
-//     measured ones reuse open keep-alive connections (no TCP handshake in the time to first token)
+//   { mode: "streams", url, path, headers, body, streams, expectChunks, lateMs, rounds?, warm?, warmStreams?, warmRounds? }
+//     N streams at once, `rounds` times (default 1); `warm` first runs `warmRounds` (default 1)
+//     unmeasured rounds of `warmStreams` (default N) streams at once, so the measured ones reuse open
+//     keep-alive connections (no TCP handshake in the time to first token) and run JIT-compiled code
+//     in every process of the path, as a server that has been up a while does
 //   { mode: "hold", …streams job }  like "streams", prints {"event":"open"} once every stream has its first event
 import { Pool } from "undici";
 
@@ -107,16 +109,16 @@ async function stream(p, onFirst) {
 }
 
 async function streams(hold) {
-  const p = pool(job.streams);
+  const p = pool(Math.max(job.streams, job.warmStreams ?? 0));
   let opened = 0;
   const onFirst = hold
     ? () => {
         if (++opened === job.streams) process.stdout.write(`${JSON.stringify({ event: "open", streams: opened })}\n`);
       }
     : undefined;
-  const round = () =>
-    Promise.all(Array.from({ length: job.streams }, () => stream(p, onFirst).catch((err) => ({ failed: String(err.message ?? err) }))));
-  if (job.warm) await round();
+  const round = (n = job.streams) =>
+    Promise.all(Array.from({ length: n }, () => stream(p, onFirst).catch((err) => ({ failed: String(err.message ?? err) }))));
+  if (job.warm) for (let r = 0; r < (job.warmRounds ?? 1); r++) await round(job.warmStreams ?? job.streams);
   const t0 = now();
   const results = [];
   for (let r = 0; r < (job.rounds ?? 1); r++) results.push(...(await round()));

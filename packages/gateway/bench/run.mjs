@@ -40,6 +40,10 @@ const { buildTinyLlamaGguf } = await import(join(root, "packages/node-agent/dist
 const MODEL = "bench-llm";
 const BARE_MODEL = "bench-llm-bare";
 const PATHS = ["direct", "agent", "gateway", "gateway-only"];
+// The floor, measured beside them: one and two of the leanest Node proxy hops there is
+// (bench/bare-hop.mjs: no auth, no parsing, no validation) in front of the direct stand-in.
+// "bare-2" has as many processes as the gateway path: what any two Node hops add on this machine.
+const FLOORS = ["bare-1", "bare-2"];
 const CHUNKS = 64;
 const INTERVAL_MS = 20;
 const LATE_MS = 100;
@@ -118,6 +122,19 @@ async function startDirectStandin(ggufPath) {
   const url = `http://127.0.0.1:${port}`;
   await waitUntil(async () => (await fetch(`${url}/health`)).status === 200, "direct stand-in ready");
   return Object.assign(p, { url });
+}
+
+/** bare-1: client → bare hop → direct stand-in; bare-2: client → bare hop → bare hop → direct stand-in. */
+async function startBareHops(directUrl) {
+  const hops = {};
+  let upstream = directUrl;
+  for (const name of FLOORS) {
+    const hop = new Proc(name, BARE_HOP, [upstream], cleanEnv({}));
+    procs.push(hop);
+    upstream = (await hop.waitFor(/bare hop listening on (http:\/\/\S+)/))[1];
+    hops[name] = upstream;
+  }
+  return hops;
 }
 
 async function api(gw, path, init = {}) {
@@ -212,6 +229,7 @@ function target(kind, stream) {
     return { ...base, body: chatBody(stream, BARE_MODEL), url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
   }
   if (kind === "agent") return { ...base, url: agentNode.agentUrl, headers: { ...base.headers, authorization: `Bearer ${agentNode.secret}` } };
+  if (FLOORS.includes(kind)) return { ...base, url: bareHops[kind] };
   return { ...base, url: direct.url };
 }
 
@@ -233,6 +251,7 @@ hub = await startTestHub({ repos: { "bench/tiny-llama": { revisions: { main: { f
 const gw = await startGateway();
 let agent = await startAgent(gw, INTERVAL_MS);
 const direct = await startDirectStandin(ggufPath);
+const bareHops = await startBareHops(direct.url);
 const reg = await api(gw, "/api/models", { method: "POST", body: JSON.stringify({ name: MODEL, repo: "bench/tiny-llama", runtime: "llama_cpp", files: ["tiny-q8_0.gguf"] }) });
 if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
 await waitReady(gw);
@@ -255,21 +274,23 @@ const results = {};
 if (runs("latency")) {
   const rounds = QUICK ? 2 : 5;
   const count = QUICK ? 200 : 400;
-  const lat = Object.fromEntries(PATHS.map((k) => [k, []]));
+  const kinds = [...PATHS, ...FLOORS];
+  const lat = Object.fromEntries(kinds.map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const kind of PATHS) {
+    for (const kind of kinds) {
       const job = { mode: "latency", ...target(kind, false), count, warmup: 50 };
       lat[kind].push(...(await load(job)).latencies);
     }
   }
-  for (const k of PATHS) lat[k].sort((a, b) => a - b);
+  for (const k of kinds) lat[k].sort((a, b) => a - b);
   const row = (k) => ({ p50: percentile(lat[k], 50), p99: percentile(lat[k], 99) });
-  const L = (results.latency = { ...Object.fromEntries(PATHS.map((k) => [k, row(k)])), n: lat.direct.length });
+  const L = (results.latency = { ...Object.fromEntries(kinds.map((k) => [k, row(k)])), n: lat.direct.length });
   L.added = { p50: L.gateway.p50 - L.direct.p50, p99: L.gateway.p99 - L.direct.p99 };
   L.gatewayHop = { p50: L.gateway.p50 - L.agent.p50, p99: L.gateway.p99 - L.agent.p99 };
   log(`(1) latency, concurrency 1, ${lat.direct.length} requests per path (${rounds} alternating rounds of ${count}):`);
-  for (const k of PATHS) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms`);
+  for (const k of kinds) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms`);
   log(`    added by gateway + agent: p50 ${ms(L.added.p50)} ms (goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3); of which the gateway hop: p50 ${ms(L.gatewayHop.p50)} ms, p99 ${ms(L.gatewayHop.p99)} ms; gateway alone over direct: p50 +${ms(L["gateway-only"].p50 - L.direct.p50)} ms, p99 +${ms(L["gateway-only"].p99 - L.direct.p99)} ms`);
+  log(`    floor, two bare Node hops over direct: p50 +${ms(L["bare-2"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-2"].p99 - L.direct.p99)} ms (one: p50 +${ms(L["bare-1"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-1"].p99 - L.direct.p99)} ms)`);
 }
 
 // (1b) throughput: closed loop, a few connection counts, best of each path.
@@ -302,36 +323,31 @@ if (runs("throughput")) {
 
 // (2a) streaming TTFT and inter-chunk gaps at low concurrency.
 if (runs("stream")) {
-  const rounds = QUICK ? 3 : 8;
+  const rounds = QUICK ? 4 : 16;
   results.stream = {};
-  for (const kind of PATHS) {
+  // Before the measured streams, 3 rounds of 32 streams at once: every process of the path has
+  // run its streaming code often enough for V8 to compile it, as a server that has been up a while.
+  const STREAM_WARMUP = { warm: true, warmStreams: 32, warmRounds: 3 };
+  for (const kind of [...PATHS, ...FLOORS]) {
     // One stream at a time on a warm connection: the time to first token is the path's own.
-    const res = await load({ mode: "streams", ...target(kind, true), streams: 1, rounds, warm: true, expectChunks: CHUNKS, lateMs: LATE_MS });
+    const res = await load({ mode: "streams", ...target(kind, true), streams: 1, rounds, ...STREAM_WARMUP, expectChunks: CHUNKS, lateMs: LATE_MS });
     if (res.failed || res.lost) throw new Error(`${kind} streams failed: ${res.firstProblem}`);
     results.stream[kind] = { ttft: res.ttft.p50, gapP99: res.gap.p99 };
   }
-  // Reference: the leanest possible Node hop (bench/bare-hop.mjs) in front of the direct stand-in,
-  // measured the same way: the TTFT any extra Node process adds on this machine.
-  const hop = new Proc("bare-hop", BARE_HOP, [direct.url], cleanEnv({}));
-  procs.push(hop);
-  const [, hopUrl] = await hop.waitFor(/bare hop listening on (http:\/\/\S+)/);
-  const hopRes = await load({ mode: "streams", ...target("direct", true), url: hopUrl, streams: 1, rounds, warm: true, expectChunks: CHUNKS, lateMs: LATE_MS });
-  await hop.stop();
-  procs.splice(procs.indexOf(hop), 1);
-  if (hopRes.failed || hopRes.lost) throw new Error(`bare hop streams failed: ${hopRes.firstProblem}`);
   const S = results.stream;
-  S.bareHop = { ttft: hopRes.ttft.p50, gapP99: hopRes.gap.p99 };
+  S.rounds = rounds;
   S.addedTtft = S.gateway.ttft - S.direct.ttft;
   S.addedGapP99 = S.gateway.gapP99 - S.direct.gapP99;
   log(`(2) streaming, ${CHUNKS} chunks ${INTERVAL_MS} ms apart, one stream at a time × ${rounds} on a warm connection, per path:`);
-  for (const k of PATHS) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
-  log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
-  log(`    reference, a bare Node hop (bench/bare-hop.mjs) → direct stand-in: TTFT p50 ${ms(S.bareHop.ttft)} ms (+${ms(S.bareHop.ttft - S.direct.ttft)} ms over direct); agent hop +${ms(S.agent.ttft - S.direct.ttft)} ms`);
+  for (const k of [...PATHS, ...FLOORS]) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
+  log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, agent hop ${ms(S.agent.ttft - S.direct.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
+  log(`    floor, bare Node hops over direct: two +${ms(S["bare-2"].ttft - S.direct.ttft)} ms, one +${ms(S["bare-1"].ttft - S.direct.ttft)} ms`);
 }
 
 // (2b) the most concurrent streams without a late (gap > LATE_MS) or lost chunk, per path.
 if (runs("sweep")) {
-  const steps = QUICK ? [100, 400, 1000] : [100, 200, 300, 400, 600, 800, 1000, 1500, 2000];
+  // From 25 up, so a path that cannot hold 100 fresh streams still shows what it does hold.
+  const steps = QUICK ? [25, 100, 400, 1000] : [25, 50, 100, 200, 300, 400, 600, 800, 1000, 1500, 2000];
   results.maxStreams = {};
   for (const kind of ["direct", "gateway", "gateway-only"]) {
     let held = 0;

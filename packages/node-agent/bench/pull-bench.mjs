@@ -150,6 +150,20 @@ async function runStage(mode, url, out) {
   return { ...r, seconds: j.seconds, user: j.user, sys: j.sys, command: `node ${show(args)}` };
 }
 
+/**
+ * sha256 of SIZE bytes already in memory, on one thread (Node's crypto: OpenSSL, SHA-NI where the
+ * CPU has it): no client that hashes the stream it receives can go faster than this, whatever its
+ * network and disk. Seconds for the whole size.
+ */
+function hashAloneSeconds() {
+  const block = randomBytes(8 * MiB);
+  const hash = createHash("sha256");
+  const t0 = performance.now();
+  for (let off = 0; off < SIZE; off += block.length) hash.update(block.subarray(0, Math.min(block.length, SIZE - off)));
+  hash.digest();
+  return (performance.now() - t0) / 1000;
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mibps = (s) => SIZE / MiB / s;
 const loadAvg = async () => (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
@@ -178,15 +192,16 @@ try {
   const sum = await timed("sha256sum", [file]);
   if (!sum.stdout.startsWith(sha256)) throw new Error(`sha256sum disagrees: ${sum.stdout}`);
 
-  const runs = { curlNull: [], curlFile: [], recv: [], hash: [], write: [], all: [], pull: [] };
+  const runs = { curlNull: [], curlFile: [], recv: [], hash: [], write: [], all: [], pull: [], hashAlone: [] };
   for (let i = 0; i < ROUNDS; i++) {
     runs.curlNull.push(await runCurl(url, "/dev/null"));
     runs.curlFile.push(await runCurl(url, curlFile));
     for (const mode of ["recv", "hash", "write", "all"]) runs[mode].push(await runStage(mode, url, mode === "write" || mode === "all" ? stageFile : undefined));
     runs.pull.push(await runPull(hub.url, join(work, "cache")));
+    runs.hashAlone.push({ seconds: hashAloneSeconds() });
     const r = (k) => mibps(runs[k][i].seconds).toFixed(0);
     console.log(
-      `round ${i + 1}: curl→/dev/null ${r("curlNull")}, curl→file ${r("curlFile")}, node recv ${r("recv")}, +sha256 ${r("hash")}, +write ${r("write")}, +both ${r("all")}, pull ${r("pull")} MiB/s; pull peak RSS ${(runs.pull[i].rss / MiB).toFixed(1)} MiB`,
+      `round ${i + 1}: curl→/dev/null ${r("curlNull")}, curl→file ${r("curlFile")}, node recv ${r("recv")}, +sha256 ${r("hash")}, +write ${r("write")}, +both ${r("all")}, pull ${r("pull")} MiB/s, sha256 alone ${r("hashAlone")} MiB/s; pull peak RSS ${(runs.pull[i].rss / MiB).toFixed(1)} MiB`,
     );
   }
   const loadAfter = await loadAvg();
@@ -204,6 +219,7 @@ try {
     `omnigate pull (sha256 on, written to disk): ${pullRate.toFixed(0)} MiB/s as timed by the CLI (revision, tree, HEAD, download, verify, link); ${wallRate.toFixed(0)} MiB/s over the whole process incl. Node start-up (${fmtCpu(runs.pull)})`,
     `ratio pull / curl -o /dev/null (the issue's figure): ${vsNull.toFixed(2)} (goal ≥ 0.80: ${verdict(vsNull >= 0.8)})`,
     `ratio pull / curl -o file (same disk): ${vsFile.toFixed(2)}`,
+    `ceilings for any client that verifies and keeps the bytes, as ratios to curl -o /dev/null: sha256 alone of ${SIZE / MiB} MiB in memory on one thread ${rate("hashAlone").toFixed(0)} MiB/s = ${(rate("hashAlone") / rate("curlNull")).toFixed(2)} (sha256 is sequential: one stream cannot hash faster); curl -o file ${(rate("curlFile") / rate("curlNull")).toFixed(2)}; node:http receive + sha256 + write with nothing around it (stage "+both") ${(rate("all") / rate("curlNull")).toFixed(2)}`,
     `pull peak RSS: ${peak.toFixed(1)} MiB (goal ≤ 150 MiB: ${verdict(peak <= 150)})`,
     `stages alone, node:http like the pull: receive ${rate("recv").toFixed(0)} MiB/s (${fmtCpu(runs.recv)}); + sha256 ${rate("hash").toFixed(0)} (${fmtCpu(runs.hash)}); + write ${rate("write").toFixed(0)} (${fmtCpu(runs.write)}); + sha256 + write ${rate("all").toFixed(0)} MiB/s (${fmtCpu(runs.all)})`,
     `sha256sum of the file from the page cache: ${mibps(sum.wall).toFixed(0)} MiB/s (coreutils; Node's sha256 uses SHA-NI and is faster)`,
