@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile, readlink } from "node:fs/promises";
+import { readFile, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DownloadProgress } from "@omnigate/shared/models";
@@ -206,7 +206,12 @@ describe("pull: a runtime's default files, for a model registered without 'files
     const offline = scope.cache({ url: "http://127.0.0.1:9" }, dir, { offline: true });
     const model = await offline.pull({ repo: "org/quants", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") });
     expect(model.files).toEqual(["m-Q4_K_M.gguf", "mmproj-m-F16.gguf"]);
-    // Without a pick, offline serves every cached file, as before.
-    expect((await offline.pull({ repo: "org/quants", revision: "main", files: [] })).files).toHaveLength(4);
+    // A corrupt file the pick leaves out does not stand in the way.
+    await writeFile(join(model.snapshotDir, "..", "..", "blobs", hub.file("org/quants", "main", "m-Q2_K.gguf")!.etag), "garbage");
+    expect((await offline.pull({ repo: "org/quants", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") })).files).toEqual(["m-Q4_K_M.gguf", "mmproj-m-F16.gguf"]);
+    // Without a pick, offline takes every cached file, as before: the corrupt one fails it.
+    await expect(offline.pull({ repo: "org/quants", revision: "main", files: [] })).rejects.toThrow(/'m-Q2_K\.gguf' (is|has)/);
+    // And with nothing cached, the pick changes nothing about the offline error.
+    await expect(offline.pull({ repo: "org/absent", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") })).rejects.toThrow(/revision 'main' was never pulled/);
   });
 });

@@ -9,7 +9,7 @@ import { DEFAULT_RETRY, abortReason, type RetryPolicy } from "../hub/hub-retry.j
 import { ensureFile, type FetchDeps } from "./blob-fetch.js";
 import { NoDefaultFilesError, NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
 import { isGlob, selectFiles } from "./cache-glob.js";
-import { linkedEtag, readCachedModel } from "./cache-offline.js";
+import { cachedCommit, linkedEtag, listSnapshot, readCachedModel } from "./cache-offline.js";
 import { CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { removeModel } from "./cache-remove.js";
 import { ensureFreeSpace } from "./disk-space.js";
@@ -114,8 +114,11 @@ export class HfModelCache implements ModelCache {
     let patterns = model.files.map((p) => checkRepoPath(p, "file pattern"));
     if (this.options.offline) {
       if (patterns.length === 0 && options.defaultFiles) {
-        const cached = await readCachedModel(this.layout, { repo, revision, files: [] }, true);
-        patterns = this.pickDefault(repo, revision, cached.files, options.defaultFiles);
+        // Picked among the files present (a corrupt one the pick leaves out does not matter);
+        // nothing cached falls through to readCachedModel's own offline error.
+        const commit = await cachedCommit(this.layout, repo, revision);
+        const present = commit ? await listSnapshot(this.layout.snapshotDir(repo, commit)) : [];
+        if (present.length > 0) patterns = this.pickDefault(repo, revision, present, options.defaultFiles);
       }
       const cached = await readCachedModel(this.layout, { repo, revision, files: patterns }, true);
       options.onVerifying?.();
