@@ -31,10 +31,8 @@ function readAll(res: IncomingMessage): Promise<string> {
 
 describe("idle timeout and a slow client", () => {
   it("does not cut a stream while the client is not reading, however long the upstream is held back", async () => {
-    const {
-      gw,
-      agents: [a],
-    } = await cluster({ OMNIGATE_PROXY_IDLE_TIMEOUT_MS: String(IDLE_MS) }, ["a"]);
+    const [a] = await cluster.agents({ OMNIGATE_PROXY_IDLE_TIMEOUT_MS: String(IDLE_MS) }, ["a"]);
+    const gw = cluster.gw;
     await a!.config({ chunks: CHUNKS, chunkBytes: CHUNK_BYTES });
     await gw.addNode(a!, [{ name: "llm" }]);
 

@@ -167,24 +167,36 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
   };
 }
 
-/**
- * Per-test clusters for a test file: each call starts stand-in agents and a gateway with the model
- * "llm" registered; everything started is stopped after each test. Call at the file's top level.
- */
-export function clusterPerTest(): (env?: Record<string, string>, names?: readonly string[]) => Promise<{ gw: TestGateway; agents: FakeAgent[] }> {
+/** Per-test clusters of a test file (see clusterPerTest). */
+export interface PerTestCluster {
+  /** Starts stand-in agents and a gateway with the model "llm" registered; resolves with the agents. */
+  agents(env?: Record<string, string>, names?: readonly string[]): Promise<FakeAgent[]>;
+  /** The gateway the test's last `agents()` call started. */
+  readonly gw: TestGateway;
+}
+
+/** Per-test clusters for a test file: everything started is stopped after each test. Call at the file's top level. */
+export function clusterPerTest(): PerTestCluster {
   const gateways: TestGateway[] = [];
   const agents: FakeAgent[] = [];
   afterEach(async () => {
     await Promise.all(gateways.splice(0).map((g) => g.close()));
     await Promise.all(agents.splice(0).map((a) => a.stop()));
   });
-  return async (env = {}, names = ["a", "b"]) => {
-    const started = await Promise.all(names.map((n) => FakeAgent.start(n)));
-    agents.push(...started);
-    const gw = await startGateway(env);
-    gateways.push(gw);
-    gw.models.set("llm", modelRecord("llm", "llama_cpp"));
-    return { gw, agents: started };
+  return {
+    async agents(env = {}, names = ["a", "b"]) {
+      const started = await Promise.all(names.map((n) => FakeAgent.start(n)));
+      agents.push(...started);
+      const gw = await startGateway(env);
+      gateways.push(gw);
+      gw.models.set("llm", modelRecord("llm", "llama_cpp"));
+      return started;
+    },
+    get gw() {
+      const gw = gateways.at(-1);
+      if (!gw) throw new Error("no gateway started in this test: call cluster.agents() first");
+      return gw;
+    },
   };
 }
 

@@ -2,19 +2,12 @@
 // against stand-in agent processes (test fixture).
 import { describe, expect, it } from "vitest";
 import { request } from "undici";
-import { clusterPerTest, type FakeAgent, type TestGateway } from "./data-plane-harness.js";
+import { clusterPerTest } from "./data-plane-harness.js";
 
 const cluster = clusterPerTest();
-let gw: TestGateway | undefined;
-
-async function setup(env: Record<string, string> = {}, names = ["a", "b"]): Promise<FakeAgent[]> {
-  const started = await cluster(env, names);
-  gw = started.gw;
-  return started.agents;
-}
 
 function chat(opts: { stream?: boolean; signal?: AbortSignal } = {}) {
-  return request(`${gw!.url}/v1/chat/completions`, {
+  return request(`${cluster.gw.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model: "llm", stream: opts.stream ?? false, messages: [{ role: "user", content: "hi" }] }),
@@ -23,15 +16,15 @@ function chat(opts: { stream?: boolean; signal?: AbortSignal } = {}) {
 }
 
 async function metric(name: string): Promise<string[]> {
-  const text = await (await request(`${gw!.url}/metrics`)).body.text();
+  const text = await (await request(`${cluster.gw.url}/metrics`)).body.text();
   return text.split("\n").filter((l) => l.startsWith(name));
 }
 
 describe("scheduler", () => {
   it("round-robins equally loaded nodes", async () => {
-    const [a, b] = await setup({}, ["a", "b"]);
-    await gw!.addNode(a!, [{ name: "llm" }]);
-    await gw!.addNode(b!, [{ name: "llm" }]);
+    const [a, b] = await cluster.agents({}, ["a", "b"]);
+    await cluster.gw.addNode(a!, [{ name: "llm" }]);
+    await cluster.gw.addNode(b!, [{ name: "llm" }]);
     const seen: string[] = [];
     for (let i = 0; i < 6; i++) seen.push(((await (await chat()).body.json()) as { node: string }).node);
     expect(seen.filter((n) => n === "a")).toHaveLength(3);
@@ -39,11 +32,11 @@ describe("scheduler", () => {
   });
 
   it("sends to the node with the fewest requests in flight relative to its capacity", async () => {
-    const [a, b] = await setup({}, ["a", "b"]);
+    const [a, b] = await cluster.agents({}, ["a", "b"]);
     await a!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
     await b!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 4 }]);
-    await gw!.addNode(b!, [{ name: "llm", capacity: 1 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 4 }]);
+    await cluster.gw.addNode(b!, [{ name: "llm", capacity: 1 }]);
     // 5 held streams fill both nodes exactly: b (capacity 1) gets one, a gets four.
     const held = await Promise.all(Array.from({ length: 5 }, () => chat({ stream: true })));
     await expect.poll(async () => (await a!.stats()).in_flight + (await b!.stats()).in_flight).toBe(5);
@@ -56,9 +49,9 @@ describe("scheduler", () => {
 
 describe("backpressure", () => {
   it("queues when every node is at capacity, refuses with 429 when the queue is full, and serves the queue as slots free", async () => {
-    const [a] = await setup({ OMNIGATE_QUEUE_MAX: "1" }, ["a"]);
+    const [a] = await cluster.agents({ OMNIGATE_QUEUE_MAX: "1" }, ["a"]);
     await a!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 1 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 1 }]);
     const first = await chat({ stream: true });
     const second = chat({ stream: true });
     await expect.poll(async () => await metric("omnigate_queue_depth{")).toEqual(['omnigate_queue_depth{model="llm"} 1']);
@@ -78,9 +71,9 @@ describe("backpressure", () => {
   });
 
   it("answers 503 queue_timeout with Retry-After when no slot frees in time", async () => {
-    const [a] = await setup({ OMNIGATE_QUEUE_TIMEOUT_MS: "300" }, ["a"]);
+    const [a] = await cluster.agents({ OMNIGATE_QUEUE_TIMEOUT_MS: "300" }, ["a"]);
     await a!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 1 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 1 }]);
     const first = await chat({ stream: true });
     const second = await chat();
     expect(second.statusCode).toBe(503);
@@ -91,13 +84,13 @@ describe("backpressure", () => {
   });
 
   it("wakes a waiting request when a new node reports the model ready", async () => {
-    const [a, b] = await setup({}, ["a", "b"]);
+    const [a, b] = await cluster.agents({}, ["a", "b"]);
     await a!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 1 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 1 }]);
     const first = await chat({ stream: true });
     const second = chat();
     await expect.poll(async () => await metric("omnigate_queue_depth{")).toHaveLength(1);
-    await gw!.addNode(b!, [{ name: "llm", capacity: 1 }]);
+    await cluster.gw.addNode(b!, [{ name: "llm", capacity: 1 }]);
     const res = await second;
     expect(((await res.body.json()) as { node: string }).node).toBe("b");
     await a!.release();
@@ -107,11 +100,11 @@ describe("backpressure", () => {
 
 describe("body memory budget", () => {
   it("refuses a body the gateway-wide budget cannot hold with 429, and frees a body's bytes when its request ends", async () => {
-    const [a] = await setup({ OMNIGATE_MAX_BUFFERED_BYTES: "100000" }, ["a"]);
+    const [a] = await cluster.agents({ OMNIGATE_MAX_BUFFERED_BYTES: "100000" }, ["a"]);
     await a!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 8 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 8 }]);
     const big = (stream: boolean) =>
-      request(`${gw!.url}/v1/chat/completions`, {
+      request(`${cluster.gw.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ model: "llm", stream, messages: [{ role: "user", content: "x".repeat(60_000) }] }),
@@ -135,9 +128,9 @@ describe("body memory budget", () => {
 
 describe("exact in-flight counts", () => {
   it("drops a request's count when the client goes away mid-stream, and aborts the agent request", async () => {
-    const [a] = await setup({}, ["a"]);
+    const [a] = await cluster.agents({}, ["a"]);
     await a!.config({ mode: "hold", holdAfter: 1, chunks: 3 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 1 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 1 }]);
     const controller = new AbortController();
     const res = await chat({ stream: true, signal: controller.signal });
     const reader = res.body[Symbol.asyncIterator]();
@@ -152,9 +145,9 @@ describe("exact in-flight counts", () => {
   });
 
   it("drops a waiting request from the queue when its client goes away", async () => {
-    const [a] = await setup({}, ["a"]);
+    const [a] = await cluster.agents({}, ["a"]);
     await a!.config({ mode: "hold", holdAfter: 1, chunks: 2 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 1 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 1 }]);
     const first = await chat({ stream: true });
     const controller = new AbortController();
     const waiting = chat({ signal: controller.signal }).catch((err: Error) => err);
@@ -168,10 +161,10 @@ describe("exact in-flight counts", () => {
   });
 
   it("counts back to zero after a burst of successes, failures and aborts", async () => {
-    const [a, b] = await setup({}, ["a", "b"]);
+    const [a, b] = await cluster.agents({}, ["a", "b"]);
     await b!.config({ mode: "status", status: 500 });
-    await gw!.addNode(a!, [{ name: "llm", capacity: 64 }]);
-    await gw!.addNode(b!, [{ name: "llm", capacity: 64 }]);
+    await cluster.gw.addNode(a!, [{ name: "llm", capacity: 64 }]);
+    await cluster.gw.addNode(b!, [{ name: "llm", capacity: 64 }]);
     const all = Array.from({ length: 60 }, (_, i) => {
       const controller = new AbortController();
       const p = chat({ stream: i % 2 === 0, signal: controller.signal }).then((r) => r.body.text());
