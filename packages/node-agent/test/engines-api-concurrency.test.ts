@@ -1,11 +1,10 @@
 // Many streams starting at once through the agent, against the llama-server stand-in over real HTTP:
 // none may wait for another (no connection cap to the engine, no queue in front of it), and each is
 // relayed whole. Orderings and counts only, no timings.
-import { join } from "node:path";
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
+import type { EngineModelServer } from "../src/supervisor/engine-model-server.js";
+import { StateLog, TempDirs, cachedModel, modelRecord, standinModelServer, startApp, waitUntil } from "./fixtures/engines/harness.js";
 
 const STREAMS = 24;
 const CHUNKS = 5;
@@ -15,14 +14,8 @@ let app: { url: string; close: () => Promise<void> };
 
 beforeAll(async () => {
   const dir = await temps.make();
-  server = new EngineModelServer({
-    config: standinConfig(),
-    stateDir: join(dir, "state"),
-    logger: testLogger(),
-    timing: FAST,
-    // 300 ms between chunks: a stream lasts over a second, far longer than starting all of them.
-    environment: { ...process.env, STANDIN_CHUNKS: String(CHUNKS), STANDIN_CHUNK_INTERVAL_MS: "300", STANDIN_PING_EVERY: "0" },
-  });
+  // 300 ms between chunks: a stream lasts over a second, far longer than starting all of them.
+  server = standinModelServer(dir, { STANDIN_CHUNKS: String(CHUNKS), STANDIN_CHUNK_INTERVAL_MS: "300", STANDIN_PING_EVERY: "0" });
   await server.init();
   const log = new StateLog();
   // As many engine slots as streams: anything that makes a stream wait is the agent's doing.

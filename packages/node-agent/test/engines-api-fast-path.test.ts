@@ -1,10 +1,9 @@
 // The agent's data plane served two ways over real HTTP — the fast path before Express (what the
 // agent's server uses for the nine exact paths) and the Express router (everything else, e.g. a
 // trailing slash) — must answer alike: same statuses, same error bodies, same engine answers.
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger } from "./fixtures/engines/harness.js";
+import type { EngineModelServer } from "../src/supervisor/engine-model-server.js";
+import { StateLog, TempDirs, cachedModel, modelRecord, standinModelServer, startApp } from "./fixtures/engines/harness.js";
 
 const temps = new TempDirs();
 let server: EngineModelServer;
@@ -13,13 +12,7 @@ const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   const dir = await temps.make();
-  server = new EngineModelServer({
-    config: standinConfig(),
-    stateDir: join(dir, "state"),
-    logger: testLogger(),
-    timing: FAST,
-    environment: { ...process.env, STANDIN_CHUNKS: "4", STANDIN_CHUNK_INTERVAL_MS: "5" },
-  });
+  server = standinModelServer(dir, { STANDIN_CHUNKS: "4", STANDIN_CHUNK_INTERVAL_MS: "5" });
   await server.init();
   const log = new StateLog();
   server.start(modelRecord("chat-model", "llama_cpp", ["model.gguf"]), await cachedModel(dir, { "model.gguf": "GGUF" }), log.onState);

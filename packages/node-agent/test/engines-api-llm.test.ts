@@ -1,9 +1,7 @@
 // The agent's OpenAI data plane end to end over real HTTP, llama.cpp side: the router in an app on
 // port 0, the model server, and the llama-server stand-in as the engine process.
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { FAST, StateLog, TempDirs, captureLogger, cachedModel, modelRecord, standinConfig, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
+import { StateLog, TempDirs, captureLogger, cachedModel, modelRecord, standinModelServer, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
 
 const temps = new TempDirs();
 const cleanups: (() => Promise<void>)[] = [];
@@ -16,13 +14,7 @@ async function agent(
   appLogger = testLogger(),
 ) {
   const dir = await temps.make();
-  const server = new EngineModelServer({
-    config: standinConfig(),
-    stateDir: join(dir, "state"),
-    logger: testLogger(),
-    timing: FAST,
-    environment: { ...process.env, ...knobs },
-  });
+  const server = standinModelServer(dir, knobs);
   await server.init();
   const files = await cachedModel(dir, { "model.gguf": "GGUF" });
   const logs = models.map(({ name, args }) => {
@@ -179,13 +171,7 @@ describe("agent data plane: llama.cpp", () => {
 
   it("answers 503 model_not_ready with Retry-After while the engine loads", async () => {
     const dir = await temps.make();
-    const server = new EngineModelServer({
-      config: standinConfig(),
-      stateDir: join(dir, "state"),
-      logger: testLogger(),
-      timing: FAST,
-      environment: { ...process.env, STANDIN_HANG_AT_START: "1" },
-    });
+    const server = standinModelServer(dir, { STANDIN_HANG_AT_START: "1" });
     await server.init();
     server.start(modelRecord("loading", "llama_cpp", ["model.gguf"]), await cachedModel(dir, { "model.gguf": "GGUF" }), () => {});
     const app = await startApp(server);

@@ -7,13 +7,13 @@ import type { EngineReply } from "../src/engines/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import type { EngineTiming } from "../src/supervisor/types.js";
 import {
-  FAST,
   StateLog,
   TempDirs,
   cachedModel,
   isAlive,
   modelRecord,
   standinConfig,
+  standinModelServer,
   testLogger,
   toneWav,
   waitUntil,
@@ -29,13 +29,7 @@ afterEach(async () => {
 
 async function llama(knobs: Record<string, string>, timing: Partial<EngineTiming> = {}) {
   const dir = await temps.make();
-  const server = new EngineModelServer({
-    config: standinConfig(),
-    stateDir: join(dir, "state"),
-    logger: testLogger(),
-    timing: { ...FAST, ...timing },
-    environment: { ...process.env, STANDIN_COUNTER_FILE: join(dir, "starts"), ...knobs },
-  });
+  const server = standinModelServer(dir, { STANDIN_COUNTER_FILE: join(dir, "starts"), ...knobs }, timing);
   servers.push(server);
   await server.init();
   const files = await cachedModel(dir, { "model.gguf": "GGUF" });
@@ -206,13 +200,7 @@ describe("engine supervisor", () => {
 
   it("settles queued and running requests when the model is stopped (none left hanging)", async () => {
     const dir = await temps.make();
-    const server = new EngineModelServer({
-      config: standinConfig(),
-      stateDir: join(dir, "state"),
-      logger: testLogger(),
-      timing: FAST,
-      environment: { ...process.env, STANDIN_RESPONSE_DELAY_MS: "5000" },
-    });
+    const server = standinModelServer(dir, { STANDIN_RESPONSE_DELAY_MS: "5000" });
     servers.push(server);
     await server.init();
     const log = new StateLog();
