@@ -1,28 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { freePort } from "../src/supervisor/free-port.js";
 
 /**
  * The GGUF writer's output is a model the real llama.cpp server loads, chats and streams with.
  * Runs whenever OMNIGATE_LLAMA_SERVER_BIN names a llama-server binary.
  */
 const bin = process.env.OMNIGATE_LLAMA_SERVER_BIN;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!bin)("tiny llama GGUF in the real llama-server", () => {
   let dir: string;

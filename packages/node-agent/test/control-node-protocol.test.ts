@@ -3,26 +3,18 @@
  * mocks. What needs no model: registration, heartbeats, liveness, the agent API's credentials and
  * a gateway restart the agent recovers from by itself.
  */
-import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { standInEngineEnv } from "./helpers/engines.js";
 import { GatewayApi, httpJson } from "./helpers/gateway-api.js";
 import { TestScope } from "./helpers/processes.js";
 import { restartGateway, startAgent, startGateway } from "./helpers/stack.js";
 import { waitFor } from "./helpers/wait.js";
+import { freePort } from "../src/supervisor/free-port.js";
 
 const scope = new TestScope();
 afterEach(async () => {
   await scope.cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("node protocol (real gateway + agent processes)", () => {
   it("registers and keeps heartbeating: the gateway shows the node online with what it reported", async () => {

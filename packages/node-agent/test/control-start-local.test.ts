@@ -1,7 +1,6 @@
 // `pnpm start` (tools/start-local.mjs) as a user runs it: the gateway and one local agent in one
 // command, the agent registering with the token the gateway generated, Ctrl-C stopping both.
 import { readFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { standInEngineEnv } from "./helpers/engines.js";
@@ -9,18 +8,10 @@ import { httpJson } from "./helpers/gateway-api.js";
 import { NodeProcess, TestScope } from "./helpers/processes.js";
 import { REPO_ROOT } from "./helpers/stack.js";
 import { waitFor } from "./helpers/wait.js";
+import { freePort } from "../src/supervisor/free-port.js";
 
 const scope = new TestScope();
 afterEach(() => scope.cleanup());
-
-/** A port free right now: start-local hands the gateway's port to the agent, so 0 cannot do. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function refuses(url: string): Promise<boolean> {
   try {
@@ -35,6 +26,7 @@ describe("pnpm start (tools/start-local.mjs)", () => {
   it("runs a gateway and a local agent that registers by itself, and stops both on Ctrl-C", async () => {
     const dataDir = await scope.tempDir("og-start-gw-");
     const stateDir = await scope.tempDir("og-start-agent-");
+    // A port free right now: start-local hands the gateway's port to the agent, so 0 cannot do.
     const port = await freePort();
     const start = scope.track(
       new NodeProcess(join(REPO_ROOT, "tools/start-local.mjs"), {
