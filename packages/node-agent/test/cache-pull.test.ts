@@ -6,7 +6,7 @@ import type { DownloadProgress } from "@omnigate/shared/models";
 import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
 import { EntryNotFoundError } from "../src/hub/hub-errors.js";
 import { InvalidGgufError, NoDefaultFilesError, NoMatchingFilesError } from "../src/cache/cache-errors.js";
-import { defaultFilesFor } from "../src/engines/default-files.js";
+import { defaultFilesFor } from "@omnigate/shared/default-files";
 import { Scope, bytes, tree } from "./cache-test-utils.js";
 
 const scope = new Scope();

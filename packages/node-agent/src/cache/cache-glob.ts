@@ -45,7 +45,7 @@ export interface Selection<T> {
 
 /**
  * The files `patterns` pick, in listing order. Empty `patterns` means every file: a runtime's
- * default pick is made before, by the `defaultFiles` a pull is given (engines/default-files.ts).
+ * default pick is made before, by the `defaultFiles` a pull is given (@omnigate/shared/default-files).
  */
 export function selectFiles<T extends { readonly path: string }>(files: readonly T[], patterns: readonly string[]): Selection<T> {
   if (patterns.length === 0) return { selected: [...files], unmatched: [] };

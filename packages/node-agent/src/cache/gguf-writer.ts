@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from "./gguf-types.js";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from "@omnigate/shared/gguf-types";
 
 /**
  * A GGUF writer, next to the parser: tests (cache, engines) generate real model files from code

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkGgufFile, readGgufHeader } from "./gguf.js";
-import { GgmlType, GgufValueType } from "./gguf-types.js";
+import { GgmlType, GgufValueType } from "@omnigate/shared/gguf-types";
 import { buildTinyLlamaGguf, encodeGguf, toHalf, writeTinyLlamaGguf } from "./gguf-writer.js";
 
 let dir: string;

@@ -1,3 +1,4 @@
+import type { DefaultFiles } from "@omnigate/shared/default-files";
 import type { DownloadProgress, ModelRecord } from "@omnigate/shared/models";
 
 /** What the cache needs to know of a model. */
@@ -13,12 +14,8 @@ export interface CachedModel {
   readonly files: readonly string[];
 }
 
-/**
- * What to pull of a repo when a model names no `files`: the repo's file paths in, the paths to
- * pull out; throws (with the reason) when nothing in the repo can serve. A runtime's choice
- * (engines/default-files.ts), given by the caller: the cache itself knows no runtimes.
- */
-export type DefaultFiles = (paths: readonly string[]) => string[];
+/** The default pick (`@omnigate/shared/default-files`): the cache itself knows no runtimes. */
+export type { DefaultFiles };
 
 export interface PullOptions {
   /** Aborting stops the download and leaves no debris but resumable `.incomplete` files. */

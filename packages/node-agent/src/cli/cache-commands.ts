@@ -10,7 +10,7 @@ import { HfModelCache } from "../cache/model-cache.js";
 import { removeRepo } from "../cache/cache-remove.js";
 import { verifyCache } from "../cache/cache-verify.js";
 import { formatEnvErrors } from "@omnigate/shared/validation";
-import { defaultFilesFor } from "../engines/default-files.js";
+import { defaultFilesFor } from "@omnigate/shared/default-files";
 import type { Logger } from "../logger.js";
 import { progressOutput } from "./cache-progress.js";
 

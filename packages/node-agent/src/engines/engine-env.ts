@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { splitArgs } from "./argv.js";
+import { splitArgs } from "@omnigate/shared/argv";
 
 /** Engine arguments are checked at config load: bad quoting fails the agent's start, not a model later. */
 function splittable(value: string): boolean {

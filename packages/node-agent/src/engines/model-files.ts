@@ -2,7 +2,7 @@ import { join, posix } from "node:path";
 import { unsafePathReason } from "@omnigate/shared/validation";
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { CachedModel } from "../cache/types.js";
-import { splitArgs } from "./argv.js";
+import { splitArgs } from "@omnigate/shared/argv";
 import { EngineSetupError, modelLabel } from "./engine-errors.js";
 
 /** The absolute path of a repo-relative file; never outside the snapshot. */

@@ -7,7 +7,7 @@ import type { CachedModel, ModelCache } from "../cache/types.js";
 import type { Logger } from "../logger.js";
 import type { EngineState, ModelServer } from "../supervisor/types.js";
 import type { HeldModelsStore } from "./held-models-store.js";
-import { defaultFilesFor } from "../engines/default-files.js";
+import { defaultFilesFor } from "@omnigate/shared/default-files";
 import { cacheRef, sameSpec } from "./model-spec.js";
 
 /** Well under NodeModelStatus.error's 4096 limit: the message, not a log. */

@@ -1,6 +1,5 @@
 import { posix } from "node:path";
-import type { RuntimeType } from "@omnigate/shared/runtimes";
-import type { DefaultFiles } from "../cache/types.js";
+import type { RuntimeType } from "./runtimes.js";
 
 /**
  * GGUF repos hold one file (or one set of shards) per quantization, often a dozen of them and
@@ -46,9 +45,16 @@ export function pickGgufVariant(paths: readonly string[]): string[] {
   return [...variants.get(chosen)!, ...(projector ? [projector] : [])];
 }
 
+/**
+ * What to take of a repo when a model names no `files`: the repo's file paths in, the paths to use
+ * out; throws (with the reason) when nothing in the repo can serve. The agent pulls this pick and
+ * the gateway estimates the memory of the same pick, so both come from here.
+ */
+export type DefaultFiles = (paths: readonly string[]) => string[];
+
 const DEFAULTS: Partial<Record<RuntimeType, DefaultFiles>> = { llama_cpp: pickGgufVariant };
 
-/** The default file pick of a runtime, if it has one (the others pull the whole repo). */
+/** The default file pick of a runtime, if it has one (the others take the whole repo). */
 export function defaultFilesFor(runtime: RuntimeType): DefaultFiles | undefined {
   return DEFAULTS[runtime];
 }
