@@ -30,13 +30,3 @@ describe("splitArgs", () => {
     expect(() => splitArgs(`--alias "oops`)).toThrow(/unterminated/);
   });
 });
-
-describe("engine argument variables", () => {
-  it("fail config loading on bad quoting, naming the variable", async () => {
-    const { EngineEnv } = await import("./engine-env.js");
-    const parsed = EngineEnv.safeParse({ OMNIGATE_LLAMA_ARGS: `-ngl 99 --alias "oops` });
-    expect(parsed.success).toBe(false);
-    expect(parsed.error?.issues[0]?.path).toEqual(["OMNIGATE_LLAMA_ARGS"]);
-    expect(EngineEnv.parse({ OMNIGATE_LLAMA_ARGS: "-ngl 99" }).OMNIGATE_LLAMA_ARGS).toBe("-ngl 99");
-  });
-});
