@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   upstream_error: { status: 502, type: "server_error" },
   no_capable_node: { status: 503, type: "service_unavailable_error" },
   model_not_ready: { status: 503, type: "service_unavailable_error" },
+  model_unplaced: { status: 503, type: "service_unavailable_error" },
   queue_timeout: { status: 503, type: "service_unavailable_error" },
   shutting_down: { status: 503, type: "service_unavailable_error" },
   upstream_timeout: { status: 504, type: "server_error" },

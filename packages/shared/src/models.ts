@@ -1,6 +1,31 @@
 import { z } from "zod";
 import { Capability, ModelKind, RuntimeType } from "./runtimes.js";
-import { ModelName, RepoId, RepoPath, Revision } from "./validation.js";
+import { LabelKey, LabelValue, ModelName, RepoId, RepoPath, Revision } from "./validation.js";
+
+const REPLICAS_RULE = 'replicas must be an integer from 0 to 1000, or "all" (every eligible node)';
+
+/** How many nodes serve a model: a count, or `"all"` = every eligible node. */
+export const Replicas = z.union(
+  [z.literal("all"), z.number().int(REPLICAS_RULE).min(0, REPLICAS_RULE).max(1000, REPLICAS_RULE)],
+  { error: REPLICAS_RULE },
+);
+export type Replicas = z.infer<typeof Replicas>;
+
+/** Only nodes whose labels (OMNIGATE_NODE_LABELS) hold every pair are eligible. */
+export const NodeSelector = z
+  .record(LabelKey, LabelValue)
+  .refine((s) => Object.keys(s).length <= 32, "node_selector has at most 32 labels");
+export type NodeSelector = z.infer<typeof NodeSelector>;
+
+/** `spread`: replicas on distinct nodes, least committed first; `binpack`: the most committed node that fits. */
+export const PlacementPolicy = z.enum(["spread", "binpack"], { error: 'placement_policy must be "spread" or "binpack"' });
+export type PlacementPolicy = z.infer<typeof PlacementPolicy>;
+
+export const Resources = z.strictObject({
+  /** Overrides the estimate read from the model's files. */
+  memory_mib: z.number({ error: "memory_mib must be a number of MiB" }).positive("memory_mib must be greater than 0").max(16 * 1024 * 1024, "memory_mib is too large (at most 16 TiB)"),
+});
+export type Resources = z.infer<typeof Resources>;
 
 /** `POST /api/models` body. Registration stores metadata only. */
 export const RegisterModelRequest = z.strictObject({
@@ -19,6 +44,10 @@ export const RegisterModelRequest = z.strictObject({
       engine_args: z.array(z.string().max(256)).max(64).optional(),
     })
     .default({}),
+  replicas: Replicas.default(1),
+  node_selector: NodeSelector.default({}),
+  resources: Resources.optional(),
+  placement_policy: PlacementPolicy.default("spread"),
 });
 export type RegisterModelRequest = z.input<typeof RegisterModelRequest>;
 export type RegisterModelParsed = z.output<typeof RegisterModelRequest>;
@@ -38,8 +67,28 @@ export const ModelRecord = z.object({
   }),
   /** Unix seconds. */
   created_at: z.number().int(),
+  // Placement (the gateway's concern; agents ignore them). Defaulted so records of older gateways parse.
+  replicas: Replicas.default(1),
+  node_selector: z.record(z.string(), z.string()).default({}),
+  resources: z.object({ memory_mib: z.number().positive() }).optional(),
+  placement_policy: PlacementPolicy.default("spread"),
 });
 export type ModelRecord = z.infer<typeof ModelRecord>;
+
+/**
+ * `PATCH /api/models/{name}`: the placement fields. `resources: null` drops the override (back to
+ * the estimate). What the engine runs (repo, runtime, files, revision, options) is not patchable.
+ */
+export const PatchModelRequest = z.strictObject({
+  replicas: Replicas.optional(),
+  node_selector: NodeSelector.optional(),
+  resources: Resources.nullable().optional(),
+  placement_policy: PlacementPolicy.optional(),
+});
+export type PatchModelRequest = z.infer<typeof PatchModelRequest>;
+
+/** Fields of a model a PATCH may not change: they decide what runs, so delete and register instead. */
+export const IMMUTABLE_MODEL_FIELDS = ["name", "repo", "runtime", "revision", "files", "options"] as const;
 
 /** A model's life on one node. */
 export const ModelState = z.enum(["pending", "downloading", "verifying", "starting", "ready", "failed", "deleting"]);
@@ -75,6 +124,8 @@ export const ModelNodeView = z.object({
   state: ModelState,
   progress: DownloadProgress.optional(),
   error: z.string().optional(),
+  /** Being moved off this node (drain, scale down, surplus): no new requests; removed once idle and replaced. */
+  leaving: z.boolean().optional(),
 });
 export type ModelNodeView = z.infer<typeof ModelNodeView>;
 
@@ -90,7 +141,20 @@ export const ModelListEntry = z.object({
   kind: ModelKind,
   repo: RepoId,
   revision: Revision,
+  /** The nodes the model is placed on. */
   nodes: z.array(ModelNodeView),
+  replicas: z.object({
+    desired: Replicas,
+    /** Nodes it is placed on (leaving ones not counted). */
+    placed: z.number().int().nonnegative(),
+    ready: z.number().int().nonnegative(),
+  }),
+  /** The memory estimate placement uses (resources.memory_mib when given); null while pending. */
+  memory_mib: z.number().nullable(),
+  node_selector: z.record(z.string(), z.string()),
+  placement_policy: PlacementPolicy,
+  /** Why replicas are unplaced, in words an operator can act on. */
+  placement_errors: z.array(z.string()),
 });
 export type ModelListEntry = z.infer<typeof ModelListEntry>;
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ModelRecord, NodeModelStatus } from "./models.js";
 import { ModelName } from "./validation.js";
 import { RuntimeType } from "./runtimes.js";
+import { LlamaMemorySettings } from "./memory-estimate.js";
 
 /** The seed's `loaded_models`: model names the node serves right now, by kind. */
 export const LoadedModels = z.object({
@@ -35,6 +36,27 @@ const Labels = z
   .record(z.string().max(64), z.string().max(256))
   .refine((l) => Object.keys(l).length <= 64, "at most 64 labels");
 
+/** What a node can hold, as its agent measures it. */
+export const NodeCapacity = z.object({
+  /** System memory (the capacity of a node without GPUs). */
+  memory_total_mib: z.number().nonnegative(),
+  memory_available_mib: z.number().nonnegative(),
+  /** Free space where the model cache lives; null when it cannot be measured. */
+  disk_free_mib: z.number().nonnegative().nullable(),
+  /** OMNIGATE_NODE_RESERVED_MIB: kept free of models on this node. */
+  reserved_mib: z.number().nonnegative().default(0),
+});
+export type NodeCapacity = z.infer<typeof NodeCapacity>;
+
+/** One snapshot in the node's model cache: placement prefers nodes that already hold a model's files. */
+export const CachedSnapshot = z.object({
+  repo: z.string().max(256),
+  commit: z.string().max(64),
+  /** Repo-relative paths of the files present. */
+  files: z.array(z.string().max(1024)).max(4096),
+});
+export type CachedSnapshot = z.infer<typeof CachedSnapshot>;
+
 /**
  * `POST /api/nodes/register` body (node token). The seed's fields come first and keep their names:
  * `runtime_id`, `supported_runtimes`, `loaded_models`.
@@ -49,6 +71,11 @@ export const NodeRegistration = z.object({
   version: z.string().max(64),
   gpus: z.array(GpuInfo).max(64).default([]),
   labels: Labels.default({}),
+  // Placement inputs (agents before placement send none: they are then placed on as if unlimited).
+  capacity: NodeCapacity.optional(),
+  cached: z.array(CachedSnapshot).max(1024).optional(),
+  /** The llama-server memory settings this node runs models with (its OMNIGATE_LLAMA_ARGS over the defaults). */
+  llama: LlamaMemorySettings.optional(),
 });
 export type NodeRegistration = z.input<typeof NodeRegistration>;
 export type NodeRegistrationParsed = z.output<typeof NodeRegistration>;
@@ -65,13 +92,19 @@ export type RegisterResponse = z.infer<typeof RegisterResponse>;
 export const Heartbeat = NodeRegistration.extend({
   models: z.array(NodeModelStatus).max(1024).default([]),
   engines: z.array(EngineHealth).max(1024).default([]),
+  /** The `desired_version` of the last answer the agent applied: an unchanged set is then not sent again. */
+  desired_version: z.string().max(64).optional(),
 });
 export type Heartbeat = z.input<typeof Heartbeat>;
 export type HeartbeatParsed = z.output<typeof Heartbeat>;
 
-/** The heartbeat's answer: the node's desired model set. */
+/**
+ * The heartbeat's answer: the models placed on the node. `models` is left out when the agent's
+ * `desired_version` is current (most heartbeats); an agent that sends no version always gets it.
+ */
 export const HeartbeatResponse = z.object({
-  models: z.array(ModelRecord),
+  models: z.array(ModelRecord).optional(),
+  desired_version: z.string().optional(),
   heartbeat_interval_ms: z.number().int().positive(),
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
@@ -93,6 +126,18 @@ export const NodeView = z.object({
   labels: z.record(z.string(), z.string()),
   registered_at: z.number(),
   last_seen: z.number(),
+  /** No new placements (drain cordons too). */
+  cordoned: z.boolean(),
+  /** Its replicas are being moved elsewhere, make-before-break. */
+  draining: z.boolean(),
+  capacity: NodeCapacity.nullable(),
+  /** What placement may commit on the node (GPU memory, else system memory, less the reserve); null = not reported. */
+  capacity_mib: z.number().nullable(),
+  /** The estimates of the models placed on the node. */
+  committed_mib: z.number(),
+  /** The models placed on the node. */
+  placed_models: z.array(z.string()),
+  cached: z.array(CachedSnapshot),
 });
 export type NodeView = z.infer<typeof NodeView>;
 

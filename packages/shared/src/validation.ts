@@ -61,6 +61,19 @@ export const ModelName = z
   .refine((s) => !s.split("/").some((p) => p === "" || p === ".."), "model name must not contain '..' or empty '/' segments");
 export type ModelName = z.infer<typeof ModelName>;
 
+/** A node label's key (OMNIGATE_NODE_LABELS, node_selector): `zone`, `gpu.vendor`, `example.com/tier`. */
+export const LabelKey = z
+  .string()
+  .min(1, "a label key must not be empty")
+  .max(63, "a label key is at most 63 characters")
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?$/, "a label key may contain letters, digits, '.', '_', '-', '/' and must start and end with a letter or digit");
+
+/** A node label's value: may be empty; no spaces, commas or '='. */
+export const LabelValue = z
+  .string()
+  .max(63, "a label value is at most 63 characters")
+  .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)?$/, "a label value may contain letters, digits, '.', '_', '-' and must start and end with a letter or digit");
+
 /**
  * A zod error as one sentence naming the field, and the field as OpenAI's `param`.
  * `body.files.0: file path "../x" contains a '.' or '..' segment`.

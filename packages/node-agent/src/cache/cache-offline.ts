@@ -5,7 +5,7 @@ import { OfflineError } from "../hub/hub-errors.js";
 import { checkBlob, describeProblem } from "./blob-verify.js";
 import { isGgufPath } from "./blob-fetch.js";
 import { NotCachedError } from "./cache-errors.js";
-import { selectFiles } from "./cache-glob.js";
+import { selectFiles } from "@omnigate/shared/repo-glob";
 import { type CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { checkGgufFile } from "./gguf.js";
 import type { CacheModelRef, CachedModel } from "./types.js";

@@ -4,7 +4,7 @@ import type { Logger } from "../logger.js";
 import { COMMIT_RE, ETAG_RE } from "../hub/hub-client.js";
 import { isLocked, tryLock } from "./blob-lock.js";
 import { CacheBusyError } from "./cache-errors.js";
-import { matchesAny } from "./cache-glob.js";
+import { matchesAny } from "@omnigate/shared/repo-glob";
 import { cachedCommit, linkedEtag, listSnapshot } from "./cache-offline.js";
 import { type CacheLayout, checkRepo, checkRevision } from "./cache-paths.js";
 import type { CacheModelRef } from "./types.js";

@@ -8,7 +8,7 @@ import { EntryNotFoundError, unwrap } from "../hub/hub-errors.js";
 import { DEFAULT_RETRY, abortReason, type RetryPolicy } from "../hub/hub-retry.js";
 import { ensureFile, type FetchDeps } from "./blob-fetch.js";
 import { NoDefaultFilesError, NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
-import { isGlob, selectFiles } from "./cache-glob.js";
+import { isGlob, selectFiles } from "@omnigate/shared/repo-glob";
 import { cachedCommit, linkedEtag, listSnapshot, readCachedModel } from "./cache-offline.js";
 import { CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { removeModel } from "./cache-remove.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { globToRegExp, isGlob, matchesAny, selectFiles } from "./cache-glob.js";
+import { globToRegExp, isGlob, matchesAny, selectFiles } from "./repo-glob.js";
 
 describe("safe globs", () => {
   const m = (pattern: string, path: string) => globToRegExp(pattern).test(path);
