@@ -7,6 +7,8 @@ import type { ModelStore } from "./store/model-store.js";
 import type { ApiKeyStore } from "./store/key-store.js";
 import type { DataPlane } from "./proxy/data-plane.js";
 import type { Authenticator } from "./auth/authenticator.js";
+import type { NodeAdmin } from "./nodes/node-admin.js";
+import type { PlacementController } from "./placement/placement-controller.js";
 import { ApiError } from "./errors/api-error.js";
 import { CLIENT_OR_ADMIN, requireAuth } from "./auth/require-auth.js";
 import { errorMiddleware, notFoundHandler } from "./errors/error-middleware.js";
@@ -20,6 +22,8 @@ export interface AppDeps {
   readonly models: ModelStore;
   readonly keys: ApiKeyStore;
   readonly nodes: NodeRegistry;
+  readonly placement: PlacementController;
+  readonly admin: NodeAdmin;
   readonly auth: Authenticator;
   readonly dataPlane: DataPlane;
   /** True once shutdown began: new requests get 503 shutting_down and the connection closes. */
@@ -45,8 +49,10 @@ export function createApp(deps: AppDeps): Express {
   // forward the original bytes (a parser here would consume its stream).
   app.use("/api", requireJsonBody, express.json({ limit: config.OMNIGATE_MAX_BODY_BYTES }));
 
-  app.use(modelRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS }));
-  app.use(nodeRoutes({ models: deps.models, nodes: deps.nodes, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
+  app.use(
+    modelRoutes({ models: deps.models, nodes: deps.nodes, placement: deps.placement, auth: deps.auth, logger, nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS }),
+  );
+  app.use(nodeRoutes({ nodes: deps.nodes, placement: deps.placement, admin: deps.admin, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
   app.use(keyRoutes({ keys: deps.keys, auth: deps.auth, logger }));
   // Prometheus text. It names models and nodes, as /v1/models does, so it takes the same
   // credentials: give the scraper a client key (`omnigate keys create prometheus`), not the admin key.

@@ -18,6 +18,14 @@ export const controlEnv = {
   OMNIGATE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(50).default(5_000),
   // A node silent this long is offline and gets no traffic.
   OMNIGATE_NODE_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  // A node offline this long (since its last heartbeat) loses its replicas to other nodes.
+  OMNIGATE_REPLACE_AFTER_MS: z.coerce.number().int().min(0).default(60_000),
+  // The hub the gateway reads model file lists and GGUF headers from (memory estimates); same variable as the agent's.
+  HF_ENDPOINT: z.url().default("https://huggingface.co"),
+  // Token for private or gated repos' headers; same variable as the agent's.
+  HF_TOKEN: z.string().optional(),
+  // How long one hub request of the memory estimate may take.
+  OMNIGATE_HUB_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   // How long a node agent gets to confirm a model delete before it is left to its next heartbeat.
   OMNIGATE_NODE_CALL_TIMEOUT_MS: z.coerce.number().int().min(50).default(3_000),
   // On SIGTERM, how long in-flight requests may finish before their connections are cut.

@@ -12,6 +12,10 @@ import { CLIENT_OR_ADMIN, check } from "./auth/require-auth.js";
 import { ApiError } from "./errors/api-error.js";
 import { loadClusterCredentials, type ClusterCredentials } from "./auth/credentials.js";
 import { createDataPlane, type DataPlane } from "./proxy/data-plane.js";
+import { NodeAdmin } from "./nodes/node-admin.js";
+import { HubReader } from "./placement/hub-reader.js";
+import { ModelEstimator } from "./placement/model-estimator.js";
+import { PlacementController } from "./placement/placement-controller.js";
 
 export interface RunningGateway {
   /** `http://host:port` as bound (the real port when OMNIGATE_PORT=0). */
@@ -21,6 +25,7 @@ export interface RunningGateway {
   readonly credentials: ClusterCredentials;
   readonly nodes: NodeRegistry;
   readonly store: Store;
+  readonly placement: PlacementController;
   /** Stop accepting → close the data plane (refuse queued, finish running) → drain → close the store. Same promise when called twice. */
   close(): Promise<void>;
 }
@@ -35,6 +40,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   let dataPlane: DataPlane | null = null;
   let closing = false;
   let server: Server;
+  const admin = new NodeAdmin(store.placement);
+  const estimator = new ModelEstimator(new HubReader(config.HF_ENDPOINT, config.HF_TOKEN?.trim() || undefined, config.OMNIGATE_HUB_TIMEOUT_MS), store.placement, logger);
+  let inFlight: (node: string, model: string) => number = () => 0;
+  const placement = new PlacementController({
+    models: store.models,
+    nodes,
+    admin,
+    estimator,
+    store: store.placement,
+    inFlight: (node, model) => inFlight(node, model),
+    replaceAfterMs: config.OMNIGATE_REPLACE_AFTER_MS,
+    logger,
+  });
   try {
     const auth = new Authenticator(credentials, store.keys, nodes);
     // The data plane's fast path checks the same client credential as the app's /v1 middleware.
@@ -42,13 +60,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       const result = check(auth, CLIENT_OR_ADMIN, req);
       return result instanceof ApiError ? result : undefined;
     };
-    dataPlane = createDataPlane({ models: store.models, nodes, config, logger, authorize });
+    dataPlane = createDataPlane({ models: store.models, nodes, placement, config, logger, authorize });
+    const plane0 = dataPlane;
+    inFlight = (node, model) => plane0.inFlight(node, model);
+    // Requests waiting for a ready node re-check as soon as the placement moves.
+    placement.on("placement", () => plane0.wake());
     const app = createApp({
       config,
       logger,
       models: store.models,
       keys: store.keys,
       nodes,
+      placement,
+      admin,
       auth,
       dataPlane,
       isClosing: () => closing,
@@ -67,6 +91,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     throw err;
   }
   sweeper.start();
+  placement.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.OMNIGATE_HOST.includes(":") ? `[${config.OMNIGATE_HOST}]` : config.OMNIGATE_HOST;
   const url = `http://${host}:${port}`;
@@ -78,6 +103,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     closed ??= (async () => {
       closing = true;
       sweeper.stop();
+      placement.stop();
+      estimator.close();
       // 1. Stop accepting: the listener closes, idle keep-alive sockets go, new requests on busy
       //    ones get 503 shutting_down.
       let drained: Promise<void> = Promise.resolve();
@@ -109,7 +136,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closed;
   };
-  return { url, port, credentials, nodes, store, close };
+  return { url, port, credentials, nodes, store, placement, close };
 }
 
 /** Closes the listener; resolves once every connection ended, cutting the rest after `timeoutMs`. */

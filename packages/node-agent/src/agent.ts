@@ -13,6 +13,10 @@ import { openAIFastPath } from "./api/openai-routes.js";
 import { parseLabels, type AgentConfig } from "./config.js";
 import { GatewayClient, NodeTokenError } from "./gateway-client.js";
 import { GpuProbe } from "./gpu-info.js";
+import { NodeCapacityProbe } from "./node-capacity.js";
+import { hubCacheDir } from "./hub/hub-config.js";
+import { splitArgs } from "@omnigate/shared/argv";
+import { llamaSettingsFromArgs } from "@omnigate/shared/memory-estimate";
 import { HeartbeatLoop } from "./heartbeat-loop.js";
 import type { Logger } from "./logger.js";
 import { HeldModelsStore } from "./reconciler/held-models-store.js";
@@ -67,6 +71,11 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
   const version = deps.version ?? packageVersion();
   const gpus = deps.gpus ?? new GpuProbe({ bin: config.OMNIGATE_NVIDIA_SMI_BIN });
   await gpus.refresh();
+  const capacity = new NodeCapacityProbe(hubCacheDir({ ...config, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME }), config.OMNIGATE_NODE_RESERVED_MIB);
+  await capacity.refresh();
+  // The settings every llama_cpp model here runs with unless its own engine_args say otherwise: the
+  // gateway's memory estimate uses the same ones (the agent passes the default context explicitly).
+  const llama = llamaSettingsFromArgs(splitArgs(config.OMNIGATE_LLAMA_ARGS));
 
   const parts = await (deps.createParts ?? createDefaultParts)(config, logger);
   const auth = new NodeSecretAuth();
@@ -127,16 +136,22 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     config.OMNIGATE_AGENT_URL ??
     (isWildcard(config.OMNIGATE_AGENT_HOST) ? `http://${hostname}:${port}` : url);
 
-  const registration = (): NodeRegistration => ({
-    runtime_id: runtimeId,
-    supported_runtimes: [...parts.server.supportedRuntimes],
-    loaded_models: reconciler.loadedModels(),
-    agent_url: agentUrl,
-    hostname,
-    version,
-    gpus: gpus.current(),
-    labels,
-  });
+  const registration = (): NodeRegistration => {
+    const { capacity: memory, cached } = capacity.current();
+    return {
+      runtime_id: runtimeId,
+      supported_runtimes: [...parts.server.supportedRuntimes],
+      loaded_models: reconciler.loadedModels(),
+      agent_url: agentUrl,
+      hostname,
+      version,
+      gpus: gpus.current(),
+      labels,
+      ...(memory ? { capacity: memory } : {}),
+      cached,
+      llama,
+    };
+  };
   const loop = new HeartbeatLoop({
     client: new GatewayClient({
       baseUrl: config.OMNIGATE_GATEWAY_URL,
@@ -151,6 +166,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     onSecret: (secret) => auth.setSecret(secret),
   });
   reconciler.on("change", () => loop.nudge());
+  // Files arrived or left: the cache inventory (locality) is measured again before the next heartbeat.
+  reconciler.on("change", () => void capacity.refresh().catch(() => undefined));
   loop.start();
   log.info(
     { url, agent_url: agentUrl, runtime_id: runtimeId, runtimes: parts.server.supportedRuntimes, gateway: config.OMNIGATE_GATEWAY_URL },

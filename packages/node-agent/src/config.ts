@@ -1,12 +1,17 @@
 import { z } from "zod";
 import { cacheEnv } from "./cache/cache-env.js";
 import { engineEnv } from "./engines/engine-env.js";
-import { formatEnvErrors } from "@omnigate/shared/validation";
+import { LabelKey, LabelValue, formatEnvErrors } from "@omnigate/shared/validation";
 
 /** Why a labels value is malformed, or null. */
 function labelsError(text: string): string | null {
   for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
-    if (entry.indexOf("=") <= 0) return `"${entry}" is not key=value (use "k=v,k2=v2")`;
+    const eq = entry.indexOf("=");
+    if (eq <= 0) return `"${entry}" is not key=value (use "k=v,k2=v2")`;
+    const key = LabelKey.safeParse(entry.slice(0, eq).trim());
+    if (!key.success) return `"${entry}": ${key.error.issues[0]?.message}`;
+    const value = LabelValue.safeParse(entry.slice(eq + 1).trim());
+    if (!value.success) return `"${entry}": ${value.error.issues[0]?.message}`;
   }
   return null;
 }
@@ -41,7 +46,9 @@ export const controlEnv = {
   OMNIGATE_STATE_DIR: z.string().default("./.data/agent"),
   // Lets a Prometheus scrape GET /metrics without holding the node secret; unset = node secret only.
   OMNIGATE_AGENT_METRICS_TOKEN: z.string().min(16, "OMNIGATE_AGENT_METRICS_TOKEN must be at least 16 characters").optional(),
-  // Free-form labels sent at registration, "k=v,k2=v2".
+  // Memory kept free of models on this node (other processes, the OS); placement commits the rest.
+  OMNIGATE_NODE_RESERVED_MIB: z.coerce.number().int().min(0).default(0),
+  // Labels sent at registration, "k=v,k2=v2"; models choose nodes by them (node_selector).
   OMNIGATE_NODE_LABELS: z
     .string()
     .default("")

@@ -50,6 +50,8 @@ export class HeartbeatLoop {
   /** A nudge came while a tick was in flight: run another right after it. */
   #queued = false;
   #secret: string | null = null;
+  /** The version of the desired set last applied: the gateway then leaves an unchanged set out. */
+  #desiredVersion: string | undefined;
   #intervalMs = DEFAULT_INTERVAL_MS;
   #failures = 0;
   /** Consecutive "forgotten" answers right after registering: stops a register/401 hot loop. */
@@ -140,6 +142,7 @@ export class HeartbeatLoop {
     if (!result.ok) return this.#failed("register", result);
     this.#recovered();
     this.#secret = result.data.node_secret;
+    this.#desiredVersion = undefined;
     this.#intervalMs = result.data.heartbeat_interval_ms;
     this.#deps.onSecret(this.#secret);
     this.#log.info({ interval_ms: this.#intervalMs }, "registered with the gateway");
@@ -151,7 +154,7 @@ export class HeartbeatLoop {
     const secret = this.#secret;
     if (secret === null) return 0;
     const snapshot = this.#deps.snapshot();
-    const body = this.#deps.heartbeat();
+    const body: Heartbeat = { ...this.#deps.heartbeat(), ...(this.#desiredVersion ? { desired_version: this.#desiredVersion } : {}) };
     const result = await this.#deps.client.heartbeat(this.#deps.runtimeId, secret, body, this.#abort.signal);
     if (!this.#running) return 0;
     if (!result.ok) {
@@ -167,7 +170,11 @@ export class HeartbeatLoop {
     this.#recovered();
     this.#forgottenStreak = 0;
     this.#intervalMs = result.data.heartbeat_interval_ms;
-    this.#deps.onDesired(result.data.models, snapshot);
+    // No models = the set we hold is current (an older gateway always sends them).
+    if (result.data.models) {
+      this.#deps.onDesired(result.data.models, snapshot);
+      this.#desiredVersion = result.data.desired_version;
+    }
     return this.#intervalMs;
   }
 

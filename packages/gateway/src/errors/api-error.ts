@@ -84,3 +84,17 @@ export class ModelNotReadyError extends ApiError {
     });
   }
 }
+
+export class ModelUnplacedError extends ApiError {
+  override name = "ModelUnplacedError";
+  constructor(
+    readonly model: string,
+    readonly reasons: readonly string[],
+    retryAfterS: number,
+  ) {
+    const why = reasons.length ? reasons.join("; ") : "no node is placed to serve it";
+    super("model_unplaced", `Model '${model}' is not placed on any node: ${why}. Retry in ${retryAfterS} s; GET /v1/models/${model} shows its placement.`, "model", {
+      "Retry-After": String(retryAfterS),
+    });
+  }
+}

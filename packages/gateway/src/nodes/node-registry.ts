@@ -141,7 +141,8 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return entry.ejectedUntil !== null && entry.ejectedUntil > this.#now();
   }
 
-  view(entry: NodeEntry): NodeView {
+  /** The node as `GET /api/nodes` shows it; `placement` adds the admin state and the ledger. */
+  view(entry: NodeEntry, placement: Pick<NodeView, "cordoned" | "draining" | "capacity_mib" | "committed_mib" | "placed_models">): NodeView {
     const r = entry.registration;
     return {
       runtime_id: entry.runtimeId,
@@ -158,6 +159,9 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       labels: r.labels,
       registered_at: entry.registeredAt,
       last_seen: entry.lastSeen,
+      capacity: r.capacity ?? null,
+      cached: r.cached ?? [],
+      ...placement,
     };
   }
 }

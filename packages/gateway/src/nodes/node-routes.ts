@@ -10,7 +10,8 @@ import {
 import { describeZodError } from "@omnigate/shared/validation";
 import { ApiError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
-import type { ModelStore } from "../store/model-store.js";
+import type { PlacementController } from "../placement/placement-controller.js";
+import type { NodeAdmin } from "./node-admin.js";
 import { bearerOf, type Authenticator } from "../auth/authenticator.js";
 import {
   ADMIN_ONLY,
@@ -23,8 +24,9 @@ import {
 import type { NodeEntry, NodeRegistry } from "./node-registry.js";
 
 export interface NodeRoutesDeps {
-  readonly models: ModelStore;
   readonly nodes: NodeRegistry;
+  readonly placement: PlacementController;
+  readonly admin: NodeAdmin;
   readonly auth: Authenticator;
   readonly logger: Logger;
   readonly heartbeatIntervalMs: number;
@@ -32,9 +34,9 @@ export interface NodeRoutesDeps {
 
 const NODE_SECRET = "the node secret this node got from POST /api/nodes/register";
 
-/** The node protocol (register, heartbeat) and the admin's view of the nodes. */
+/** The node protocol (register, heartbeat), the admin's view of the nodes, cordon and drain. */
 export function nodeRoutes(deps: NodeRoutesDeps): Router {
-  const { nodes, models } = deps;
+  const { nodes, placement, admin } = deps;
   const log = deps.logger.child({ component: "nodes" });
   const router = Router();
 
@@ -63,18 +65,41 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
     const wasOnline = nodes.isOnline(node);
     nodes.heartbeat(node, heartbeat);
     if (!wasOnline) log.info({ runtime_id: node.runtimeId }, "node back online");
-    const supported = new Set(node.registration.supported_runtimes);
     const body: HeartbeatResponse = {
-      models: models.list().filter((m) => supported.has(m.runtime)),
+      ...placement.desiredFor(node.runtimeId, heartbeat.desired_version),
       heartbeat_interval_ms: deps.heartbeatIntervalMs,
     };
     res.json(body);
   });
 
-  router.get("/api/nodes", requireAuth(deps.auth, ADMIN_ONLY), (_req, res) => {
-    const body: NodeView[] = nodes.list().map((n) => nodes.view(n));
+  const adminOnly = requireAuth(deps.auth, ADMIN_ONLY);
+  const view = (n: NodeEntry): NodeView => {
+    const ledger = placement.ledger(n);
+    const state = admin.get(n.runtimeId);
+    return nodes.view(n, { ...state, capacity_mib: ledger.capacityMib, committed_mib: ledger.committedMib, placed_models: ledger.models });
+  };
+
+  router.get("/api/nodes", adminOnly, (_req, res) => {
+    const body: NodeView[] = nodes.list().map(view);
     res.json(body);
   });
+
+  // Cordon: no new placements. Uncordon: back in service (a drain in progress stops). Drain:
+  // cordon, then move every replica elsewhere, each removed only once its replacement is ready.
+  for (const action of ["cordon", "uncordon", "drain"] as const) {
+    router.post(`/api/nodes/:runtime_id/${action}`, adminOnly, (req, res) => {
+      const runtimeId = String(req.params.runtime_id);
+      const node = nodes.get(runtimeId);
+      if (!node) {
+        throw new ApiError("node_not_found", `No node '${runtimeId}' is registered. GET /api/nodes lists the nodes and their runtime_id.`, "runtime_id");
+      }
+      admin[action](runtimeId);
+      log.info({ runtime_id: runtimeId, hostname: node.registration.hostname, action }, `node ${action === "drain" ? "draining" : `${action}ed`}`);
+      // The answer shows the placement this leads to, not the one before it.
+      placement.recompute();
+      res.json(view(node));
+    });
+  }
 
   return router;
 }

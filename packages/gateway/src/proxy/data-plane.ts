@@ -7,7 +7,7 @@ import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { NodeRegistry } from "../nodes/node-registry.js";
 import { WaitQueues } from "../routing/queue.js";
-import type { ModelLookup } from "../routing/readiness.js";
+import type { ModelLookup, PlacementLookup } from "../routing/readiness.js";
 import { OutlierDetector } from "../routing/scheduler-outlier.js";
 import { Scheduler, type Lease } from "../routing/scheduler.js";
 import { AgentPools } from "./agent-pools.js";
@@ -22,6 +22,7 @@ import type { ProxyExchange } from "./upstream-attempt.js";
 export interface DataPlaneDeps {
   readonly models: ModelLookup;
   readonly nodes: NodeRegistry;
+  readonly placement: PlacementLookup;
   readonly config: GatewayConfig;
   readonly logger: Logger;
   /**
@@ -45,6 +46,10 @@ export interface DataPlane {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** `GET /metrics` (Prometheus text); the app decides where and behind what to mount it. */
   readonly metrics: RequestHandler;
+  /** Requests this gateway has in flight on the node for the model (placement retires idle replicas). */
+  inFlight(runtimeId: string, model: string): number;
+  /** Waiting requests re-check readiness (the placement changed). */
+  wake(): void;
   /** Ends pooled connections and waiting requests. */
   close(): Promise<void>;
 }
@@ -108,6 +113,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const forwarder = new Forwarder({
     models,
     nodes,
+    placement: deps.placement,
     scheduler,
     queues,
     outliers,
@@ -198,6 +204,8 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     router,
     handle,
     metrics: metrics.handler,
+    inFlight: (runtimeId, model) => scheduler.inFlight(runtimeId, model),
+    wake: () => queues.drainAll(),
     close() {
       closed ??= (async () => {
         // Order: refuse new requests → refuse the waiting ones → let running ones finish (bounded).

@@ -4,7 +4,7 @@ import type { Logger } from "../logger.js";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import type { WaitQueues } from "../routing/queue.js";
-import { resolveReadiness, type ModelLookup, type ReadyTarget } from "../routing/readiness.js";
+import { resolveReadiness, type ModelLookup, type PlacementLookup, type ReadyTarget } from "../routing/readiness.js";
 import type { OutlierDetector } from "../routing/scheduler-outlier.js";
 import type { Lease, Scheduler } from "../routing/scheduler.js";
 import type { AgentPools } from "./agent-pools.js";
@@ -21,6 +21,7 @@ import {
 export interface ForwarderDeps {
   readonly models: ModelLookup;
   readonly nodes: NodeRegistry;
+  readonly placement: PlacementLookup;
   readonly scheduler: Scheduler;
   readonly queues: WaitQueues<Lease>;
   readonly outliers: OutlierDetector;
@@ -79,7 +80,7 @@ export class Forwarder {
     const d = this.#d;
     const model = req.model;
     // Readiness errors (404, 503 not ready) go to the client at once, before any queueing.
-    const first = resolveReadiness(d.models, d.nodes, model, spec.capability);
+    const first = resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability);
     const tried = new Set<string>();
     const failures: string[] = [];
     let retriedSameNode = false;
@@ -91,7 +92,7 @@ export class Forwarder {
       const tryAcquire = (fromQueue: boolean): Lease | undefined | Error => {
         if (fromQueue || attempt > 1) {
           try {
-            targets = resolveReadiness(d.models, d.nodes, model, spec.capability).targets;
+            targets = resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability).targets;
           } catch (err) {
             // Waiting: a deleted model ends the wait, a model not ready (yet, again) does not.
             if (attempt === 1) return err instanceof ApiError && err.status === 404 ? err : undefined;
@@ -150,7 +151,7 @@ export class Forwarder {
         );
       }
       if (attempt >= d.maxAttempts) {
-        if (staleOnly) resolveReadiness(d.models, d.nodes, model, spec.capability);
+        if (staleOnly) resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability);
         throw exhausted(model, failures);
       }
       // A reset may be a keep-alive socket the agent had just closed (ENGINES.md pitfall): the

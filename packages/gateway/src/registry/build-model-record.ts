@@ -18,6 +18,10 @@ export function buildModelRecord(request: RegisterModelParsed, now: number = Mat
     capabilities: [...capabilitiesOf(runtime)],
     options: request.options,
     created_at: now,
+    replicas: request.replicas,
+    node_selector: request.node_selector,
+    ...(request.resources ? { resources: request.resources } : {}),
+    placement_policy: request.placement_policy,
   };
 }
 

@@ -1,11 +1,19 @@
 import { Router, type Request } from "express";
-import { RegisterModelRequest, type DeleteModelResponse, type ModelList } from "@omnigate/shared/models";
+import {
+  IMMUTABLE_MODEL_FIELDS,
+  PatchModelRequest,
+  RegisterModelRequest,
+  type DeleteModelResponse,
+  type ModelList,
+  type ModelRecord,
+} from "@omnigate/shared/models";
 import { describeZodError } from "@omnigate/shared/validation";
 import { ApiError, ModelNotFoundError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import type { NodeRegistry } from "../nodes/node-registry.js";
 import type { ModelStore } from "../store/model-store.js";
 import type { Authenticator } from "../auth/authenticator.js";
+import type { PlacementController } from "../placement/placement-controller.js";
 import { ADMIN_ONLY, CLIENT_OR_ADMIN, requireAuth } from "../auth/require-auth.js";
 import { buildModelRecord } from "./build-model-record.js";
 import { tellNodesToDelete } from "./delete-fanout.js";
@@ -14,15 +22,16 @@ import { toListEntry } from "./model-view.js";
 export interface ModelRoutesDeps {
   readonly models: ModelStore;
   readonly nodes: NodeRegistry;
+  readonly placement: PlacementController;
   readonly auth: Authenticator;
   readonly logger: Logger;
   /** How long a node gets to confirm a delete before it is `deferred`. */
   readonly nodeCallTimeoutMs: number;
 }
 
-/** The model registry: register (admin), list and show (client or admin), delete (admin). */
+/** The model registry: register and patch (admin), list and show (client or admin), delete (admin). */
 export function modelRoutes(deps: ModelRoutesDeps): Router {
-  const { models, nodes } = deps;
+  const { models, nodes, placement } = deps;
   const log = deps.logger.child({ component: "registry" });
   const admin = requireAuth(deps.auth, ADMIN_ONLY);
   const client = requireAuth(deps.auth, CLIENT_OR_ADMIN);
@@ -42,12 +51,41 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
         "name",
       );
     }
-    log.info({ model: record.name, repo: record.repo, runtime: record.runtime }, "model registered");
+    log.info({ model: record.name, repo: record.repo, runtime: record.runtime, replicas: record.replicas }, "model registered");
     res.status(201).json(record);
   });
 
+  // Changes where a model runs (replicas, selector, memory, policy); what runs is fixed at registration.
+  router.patch("/api/models/*name", admin, (req, res) => {
+    const name = modelNameOf(req);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const fixed = IMMUTABLE_MODEL_FIELDS.find((f) => typeof body === "object" && body !== null && f in body);
+    if (fixed) {
+      throw new ApiError(
+        "invalid_request",
+        `${fixed} cannot be changed by PATCH: it decides what the engine runs. Delete the model (DELETE /v1/models/${name}) and register it again.`,
+        fixed,
+      );
+    }
+    const parsed = PatchModelRequest.safeParse(body);
+    if (!parsed.success) {
+      const { message, param } = describeZodError(parsed.error);
+      throw new ApiError("invalid_request", message, param);
+    }
+    const current = models.get(name);
+    if (!current) throw new ModelNotFoundError(name);
+    const { resources, ...rest } = parsed.data;
+    const next: ModelRecord = { ...current, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+    if (resources === null) delete next.resources;
+    else if (resources) next.resources = resources;
+    models.update(next);
+    placement.recompute();
+    log.info({ model: name, changes: parsed.data }, "model patched");
+    res.json(next);
+  });
+
   router.get("/v1/models", client, (_req, res) => {
-    const list: ModelList = { object: "list", data: models.list().map((m) => toListEntry(m, nodes)) };
+    const list: ModelList = { object: "list", data: models.list().map((m) => toListEntry(m, nodes, placement)) };
     res.json(list);
   });
 
@@ -56,18 +94,21 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
     const name = modelNameOf(req);
     const model = models.get(name);
     if (!model) throw new ModelNotFoundError(name);
-    res.json(toListEntry(model, nodes));
+    res.json(toListEntry(model, nodes, placement));
   });
 
   router.delete("/v1/models/*name", admin, async (req, res) => {
     const name = modelNameOf(req);
+    // Where it was placed, captured before the delete re-places everything.
+    const placedOn = new Set(placement.replicas(name).map((r) => r.node));
+    for (const n of nodes.list()) if (n.models.has(name)) placedOn.add(n.runtimeId);
     const model = models.delete(name);
     if (!model) throw new ModelNotFoundError(name);
     // No node's report about the deleted engine may count for a model re-registered under the name.
     nodes.forgetModel(name);
-    // Every node that runs the runtime may hold the model, online or not; offline ones are
+    // Every node it was placed on, or that reports it, may hold it, online or not; offline ones are
     // tried too (cheap, bounded by the timeout) and otherwise clean up when they return.
-    const assigned = nodes.list().filter((n) => n.registration.supported_runtimes.includes(model.runtime));
+    const assigned = nodes.list().filter((n) => placedOn.has(n.runtimeId));
     const outcomes = await tellNodesToDelete(assigned, name, deps.nodeCallTimeoutMs, log);
     // A heartbeat sent before a node got the delete may have reported the old engine again meanwhile;
     // unless the name was registered anew during the fan-out (then reports are about the new one).

@@ -22,6 +22,27 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at INTEGER
   ) STRICT;
   `,
+  // 2: placement (issue 9). Where each model's replicas are and in what role, each node's admin
+  // state (it outlives the node's registration: a cordoned box stays cordoned across restarts),
+  // and each model's memory estimate with the files it was read from (computed once per registration).
+  `
+  CREATE TABLE placements (
+    model      TEXT NOT NULL,
+    runtime_id TEXT NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('serving', 'leaving', 'lost')),
+    placed_at  INTEGER NOT NULL,
+    PRIMARY KEY (model, runtime_id)
+  ) STRICT;
+  CREATE TABLE node_admin (
+    runtime_id TEXT PRIMARY KEY,
+    cordoned   INTEGER NOT NULL,
+    draining   INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE model_estimates (
+    model      TEXT PRIMARY KEY,
+    estimate   TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** Applies every migration the database has not seen, each in its own transaction. */

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type { Database, Statement } from "better-sqlite3";
 import { ModelRecord } from "@omnigate/shared/models";
 import type { ModelLookup } from "../routing/readiness.js";
@@ -6,12 +7,20 @@ import type { ModelLookup } from "../routing/readiness.js";
  * Registered models. Every request looks its model up, so the records live in a Map loaded once
  * at start and updated on each write: SQLite is the durable copy, never read on the hot path.
  */
-export class ModelStore implements ModelLookup {
+export interface ModelStoreEvents {
+  /** A model was registered (`previous` undefined), patched, or deleted (`record` undefined). */
+  change: [name: string, record: ModelRecord | undefined, previous: ModelRecord | undefined];
+}
+
+export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelLookup {
   readonly #byName = new Map<string, ModelRecord>();
   readonly #insert: Statement<[string, string, number]>;
+  readonly #update: Statement<[string, string]>;
   readonly #delete: Statement<[string]>;
 
   constructor(db: Database) {
+    super();
+    this.#update = db.prepare("UPDATE models SET record = ? WHERE name = ?");
     this.#insert = db.prepare("INSERT INTO models (name, record, created_at) VALUES (?, ?, ?)");
     this.#delete = db.prepare("DELETE FROM models WHERE name = ?");
     const rows = db.prepare("SELECT name, record FROM models ORDER BY created_at, name").all() as Array<{
@@ -46,6 +55,17 @@ export class ModelStore implements ModelLookup {
       throw err;
     }
     this.#byName.set(record.name, record);
+    this.emit("change", record.name, record, undefined);
+    return true;
+  }
+
+  /** Replaces a model's record (PATCH); false when there is no such model. */
+  update(record: ModelRecord): boolean {
+    const previous = this.#byName.get(record.name);
+    if (!previous) return false;
+    this.#update.run(JSON.stringify(record), record.name);
+    this.#byName.set(record.name, record);
+    this.emit("change", record.name, record, previous);
     return true;
   }
 
@@ -55,6 +75,7 @@ export class ModelStore implements ModelLookup {
     if (!record) return undefined;
     this.#delete.run(name);
     this.#byName.delete(name);
+    this.emit("change", name, undefined, record);
     return record;
   }
 }

@@ -2,11 +2,16 @@ import type { Database } from "better-sqlite3";
 import { openDatabase } from "./database.js";
 import { ApiKeyStore } from "./key-store.js";
 import { ModelStore } from "./model-store.js";
+import { SqlitePlacementStore, type PlacementStore } from "./placement-store.js";
 
-/** The gateway's durable state: registered models and client API keys. Nodes are not stored. */
+/**
+ * The gateway's durable state: registered models, client API keys, and placement (replicas, node
+ * admin state, estimates). Node registrations themselves are not stored: agents register again.
+ */
 export interface Store {
   readonly models: ModelStore;
   readonly keys: ApiKeyStore;
+  readonly placement: PlacementStore;
   /** Checkpoints the WAL and closes the file; safe to call twice. */
   close(): void;
 }
@@ -17,6 +22,7 @@ export function openStore(dataDir: string): Store {
     const store: Store = {
       models: new ModelStore(db),
       keys: new ApiKeyStore(db),
+      placement: new SqlitePlacementStore(db),
       close() {
         if (!db.open) return;
         db.pragma("wal_checkpoint(TRUNCATE)");

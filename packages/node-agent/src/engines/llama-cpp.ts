@@ -1,3 +1,4 @@
+import { DEFAULT_LLAMA_CTX_SIZE } from "@omnigate/shared/memory-estimate";
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { CachedModel } from "../cache/types.js";
 import { ProbedBinary } from "./binary.js";
@@ -63,11 +64,16 @@ export function createLlamaCppAdapter(config: EngineConfig): EngineAdapter {
       const gguf = mainGguf(model, files);
       const mmproj = filesMatching(files, /mmproj.*\.gguf$/i)[0];
       const extra = extraArgs(config.OMNIGATE_LLAMA_ARGS, "OMNIGATE_LLAMA_ARGS", model);
+      // llama-server's own default context is the model's training context (often 128k: tens of GiB
+      // of KV cache). The gateway's memory estimate assumes DEFAULT_LLAMA_CTX_SIZE unless the args
+      // set one, so it is passed explicitly — first, so any -c in the args wins, as it does there.
+      const context = extra.some((a) => a === "-c" || a === "--ctx-size" || a.startsWith("--ctx-size=")) ? [] : ["-c", String(DEFAULT_LLAMA_CTX_SIZE)];
       return {
         kind: "server",
         // Ours come last so configured args can never move the engine off 127.0.0.1 or rename it.
         argv: (port) => [
           bin,
+          ...context,
           ...extra,
           "-m",
           gguf,
