@@ -161,8 +161,8 @@ describe("gateway app over HTTP", () => {
   });
 
   it("runs the node protocol: desired models by runtime, reported states shown in /v1/models and /api/nodes", async () => {
-    await call("POST", "/api/models", admin, { name: "proto-llm", repo: "org/proto", files: ["p.gguf"] });
-    await call("POST", "/api/models", admin, { name: "proto-asr", repo: "org/proto-asr", files: ["ggml-tiny.bin"] });
+    await call("POST", "/api/models", admin, { name: "proto-llm", repo: "org/proto", files: ["p.gguf"], replicas: "all", resources: { memory_mib: 1 } });
+    await call("POST", "/api/models", admin, { name: "proto-asr", repo: "org/proto-asr", files: ["ggml-tiny.bin"], replicas: "all", resources: { memory_mib: 1 } });
     const { reg, secret } = await registerNode(["whisper"]);
     const path = `/api/nodes/${reg.runtime_id}/heartbeat`;
 
@@ -214,7 +214,7 @@ describe("gateway app over HTTP", () => {
   });
 
   it("deletes a model: tells each capable node at once with its secret; an unreachable one is deferred", async () => {
-    await call("POST", "/api/models", admin, { repo: "org/doomed", files: ["d.gguf"] });
+    await call("POST", "/api/models", admin, { repo: "org/doomed", files: ["d.gguf"], replicas: "all", resources: { memory_mib: 1 } });
     const up = await registerNode(["llama_cpp"]);
     const down = await registerNode(["llama_cpp"], "http://127.0.0.1:9"); // discard port: nothing listens
     const bystander = await registerNode(["whisper"]);

@@ -42,7 +42,7 @@ describe("gateway process: control plane", () => {
 
   it("assigns a model in the heartbeat answer and shows reported states in /v1/models and /api/nodes", async () => {
     const { gw, admin, nodeToken } = await startFresh();
-    const reg = await gw.call("POST", "/api/models", admin, { repo: "ggml-org/tiny-llama", files: ["tiny.Q8_0.gguf"] });
+    const reg = await gw.call("POST", "/api/models", admin, { repo: "ggml-org/tiny-llama", files: ["tiny.Q8_0.gguf"], replicas: "all", resources: { memory_mib: 1 } });
     expect(reg.status).toBe(201);
     const llm = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
     const tts = new FakeNode(() => gw.url, nodeToken, ["onnx_runtime"]);
@@ -144,7 +144,7 @@ describe("gateway process: control plane", () => {
     let gw = await GatewayProcess.start(dir, cleanup);
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
-    await gw.call("POST", "/api/models", admin, { repo: "org/keep", files: ["k.gguf"] });
+    await gw.call("POST", "/api/models", admin, { repo: "org/keep", files: ["k.gguf"], replicas: "all", resources: { memory_mib: 1 } });
     const kept = (await gw.call("POST", "/api/keys", admin, { name: "kept" })).body;
     const revoked = (await gw.call("POST", "/api/keys", admin, { name: "revoked" })).body;
     await gw.call("DELETE", `/api/keys/${revoked.id}`, admin);
@@ -172,7 +172,7 @@ describe("gateway process: control plane", () => {
 
   it("marks a node that stops heartbeating offline, drops it from readiness, and back online when it returns", async () => {
     const { gw, admin, nodeToken } = await startFresh({ OMNIGATE_NODE_TIMEOUT_MS: "400" });
-    await gw.call("POST", "/api/models", admin, { repo: "org/live", files: ["l.gguf"] });
+    await gw.call("POST", "/api/models", admin, { repo: "org/live", files: ["l.gguf"], replicas: "all", resources: { memory_mib: 1 } });
     const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
     await node.register();
     await node.heartbeat([{ name: "org/live", state: "ready" }]);
@@ -203,7 +203,7 @@ describe("gateway process: control plane", () => {
     cleanup.add(() => new Promise<void>((r) => agent.close(() => r())));
     const agentUrl = `http://127.0.0.1:${(agent.address() as AddressInfo).port}`;
 
-    await gw.call("POST", "/api/models", admin, { repo: "org/gone", files: ["g.gguf"] });
+    await gw.call("POST", "/api/models", admin, { repo: "org/gone", files: ["g.gguf"], replicas: "all", resources: { memory_mib: 1 } });
     const up = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"], agentUrl);
     const away = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"], "http://127.0.0.1:9");
     for (const n of [up, away]) {

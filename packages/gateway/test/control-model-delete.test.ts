@@ -16,7 +16,7 @@ describe("gateway process: delete, then register the same name again", () => {
     const gw = await GatewayProcess.start(dir, cleanup, { OMNIGATE_NODE_TIMEOUT_MS: "60000", OMNIGATE_HEARTBEAT_INTERVAL_MS: "30000" });
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
-    const model = { name: "org/m", repo: "org/m-gguf", files: ["m.gguf"] };
+    const model = { name: "org/m", repo: "org/m-gguf", files: ["m.gguf"], replicas: "all", resources: { memory_mib: 1 } };
     expect((await gw.call("POST", "/api/models", admin, model)).status).toBe(201);
 
     // Two nodes report the model ready; their agent_url refuses, so the delete is `deferred`.

@@ -15,7 +15,7 @@ describe("gateway process: readiness on /v1", () => {
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
     const client = (await gw.call("POST", "/api/keys", admin, { name: "app" })).body.key as string;
-    await gw.call("POST", "/api/models", admin, { name: "llama-3.1-8b", repo: "org/llama-3.1-8b", files: ["m.gguf"] });
+    await gw.call("POST", "/api/models", admin, { name: "llama-3.1-8b", repo: "org/llama-3.1-8b", files: ["m.gguf"], replicas: "all", resources: { memory_mib: 1 } });
     const chat = (model: string) => gw.call("POST", "/v1/chat/completions", client, { model, messages: [{ role: "user", content: "hi" }] });
 
     // 1. unknown model, or one lacking the capability → 404.

@@ -18,6 +18,7 @@ import { errorMiddleware, notFoundHandler } from "../src/errors/error-middleware
 import { createLogger } from "../src/logger.js";
 import { NodeRegistry, type NodeEntry } from "../src/nodes/node-registry.js";
 import { createDataPlane, type DataPlane } from "../src/proxy/data-plane.js";
+import type { PlacementLookup } from "../src/routing/readiness.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const FAKE_AGENT = join(here, "fixtures", "data-plane-fake-agent.mjs");
@@ -101,6 +102,25 @@ export function modelRecord(name: string, runtime: RuntimeType): ModelRecord {
     capabilities: [...RUNTIMES[runtime].capabilities],
     options: {},
     created_at: 1_700_000_000,
+    replicas: "all",
+    node_selector: {},
+    placement_policy: "spread",
+  };
+}
+
+/**
+ * For the data plane alone: every node that runs a model's runtime is placed on for it (placement
+ * itself is tested on its own and through the real gateway).
+ */
+export function placedEverywhere(models: ReadonlyMap<string, ModelRecord>, nodes: NodeRegistry): PlacementLookup {
+  const placedOn = (model: string) => {
+    const runtime = models.get(model)?.runtime;
+    return nodes.list().filter((n) => runtime !== undefined && n.registration.supported_runtimes.includes(runtime)).map((n) => n.runtimeId);
+  };
+  return {
+    routable: placedOn,
+    replicas: (model) => placedOn(model).map((node) => ({ node, role: "serving" })),
+    errors: () => [],
   };
 }
 
@@ -120,7 +140,8 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
   const logger = createLogger(config.LOG_LEVEL);
   const nodes = new NodeRegistry({ timeoutMs: 60_000 });
   const models = new Map<string, ModelRecord>();
-  const dataPlane = createDataPlane({ models, nodes, config, logger });
+  const placement = placedEverywhere(models, nodes);
+  const dataPlane = createDataPlane({ models, nodes, placement, config, logger });
   const app = express();
   app.get("/metrics", dataPlane.metrics);
   app.use(dataPlane.router);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { request } from "undici";
 import { Heartbeat } from "@omnigate/shared/node-protocol";
 import { nodeViews } from "../src/routing/readiness.js";
-import { clusterPerTest } from "./data-plane-harness.js";
+import { clusterPerTest, placedEverywhere } from "./data-plane-harness.js";
 
 const cluster = clusterPerTest();
 
@@ -34,7 +34,7 @@ describe("stale readiness: the agent says 404 model_not_found", () => {
     // Tried once (round-robin starts with it), then no longer a target.
     expect((await a!.stats()).requests).toBe(1);
     expect(nodeA.ejectedUntil).toBeNull();
-    const viewA = nodeViews(cluster.gw.nodes, cluster.gw.models.get("llm")!).find((v) => v.runtime_id === nodeA.runtimeId);
+    const viewA = nodeViews(cluster.gw.nodes, placedEverywhere(cluster.gw.models, cluster.gw.nodes), cluster.gw.models.get("llm")!).find((v) => v.runtime_id === nodeA.runtimeId);
     expect(viewA).toMatchObject({ ready: false, state: "pending" });
 
     // Its next heartbeat says ready again (it reloaded the model): it gets traffic again.

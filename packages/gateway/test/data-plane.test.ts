@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { OpenAIErrorBody } from "@omnigate/shared/errors";
-import { FakeAgent, modelRecord, sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
+import { FakeAgent, modelRecord, placedEverywhere, sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
 
 let gw: TestGateway;
 let a: FakeAgent;
@@ -206,6 +206,7 @@ describe("fast path without Express (DataPlane.handle)", () => {
     const plane = createDataPlane({
       models: gw.models,
       nodes: gw.nodes,
+      placement: placedEverywhere(gw.models, gw.nodes),
       config: GatewayEnv.parse({ LOG_LEVEL: "silent" }),
       logger: createLogger("silent"),
       authorize: (req) => (req.headers.authorization === "Bearer ok" ? undefined : new ApiError("invalid_api_key", "bad key")),
@@ -229,7 +230,7 @@ describe("fast path without Express (DataPlane.handle)", () => {
       expect(other.statusCode).toBe(299);
       await other.body.text();
       // Without authorize the fast path serves nothing: no way to skip the credential check.
-      const open = createDataPlane({ models: gw.models, nodes: gw.nodes, config: GatewayEnv.parse({ LOG_LEVEL: "silent" }), logger: createLogger("silent") });
+      const open = createDataPlane({ models: gw.models, nodes: gw.nodes, placement: placedEverywhere(gw.models, gw.nodes), config: GatewayEnv.parse({ LOG_LEVEL: "silent" }), logger: createLogger("silent") });
       expect(open.handle({ method: "POST", url: "/v1/chat/completions", headers: {} } as never, {} as never)).toBe(false);
       await open.close();
     } finally {

@@ -65,6 +65,9 @@ describe("HeartbeatLoop", () => {
       capabilities: ["chat"],
       options: {},
       created_at: 1,
+      replicas: 1,
+      node_selector: {},
+      placement_policy: "spread",
     };
     gateway.desired = [model];
     const h = makeLoop(gateway.url, { models: [{ name: "m", state: "pending", in_flight: 0, capacity: 1 }] });

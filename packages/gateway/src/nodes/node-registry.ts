@@ -38,6 +38,8 @@ export function hashSecret(secret: string): Buffer {
   return createHash("sha256").update(secret).digest();
 }
 
+const UNPLACED = { cordoned: false, draining: false, capacity_mib: null, committed_mib: 0, placed_models: [] };
+
 /** Node agents known to this gateway, their reported model states, and liveness. */
 export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   readonly #nodes = new Map<string, NodeEntry>();
@@ -142,7 +144,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   }
 
   /** The node as `GET /api/nodes` shows it; `placement` adds the admin state and the ledger. */
-  view(entry: NodeEntry, placement: Pick<NodeView, "cordoned" | "draining" | "capacity_mib" | "committed_mib" | "placed_models">): NodeView {
+  view(entry: NodeEntry, placement: Pick<NodeView, "cordoned" | "draining" | "capacity_mib" | "committed_mib" | "placed_models"> = UNPLACED): NodeView {
     const r = entry.registration;
     return {
       runtime_id: entry.runtimeId,

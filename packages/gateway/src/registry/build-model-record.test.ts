@@ -18,6 +18,9 @@ describe("buildModelRecord", () => {
       capabilities: ["transcription", "translation"],
       options: {},
       created_at: 42,
+      replicas: 1,
+      node_selector: {},
+      placement_policy: "spread",
     });
   });
 

@@ -51,6 +51,8 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
         "name",
       );
     }
+    // Placed now, so the nodes' next heartbeats already carry it.
+    placement.recompute();
     log.info({ model: record.name, repo: record.repo, runtime: record.runtime, replicas: record.replicas }, "model registered");
     res.status(201).json(record);
   });
@@ -106,6 +108,7 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
     if (!model) throw new ModelNotFoundError(name);
     // No node's report about the deleted engine may count for a model re-registered under the name.
     nodes.forgetModel(name);
+    placement.recompute();
     // Every node it was placed on, or that reports it, may hold it, online or not; offline ones are
     // tried too (cheap, bounded by the timeout) and otherwise clean up when they return.
     const assigned = nodes.list().filter((n) => placedOn.has(n.runtimeId));

@@ -5,7 +5,7 @@ import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
 import { ApiError } from "../errors/api-error.js";
 import { NodeRegistry, type NodeEntry } from "../nodes/node-registry.js";
-import { nodeViews, resolveReadiness, type ModelLookup } from "./readiness.js";
+import { nodeViews, resolveReadiness as resolve, type ModelLookup, type PlacementLookup } from "./readiness.js";
 
 const llama: ModelRecord = {
   name: "org/llama",
@@ -17,10 +17,23 @@ const llama: ModelRecord = {
   capabilities: ["chat", "completion", "embedding"],
   options: {},
   created_at: 1,
+  replicas: "all",
+  node_selector: {},
+  placement_policy: "spread",
 };
 const models: ModelLookup = new Map([[llama.name, llama]]);
 
+/** Placed on every node that runs the runtime (what "all" does); `unplaced` empties it. */
+let unplaced: string[] | undefined;
+function placement(nodes: NodeRegistry): PlacementLookup {
+  const on = () => (unplaced ? [] : nodes.list().filter((n) => n.registration.supported_runtimes.includes("llama_cpp")).map((n) => n.runtimeId));
+  return { routable: on, replicas: () => on().map((node) => ({ node, role: "serving" })), errors: () => unplaced ?? [] };
+}
+const resolveReadiness = (m: ModelLookup, nodes: NodeRegistry, name: string, capability: Parameters<typeof resolve>[4]) =>
+  resolve(m, nodes, placement(nodes), name, capability);
+
 function setup() {
+  unplaced = undefined;
   let now = 1_000_000;
   const nodes = new NodeRegistry({ timeoutMs: 1_000, now: () => now });
   const add = (runtimes: RuntimeType[]): NodeEntry => {
@@ -64,6 +77,15 @@ describe("resolveReadiness", () => {
     expect(err.message).toContain("Model 'org/llama' does not support text-to-speech");
   });
 
+  it("503 model_unplaced with the placement's reason and Retry-After when it is placed nowhere", () => {
+    const { nodes, add } = setup();
+    add(["llama_cpp"]);
+    unplaced = ["needs 18.4 GiB; no eligible node has that free: gpu-07 has 12.1 GiB free"];
+    const err = caught(() => resolveReadiness(models, nodes, "org/llama", "chat"));
+    expect(err).toMatchObject({ status: 503, code: "model_unplaced", headers: { "Retry-After": "5" } });
+    expect(err.message).toContain("not placed on any node: needs 18.4 GiB");
+  });
+
   it("503 no_capable_node when no online node runs the runtime (none, wrong runtime, or timed out)", () => {
     const { nodes, add, report, advance } = setup();
     expect(caught(() => resolveReadiness(models, nodes, "org/llama", "chat"))).toMatchObject({ status: 503, code: "no_capable_node" });
@@ -103,7 +125,7 @@ describe("resolveReadiness", () => {
     expect(readiness.model).toBe(llama);
     expect(readiness.targets.map((t) => t.node.runtimeId)).toEqual([b.runtimeId]);
     expect(readiness.targets[0]?.status.capacity).toBe(4);
-    expect(nodeViews(nodes, llama).map((v) => [v.runtime_id, v.state, v.ready])).toEqual([
+    expect(nodeViews(nodes, placement(nodes), llama).map((v) => [v.runtime_id, v.state, v.ready])).toEqual([
       [a.runtimeId, "starting", false],
       [b.runtimeId, "ready", true],
     ]);

@@ -20,6 +20,9 @@ function record(name: string, createdAt = 1_700_000_000): ModelRecord {
     capabilities: ["chat", "completion", "embedding"],
     options: {},
     created_at: createdAt,
+    replicas: 1,
+    node_selector: {},
+    placement_policy: "spread",
   };
 }
 

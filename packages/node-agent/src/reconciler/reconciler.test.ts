@@ -22,6 +22,9 @@ function record(name: string, overrides: Partial<ModelRecord> = {}): ModelRecord
     capabilities: [...capabilitiesOf(runtime)],
     options: {},
     created_at: 1_700_000_000,
+    replicas: 1,
+    node_selector: {},
+    placement_policy: "spread",
     ...overrides,
   };
 }
