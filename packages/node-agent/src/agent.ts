@@ -67,7 +67,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     );
   }
   const runtimeId = await loadOrCreateRuntimeId(config.OMNIGATE_STATE_DIR);
-  const hostname = deps.hostname ?? osHostname();
+  const hostname = deps.hostname ?? config.OMNIGATE_NODE_NAME ?? osHostname();
   const version = deps.version ?? packageVersion();
   const gpus = deps.gpus ?? new GpuProbe({ bin: config.OMNIGATE_NVIDIA_SMI_BIN });
   await gpus.refresh();

@@ -46,6 +46,8 @@ export const controlEnv = {
   OMNIGATE_STATE_DIR: z.string().default("./.data/agent"),
   // Lets a Prometheus scrape GET /metrics without holding the node secret; unset = node secret only.
   OMNIGATE_AGENT_METRICS_TOKEN: z.string().min(16, "OMNIGATE_AGENT_METRICS_TOKEN must be at least 16 characters").optional(),
+  // The name this node goes by in /api/nodes and placement messages; unset = the host's name.
+  OMNIGATE_NODE_NAME: z.string().min(1).max(255).optional(),
   // Memory kept free of models on this node (other processes, the OS); placement commits the rest.
   OMNIGATE_NODE_RESERVED_MIB: z.coerce.number().int().min(0).default(0),
   // Labels sent at registration, "k=v,k2=v2"; models choose nodes by them (node_selector).
