@@ -176,7 +176,7 @@ export interface TinyLlamaOptions {
  * The vocabulary of the reference tiny-llama: `<unk> <s> </s>`, the SentencePiece space `▁`, the 94
  * printable ASCII characters, then byte tokens `<0x00>`…`<0x7F>` so any ASCII text tokenizes.
  */
-function vocab(): { tokens: string[]; scores: number[]; types: number[] } {
+function vocab(size = 0): { tokens: string[]; scores: number[]; types: number[] } {
   const tokens = ["<unk>", "<s>", "</s>", "\u2581"];
   const scores = [0, 0, 0, -1];
   const types = [2, 3, 3, 1]; // llama_token_type: 1 normal, 2 unknown, 3 control, 6 byte
@@ -190,19 +190,45 @@ function vocab(): { tokens: string[]; scores: number[]; types: number[] } {
     scores.push(-10);
     types.push(6);
   }
+  // Padding up to `size` with plain tokens: a vocabulary of a realistic width for the output layer.
+  for (let i = tokens.length; i < size; i++) {
+    tokens.push(`<pad${i}>`);
+    scores.push(-20);
+    types.push(1);
+  }
   return { tokens, scores, types };
 }
 
+/** The shape of a llama-architecture model. */
+export interface LlamaShape {
+  readonly embd: number;
+  readonly ff: number;
+  readonly layers: number;
+  readonly heads: number;
+  /** Fewer than `heads` = grouped-query attention. */
+  readonly headsKv: number;
+  /** At least 226 (the ASCII vocabulary); more are padding tokens. */
+  readonly vocab: number;
+  readonly contextLength: number;
+}
+
+export const TINY_LLAMA_SHAPE: LlamaShape = { embd: 64, ff: 128, layers: 2, heads: 4, headsKv: 4, vocab: 226, contextLength: 512 };
+
 /**
  * A tiny but real llama-architecture model (2 layers, 64 wide, 226-token ASCII vocab, random
- * weights): llama.cpp's llama-server loads it, chats and streams (gibberish) with it. Same shape
- * and keys as /work/shared/fixtures/tiny-llama.gguf.
+ * weights): llama.cpp's llama-server loads it, chats and streams (gibberish) with it.
  */
 export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
+  return buildLlamaGguf(TINY_LLAMA_SHAPE, options);
+}
+
+/** A llama-architecture model of any shape, random weights (the memory estimate's tests use several). */
+export function buildLlamaGguf(shape: LlamaShape, options: TinyLlamaOptions = {}): Buffer {
   const rand = prng(options.seed ?? 1);
   const weightType = options.weightType === "f16" ? GgmlType.F16 : GgmlType.F32;
-  const embd = 64, ff = 128, layers = 2, heads = 4;
-  const v = vocab();
+  const { embd, ff, layers, heads, headsKv } = shape;
+  const kvWidth = (embd / heads) * headsKv;
+  const v = vocab(shape.vocab);
   const nVocab = v.tokens.length;
   // Box-Muller normal, std 0.02 like the reference (a typical init scale).
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()) * 0.02;
@@ -217,8 +243,8 @@ export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
     tensors.push(
       ones(`${p}attn_norm.weight`),
       matrix(`${p}attn_q.weight`, embd, embd),
-      matrix(`${p}attn_k.weight`, embd, embd),
-      matrix(`${p}attn_v.weight`, embd, embd),
+      matrix(`${p}attn_k.weight`, embd, kvWidth),
+      matrix(`${p}attn_v.weight`, embd, kvWidth),
       matrix(`${p}attn_output.weight`, embd, embd),
       ones(`${p}ffn_norm.weight`),
       matrix(`${p}ffn_gate.weight`, embd, ff),
@@ -230,12 +256,12 @@ export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
   const kv: GgufWriteKv[] = [
     { key: "general.architecture", type: T.STRING, value: "llama" },
     { key: "general.name", type: T.STRING, value: options.name ?? "omnigate-tiny-llama" },
-    { key: "llama.context_length", type: T.UINT32, value: 512 },
+    { key: "llama.context_length", type: T.UINT32, value: shape.contextLength },
     { key: "llama.embedding_length", type: T.UINT32, value: embd },
     { key: "llama.block_count", type: T.UINT32, value: layers },
     { key: "llama.feed_forward_length", type: T.UINT32, value: ff },
     { key: "llama.attention.head_count", type: T.UINT32, value: heads },
-    { key: "llama.attention.head_count_kv", type: T.UINT32, value: heads },
+    { key: "llama.attention.head_count_kv", type: T.UINT32, value: headsKv },
     { key: "llama.rope.dimension_count", type: T.UINT32, value: embd / heads },
     { key: "llama.attention.layer_norm_rms_epsilon", type: T.FLOAT32, value: 1e-5 },
     // llama_ftype: 0 = all F32, 1 = mostly F16.
