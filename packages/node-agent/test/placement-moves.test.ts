@@ -4,12 +4,15 @@
  * causes no flapping; a drain under continuous traffic fails no request and moves the replica
  * make-before-break; scaling adds and removes replicas.
  */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
 import { startTestHub, type TestHub } from "./fixtures/hub/hub-server.mjs";
 import { chat, estimateOf, holding, nodeAction, patchModel, placedOn, startFleet, type Fleet } from "./helpers/fleet.js";
 import { TestScope } from "./helpers/processes.js";
-import { restartAgent } from "./helpers/stack.js";
+import { REPO_ROOT, restartAgent } from "./helpers/stack.js";
 import { waitFor } from "./helpers/wait.js";
 
 const REPO = "test-org/tiny-llama";
@@ -126,11 +129,17 @@ describe("placement moves", () => {
     expect((await nodeAction(fleet, from!, "uncordon")).body).toMatchObject({ cordoned: false, draining: false });
   });
 
-  it("scales 1 → 3 → 1", async () => {
+  it("scales 1 → 3 → 1 (the CLI's models add and models scale, then PATCH)", async () => {
     const fleet = await startFleet(scope, hub, three());
-    await fleet.api.registerModel({ name: "m", repo: REPO, files: ["*.gguf"] });
+    // The CLI as an operator runs it (async: the test hub lives in this process).
+    const omnigate = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [join(REPO_ROOT, "packages/gateway/dist/cli/main.js"), ...args], {
+        env: { ...process.env, OMNIGATE_URL: fleet.gateway.url, OMNIGATE_ADMIN_KEY: fleet.gateway.adminKey },
+      });
+    const added = await omnigate("models", "add", REPO, "--name", "m", "--file", "*.gguf", "--replicas", "1", "--memory-mib", String(NEED));
+    expect(added.stdout).toContain("replicas 1");
     const [one] = await readyOn(fleet, "m", 1);
-    expect((await patchModel(fleet, "m", { replicas: 3 })).status).toBe(200);
+    expect((await omnigate("models", "scale", "m", "3")).stdout).toContain("m: 3 replicas");
     expect(await readyOn(fleet, "m", 3)).toEqual(["gpu-a", "gpu-b", "gpu-c"]);
     expect(await holding(fleet, REPO)).toEqual(["gpu-a", "gpu-b", "gpu-c"]);
     expect((await patchModel(fleet, "m", { replicas: 1 })).status).toBe(200);

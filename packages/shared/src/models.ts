@@ -13,7 +13,13 @@ export type Replicas = z.infer<typeof Replicas>;
 
 /** Only nodes whose labels (OMNIGATE_NODE_LABELS) hold every pair are eligible. */
 export const NodeSelector = z
-  .record(LabelKey, LabelValue)
+  .record(z.string(), LabelValue)
+  .superRefine((selector, ctx) => {
+    for (const key of Object.keys(selector)) {
+      const parsed = LabelKey.safeParse(key);
+      if (!parsed.success) ctx.addIssue({ code: "custom", path: [key], message: `${JSON.stringify(key)}: ${parsed.error.issues[0]?.message}` });
+    }
+  })
   .refine((s) => Object.keys(s).length <= 32, "node_selector has at most 32 labels");
 export type NodeSelector = z.infer<typeof NodeSelector>;
 

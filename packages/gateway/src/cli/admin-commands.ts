@@ -2,10 +2,11 @@ import type { Command } from "commander";
 import type { ApiKeyView, CreatedApiKey } from "@omnigate/shared/admin";
 import type { NodeView } from "@omnigate/shared/node-protocol";
 import { formatAge, formatDate, shortId, table } from "./format.js";
-import type { CommandContext } from "./context.js";
+import { type CommandContext, positiveNumber } from "./context.js";
+import { CliError } from "./client.js";
 
 export function registerNodeCommands(program: Command, context: (cmd: Command) => CommandContext): void {
-  const nodes = program.command("nodes").description("inspect node agents");
+  const nodes = program.command("nodes").description("inspect, cordon and drain node agents");
   nodes
     .command("ls")
     .description("list nodes: online or not, runtimes, model states, last heartbeat")
@@ -16,18 +17,68 @@ export function registerNodeCommands(program: Command, context: (cmd: Command) =
       if (list.length === 0) return ctx.print("no nodes have registered; start a node agent with OMNIGATE_GATEWAY_URL pointing here");
       ctx.print(
         table(
-          ["NODE", "HOST", "STATUS", "RUNTIMES", "MODELS", "LAST SEEN"],
+          ["NODE", "HOST", "STATUS", "RUNTIMES", "MEMORY", "MODELS", "LAST SEEN"],
           list.map((n) => [
             shortId(n.runtime_id),
             n.hostname,
-            n.online ? (n.ejected_until ? "ejected" : "online") : "offline",
+            [n.online ? (n.ejected_until ? "ejected" : "online") : "offline", n.draining ? "draining" : n.cordoned ? "cordoned" : ""].filter(Boolean).join(","),
             n.supported_runtimes.join(",") || "-",
+            n.capacity_mib === null ? `${n.committed_mib} MiB` : `${n.committed_mib}/${n.capacity_mib} MiB`,
             n.models.map((m) => `${m.name}:${m.state}`).join(", ") || "-",
             formatAge(n.last_seen),
           ]),
         ),
       );
     });
+  registerNodeActions(nodes, context);
+}
+
+interface NodeActionOptions {
+  wait?: boolean;
+  timeout: number;
+}
+
+/** cordon / uncordon / drain, by runtime id or its first characters as `nodes ls` shows them. */
+function registerNodeActions(nodes: Command, context: (cmd: Command) => CommandContext): void {
+  const actions = {
+    cordon: "no new placements on the node; what it serves stays",
+    uncordon: "put the node back in service",
+    drain: "cordon, then move every replica elsewhere: each replacement is ready before the node's copy goes",
+  } as const;
+  for (const [action, description] of Object.entries(actions) as Array<[keyof typeof actions, string]>) {
+    nodes
+      .command(action)
+      .description(description)
+      .argument("<id>", "runtime id (or its first characters, as 'nodes ls' shows them)")
+      .option("--wait", action === "drain" ? "wait until no model is placed on the node any more" : "no-op (kept for symmetry)")
+      .option("--timeout <seconds>", "with --wait: give up after this long", positiveNumber, 3600)
+      .action(async (id: string, opts: NodeActionOptions, cmd: Command) => {
+        const ctx = context(cmd);
+        const runtimeId = await resolveNodeId(ctx, id);
+        let node = await ctx.client.call<NodeView>("POST", `/api/nodes/${encodeURIComponent(runtimeId)}/${action}`);
+        if (action === "drain" && opts.wait) {
+          const deadline = Date.now() + opts.timeout * 1000;
+          while (node.placed_models.length > 0) {
+            if (Date.now() > deadline) throw new CliError(`${node.hostname} still serves ${node.placed_models.join(", ")} after ${opts.timeout} s; GET /v1/models shows why`);
+            if (!ctx.json) ctx.print(`draining ${node.hostname}: ${node.placed_models.join(", ")}`);
+            await new Promise((r) => setTimeout(r, 1000));
+            node = (await ctx.client.call<NodeView[]>("GET", "/api/nodes")).find((n) => n.runtime_id === runtimeId) ?? node;
+          }
+        }
+        if (ctx.json) return ctx.printJson(node);
+        const state = node.draining ? (node.placed_models.length ? `draining (${node.placed_models.join(", ")})` : "drained") : node.cordoned ? "cordoned" : "in service";
+        ctx.print(`${shortId(node.runtime_id)} ${node.hostname}: ${state}`);
+      });
+  }
+}
+
+async function resolveNodeId(ctx: CommandContext, id: string): Promise<string> {
+  const list = await ctx.client.call<NodeView[]>("GET", "/api/nodes");
+  const hits = list.filter((n) => n.runtime_id === id || n.runtime_id.startsWith(id) || n.hostname === id);
+  if (hits.length === 1) return hits[0]!.runtime_id;
+  if (hits.length > 1) throw new CliError(`'${id}' matches several nodes (${hits.map((n) => shortId(n.runtime_id)).join(", ")}); give more of the id`);
+  // Unknown: the gateway's 404 says so.
+  return id;
 }
 
 export function registerKeyCommands(program: Command, context: (cmd: Command) => CommandContext): void {

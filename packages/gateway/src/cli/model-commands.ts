@@ -7,6 +7,10 @@ import { type CommandContext, collect, positiveNumber } from "./context.js";
 
 interface AddOptions {
   name?: string;
+  replicas?: string;
+  selector: string[];
+  memoryMib?: number;
+  policy?: string;
   revision?: string;
   file: string[];
   runtime?: string;
@@ -26,6 +30,10 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
     .option("--revision <rev>", "branch, tag or commit (default: main)")
     .option("--file <pattern>", "file path or glob inside the repo; repeat for several", collect, [])
     .option("--runtime <runtime>", "llama_cpp | whisper | stable_diffusion | onnx_runtime (default: inferred from the files)")
+    .option("--replicas <n>", 'how many nodes serve it, 0–1000, or "all" (default 1)')
+    .option("--selector <label=value>", "only nodes with this label; repeat for several", collect, [])
+    .option("--memory-mib <mib>", "memory per replica, overriding the estimate read from its files", positiveNumber)
+    .option("--policy <policy>", "spread (default: least committed nodes) | binpack (fill the fullest node that fits)")
     .option("--wait", "wait until a node reports it ready, showing each node's state and progress")
     .option("--timeout <seconds>", "with --wait: give up after this long", positiveNumber, 3600)
     .option("--interval <ms>", "with --wait: how often to poll", positiveNumber, 1000)
@@ -35,9 +43,13 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
       if (opts.name) body.name = opts.name;
       if (opts.revision) body.revision = opts.revision;
       if (opts.runtime) body.runtime = opts.runtime as RegisterModelRequest["runtime"];
+      if (opts.replicas !== undefined) body.replicas = replicasArg(opts.replicas);
+      if (opts.selector.length > 0) body.node_selector = selectorArg(opts.selector);
+      if (opts.memoryMib !== undefined) body.resources = { memory_mib: opts.memoryMib };
+      if (opts.policy) body.placement_policy = opts.policy as RegisterModelRequest["placement_policy"];
       const record = await ctx.client.call<ModelRecord>("POST", "/api/models", body);
       if (!ctx.json) {
-        ctx.print(`registered ${record.name} (${record.repo}@${record.revision}, runtime ${record.runtime}, ${record.capabilities.join(", ")})`);
+        ctx.print(`registered ${record.name} (${record.repo}@${record.revision}, runtime ${record.runtime}, ${record.capabilities.join(", ")}, replicas ${record.replicas})`);
       }
       if (!opts.wait) {
         if (ctx.json) ctx.printJson(record);
@@ -61,10 +73,29 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
       if (list.data.length === 0) return ctx.print("no models registered; add one with 'omnigate models add <repo>'");
       ctx.print(
         table(
-          ["NAME", "RUNTIME", "READY", "NODES"],
-          list.data.map((m) => [m.id, m.runtime, m.ready ? "yes" : "no", nodesCell(m)]),
+          ["NAME", "RUNTIME", "READY", "REPLICAS", "MEMORY", "NODES"],
+          list.data.map((m) => [
+            m.id,
+            m.runtime,
+            m.ready ? "yes" : "no",
+            `${m.replicas.ready}/${m.replicas.placed}/${m.replicas.desired}`,
+            m.memory_mib === null ? "pending" : `${m.memory_mib} MiB`,
+            nodesCell(m),
+          ]),
         ),
       );
+    });
+
+  models
+    .command("scale")
+    .description("set how many nodes serve a model (added replicas download first; removed ones finish their requests)")
+    .argument("<name>", "model name")
+    .argument("<replicas>", 'a count 0–1000, or "all"')
+    .action(async (name: string, replicas: string, _opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const record = await ctx.client.call<ModelRecord>("PATCH", `/api/models/${name.split("/").map(encodeURIComponent).join("/")}`, { replicas: replicasArg(replicas) });
+      if (ctx.json) return ctx.printJson(record);
+      ctx.print(`${record.name}: ${record.replicas} replica${record.replicas === 1 ? "" : "s"}`);
     });
 
   models
@@ -87,6 +118,22 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
 }
 
 function nodesCell(m: ModelListEntry): string {
-  if (m.nodes.length === 0) return `no online node runs ${m.runtime}`;
-  return m.nodes.map((n) => `${shortId(n.runtime_id)} ${describeNode(n)}`).join("; ");
+  if (m.nodes.length === 0) return m.placement_errors[0] ?? "placed nowhere";
+  return m.nodes.map((n) => `${shortId(n.runtime_id)} ${describeNode(n)}${n.leaving ? " (leaving)" : ""}`).join("; ");
+}
+
+/** `3` or `all`; the gateway names the rule when it is neither. */
+function replicasArg(value: string): number | "all" {
+  return value === "all" ? "all" : Number(value);
+}
+
+/** `--selector zone=eu --selector gpu=a100` → { zone: "eu", gpu: "a100" }. */
+function selectorArg(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new CliError(`--selector ${pair}: expected label=value`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }
