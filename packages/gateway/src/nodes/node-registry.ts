@@ -123,6 +123,11 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return this.#nodes.delete(runtimeId);
   }
 
+  /** How many nodes are known (online or not). */
+  get size(): number {
+    return this.#nodes.size;
+  }
+
   get(runtimeId: string): NodeEntry | undefined {
     return this.#nodes.get(runtimeId);
   }

@@ -30,6 +30,13 @@ export interface PlacementControllerEvents {
   placement: [model: string, replicas: readonly Replica[]];
 }
 
+/**
+ * Recomputes triggered by heartbeats (a node's report changed) run at most this often: on a
+ * fleet of thousands some node reports a change in almost every event-loop turn, and a recompute
+ * scans every node. Operator actions (register, patch, cordon) recompute at once.
+ */
+const MIN_RECOMPUTE_GAP_MS = 250;
+
 /** A removed replica keeps its node's copy this long at most while its last requests finish. */
 const RETIRE_MAX_MS = 10 * 60_000;
 
@@ -62,6 +69,7 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
   readonly #fingerprints = new WeakMap<NodeEntry, string>();
   #standings = new Map<string, NodeStanding>();
   #scheduled = false;
+  #lastRun = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #unsubscribe: Array<() => void> = [];
 
@@ -113,14 +121,16 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
   schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => {
+    const wait = Math.max(0, this.#lastRun + MIN_RECOMPUTE_GAP_MS - performance.now());
+    setTimeout(() => {
       this.#scheduled = false;
       this.recompute();
-    });
+    }, wait).unref();
   }
 
   recompute(): void {
     const started = performance.now();
+    this.#lastRun = started;
     const now = this.#now();
     const records = this.#d.models.list();
     const entries = new Map(this.#d.nodes.list().map((e) => [e.runtimeId, e]));

@@ -5,7 +5,7 @@ import type { GatewayConfig } from "../config.js";
 import { ApiError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
-import type { NodeRegistry } from "../nodes/node-registry.js";
+import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import { WaitQueues } from "../routing/queue.js";
 import type { ModelLookup, PlacementLookup } from "../routing/readiness.js";
 import { OutlierDetector } from "../routing/scheduler-outlier.js";
@@ -127,9 +127,16 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const bodies = new BodyBudget(config.OMNIGATE_MAX_BUFFERED_BYTES);
 
   // A node registered, reported or went offline: waiters re-check, pools of vanished agents close.
-  const onChange = (): void => {
+  // Pools are re-checked only when some node's address changed (a registration), not on every
+  // heartbeat: that scan is O(nodes), and a fleet of thousands heartbeats a thousand times a second.
+  const origins = new Map<string, string>();
+  const onChange = (entry: NodeEntry): void => {
     queues.drainAll();
-    pools.retain(new Set(nodes.list().map((n) => agentAddress(n).origin)));
+    const origin = agentAddress(entry).origin;
+    if (origins.get(entry.runtimeId) === origin && origins.size === nodes.size) return;
+    origins.clear();
+    for (const n of nodes.list()) origins.set(n.runtimeId, agentAddress(n).origin);
+    pools.retain(new Set(origins.values()));
   };
   nodes.on("change", onChange);
 
