@@ -1,15 +1,12 @@
-// Shared set-up of the data-plane tests: stand-in agent PROCESSES (test/fixtures/data-plane-fake-agent.mjs)
-// and a gateway data plane served over real HTTP on 127.0.0.1:0.
-import { spawn, type ChildProcess } from "node:child_process";
+// Shared set-up of the data-plane tests: fake agent PROCESSES (the test kit's fake-agent.mjs) and a
+// gateway data plane served over real HTTP on 127.0.0.1:0.
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import express from "express";
 import { afterEach } from "vitest";
-import { request } from "undici";
+import { FakeAgent } from "@omnigate/testkit/fake-agent";
+import { TestScope } from "@omnigate/testkit/scope";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import { RUNTIMES, type RuntimeType } from "@omnigate/shared/runtimes";
@@ -18,77 +15,6 @@ import { errorMiddleware, notFoundHandler } from "../src/errors/error-middleware
 import { createLogger } from "../src/logger.js";
 import { NodeRegistry, type NodeEntry } from "../src/nodes/node-registry.js";
 import { createDataPlane, type DataPlane } from "../src/proxy/data-plane.js";
-
-const here = dirname(fileURLToPath(import.meta.url));
-export const FAKE_AGENT = join(here, "fixtures", "data-plane-fake-agent.mjs");
-
-export interface FakeAgentConfig {
-  secret?: string;
-  name?: string;
-  mode?: "ok" | "status" | "reset" | "hang" | "die_mid_stream" | "hold";
-  status?: number;
-  code?: string;
-  chunks?: number;
-  chunkBytes?: number;
-  holdAfter?: number;
-  pingFirst?: boolean;
-}
-
-export interface FakeAgentStats {
-  requests: number;
-  in_flight: number;
-  max_in_flight: number;
-  aborted: number;
-  last: { path: string; request_id: string | null; content_type: string | null; bytes: number; sha256: string } | null;
-}
-
-export class FakeAgent {
-  constructor(
-    readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
-
-  static async start(name: string): Promise<FakeAgent> {
-    const child = spawn(process.execPath, [FAKE_AGENT], { env: { ...process.env, FAKE_NAME: name, PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
-    const line = await new Promise<string>((resolve, reject) => {
-      const rl = createInterface({ input: child.stdout! });
-      rl.once("line", (l) => {
-        rl.close();
-        resolve(l);
-      });
-      child.once("exit", (code) => reject(new Error(`fake agent exited (${code}) before listening`)));
-    });
-    const { port } = JSON.parse(line) as { port: number };
-    return new FakeAgent(child, `http://127.0.0.1:${port}`);
-  }
-
-  async #call<T>(path: string, body?: unknown): Promise<T> {
-    const res = await request(`${this.url}${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return (await res.body.json()) as T;
-  }
-
-  config(config: FakeAgentConfig): Promise<unknown> {
-    return this.#call("/_fake/config", config);
-  }
-
-  stats(): Promise<FakeAgentStats> {
-    return this.#call("/_fake/stats");
-  }
-
-  release(): Promise<unknown> {
-    return this.#call("/_fake/release", {});
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once("exit", r));
-    this.child.kill("SIGKILL");
-    await exited;
-  }
-}
 
 export function modelRecord(name: string, runtime: RuntimeType): ModelRecord {
   return {
@@ -146,6 +72,8 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
         version: "test",
       });
       const { entry, secret } = nodes.register(registration);
+      // The agent knows its secret before the heartbeat makes it ready: a waiting request goes at once.
+      if (typeof agent !== "string") await agent.config({ secret });
       nodes.heartbeat(
         entry,
         Heartbeat.parse({
@@ -153,7 +81,6 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
           models: ready.map((m) => ({ name: m.name, state: m.state ?? "ready", capacity: m.capacity ?? 4 })),
         }),
       );
-      if (typeof agent !== "string") await agent.config({ secret });
       return entry;
     },
     close() {
@@ -177,17 +104,17 @@ export interface PerTestCluster {
 
 /** Per-test clusters for a test file: everything started is stopped after each test. Call at the file's top level. */
 export function clusterPerTest(): PerTestCluster {
-  const gateways: TestGateway[] = [];
-  const agents: FakeAgent[] = [];
+  const scope = new TestScope();
+  let gateways: TestGateway[] = [];
   afterEach(async () => {
-    await Promise.all(gateways.splice(0).map((g) => g.close()));
-    await Promise.all(agents.splice(0).map((a) => a.stop()));
+    gateways = [];
+    await scope.cleanup();
   });
   return {
     async agents(env = {}, names = ["a", "b"]) {
-      const started = await Promise.all(names.map((n) => FakeAgent.start(n)));
-      agents.push(...started);
+      const started = await Promise.all(names.map((n) => FakeAgent.start(scope, n)));
       const gw = await startGateway(env);
+      scope.defer(() => gw.close());
       gateways.push(gw);
       gw.models.set("llm", modelRecord("llm", "llama_cpp"));
       return started;

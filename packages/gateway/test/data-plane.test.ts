@@ -3,14 +3,16 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { OpenAIErrorBody } from "@omnigate/shared/errors";
-import { FakeAgent, modelRecord, sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
+import { FakeAgent } from "@omnigate/testkit/fake-agent";
+import { TestScope } from "@omnigate/testkit/scope";
+import { modelRecord, sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
 
+const scope = new TestScope();
 let gw: TestGateway;
 let a: FakeAgent;
-let b: FakeAgent;
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([FakeAgent.start("a"), FakeAgent.start("b")]);
+  a = await FakeAgent.start(scope, "a");
   gw = await startGateway();
   for (const [name, runtime] of [
     ["llm", "llama_cpp"],
@@ -26,7 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.close();
-  await Promise.all([a?.stop(), b?.stop()]);
+  await scope.cleanup();
 });
 
 async function post(path: string, body: string | Buffer, headers: Record<string, string> = { "content-type": "application/json" }) {

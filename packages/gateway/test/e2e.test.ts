@@ -6,9 +6,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
-import { TestScope } from "../../node-agent/test/helpers/processes.js";
-import { encodePng, startHub, startStack, toneWav, waitFor, type Stack } from "./e2e-stack.js";
+import type { TestHub } from "@omnigate/testkit/hub";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { encodePng } from "@omnigate/testkit/png";
+import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
 
 const scope = new TestScope();
 let hub: TestHub;
@@ -17,7 +19,7 @@ let client: OpenAI;
 let pidDir: string;
 
 beforeAll(async () => {
-  hub = await startHub(["llm", "asr", "tts", "img"]);
+  hub = await startHub(scope, ["llm", "asr", "tts", "img"]);
   pidDir = await scope.tempDir("og-e2e-pids-");
   stack = await startStack(scope, hub, {
     agents: 2,
@@ -54,7 +56,6 @@ afterAll(async () => {
       // already gone
     }
   }
-  await hub?.close();
 });
 
 async function failovers(): Promise<number> {

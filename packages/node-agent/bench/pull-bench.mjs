@@ -22,7 +22,7 @@ const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const root = resolve(pkg, "..", "..");
 // BENCH_CLI: another build of cache-main.js, to compare two versions of the pull on one box.
 const cli = process.env.BENCH_CLI ? resolve(process.env.BENCH_CLI) : join(pkg, "dist", "cli", "cache-main.js");
-const hubMain = join(pkg, "test", "fixtures", "hub", "main.mjs");
+const hubMain = join(root, "packages", "testkit", "hub", "main.mjs");
 const stageClient = join(pkg, "bench", "pull-stage-client.mjs");
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -3,11 +3,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { standInEngineEnv } from "./helpers/engines.js";
-import { httpJson } from "./helpers/gateway-api.js";
-import { NodeProcess, TestScope } from "./helpers/processes.js";
-import { REPO_ROOT } from "./helpers/stack.js";
-import { waitFor } from "./helpers/wait.js";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { httpJson } from "@omnigate/testkit/gateway-api";
+import { TestScope } from "@omnigate/testkit/scope";
+import { REPO_ROOT } from "@omnigate/testkit/cluster";
+import { waitFor } from "@omnigate/testkit/wait";
 import { freePort } from "../src/supervisor/free-port.js";
 
 const scope = new TestScope();
@@ -28,19 +28,17 @@ describe("pnpm start (tools/start-local.mjs)", () => {
     const stateDir = await scope.tempDir("og-start-agent-");
     // A port free right now: start-local hands the gateway's port to the agent, so 0 cannot do.
     const port = await freePort();
-    const start = scope.track(
-      new NodeProcess(join(REPO_ROOT, "tools/start-local.mjs"), {
-        name: "start",
-        env: {
-          OMNIGATE_PORT: String(port),
-          OMNIGATE_DATA_DIR: dataDir,
-          OMNIGATE_STATE_DIR: stateDir,
-          OMNIGATE_AGENT_PORT: "0",
-          LOG_LEVEL: "warn",
-          ...standInEngineEnv(),
-        },
-      }),
-    );
+    const start = scope.spawn(join(REPO_ROOT, "tools/start-local.mjs"), {
+      name: "start",
+      env: {
+        OMNIGATE_PORT: String(port),
+        OMNIGATE_DATA_DIR: dataDir,
+        OMNIGATE_STATE_DIR: stateDir,
+        OMNIGATE_AGENT_PORT: "0",
+        LOG_LEVEL: "warn",
+        ...standInEngineEnv(),
+      },
+    });
     const gatewayUrl = (await start.waitForLine(/omnigate gateway listening on (http\S+)/, 20_000))[1]!;
     const agentUrl = (await start.waitForLine(/omnigate agent listening on (http\S+)/, 20_000))[1]!;
     expect(gatewayUrl).toBe(`http://127.0.0.1:${port}`);

@@ -3,15 +3,16 @@
 // trailing slash) — must answer alike: same statuses, same error bodies, same engine answers.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { StateLog, TempDirs, cachedModel, modelRecord, standinModelServer, startApp } from "./fixtures/engines/harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { StateLog, cachedModel, modelRecord, standinModelServer, startApp } from "./helpers/engine-harness.js";
 
-const temps = new TempDirs();
+const scope = new TestScope();
 let server: EngineModelServer;
 const urls: Record<"fast-path" | "express", string> = { "fast-path": "", express: "" };
 const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  const dir = await temps.make();
+  const dir = await scope.tempDir();
   server = standinModelServer(dir, { STANDIN_CHUNKS: "4", STANDIN_CHUNK_INTERVAL_MS: "5" });
   await server.init();
   const log = new StateLog();
@@ -27,7 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(closers.splice(0).map((c) => c()));
   await server?.close();
-  await temps.cleanup();
+  await scope.cleanup();
 });
 
 interface Answer {

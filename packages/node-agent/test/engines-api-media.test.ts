@@ -4,16 +4,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findOnPath } from "../src/engines/binary.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { encodePng } from "./fixtures/engines/lib/png.mjs";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, toneWav, waitUntil } from "./fixtures/engines/harness.js";
+import { encodePng } from "@omnigate/testkit/png";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { FAST, StateLog, cachedModel, modelRecord, standinConfig, startApp, testLogger, toneWav } from "./helpers/engine-harness.js";
 
-const temps = new TempDirs();
+const scope = new TestScope();
 const ffmpeg = await findOnPath(["ffmpeg"]);
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
-  await temps.cleanup();
+  await scope.cleanup();
 });
 
 /** Width and height from a PNG's IHDR. */
@@ -24,7 +26,7 @@ function pngSize(b64: string): { width: number; height: number } {
 }
 
 async function mediaAgent(configOverrides: Record<string, string>, limits?: { maxUploadBytes: number; maxJsonBytes: number }) {
-  const dir = await temps.make();
+  const dir = await scope.tempDir();
   const server = new EngineModelServer({ config: standinConfig(configOverrides), stateDir: join(dir, "state"), logger: testLogger(), timing: FAST });
   await server.init();
   const whisperFiles = await cachedModel(join(dir, "w"), { "ggml-tiny.bin": "ggml" });
@@ -72,7 +74,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       expect(res.status).toBe(200);
       const body = (await res.json()) as { text: string };
       expect(body.text).toContain("stand-in transcript of 1.5 seconds of audio (language auto)");
-      await waitUntil(() => a.server.load("asr")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => a.server.load("asr")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
       expect(a.server.load("asr")!.capacity).toBe(1);
     });
 
@@ -97,7 +99,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       const err = (await res.json()) as { error: { code: string; message: string; param: string } };
       expect(err.error).toMatchObject({ code: "invalid_request", param: "file" });
       expect(err.error.message).toMatch(/failed to read audio data.*WAV, FLAC, MP3 or Ogg/);
-      await waitUntil(() => a.server.load("asr")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => a.server.load("asr")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
     });
 
     it("rejects a missing file (400), a file beyond the limit (413) and a non-multipart body (415)", async () => {
@@ -155,7 +157,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
         expect(err.error).toMatchObject({ code: "unsupported_response_format", param: "response_format" });
         expect(err.error.message).toMatch(/needs ffmpeg.*'wav' or 'pcm'/);
       }
-      await waitUntil(() => a.server.load("tts")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => a.server.load("tts")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
       expect(a.server.load("tts")!.capacity).toBe(1);
     });
   });
@@ -254,7 +256,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       const edited = await fetch(`${cli.url}/v1/images/edits`, { method: "POST", body: edit });
       expect(edited.status).toBe(200);
       expect(cli.server.engines().find((e) => e.model === "sd")).toMatchObject({ up: true });
-      await waitUntil(() => cli.server.load("sd")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => cli.server.load("sd")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
       expect(cli.server.load("sd")!.capacity).toBe(1);
     });
 

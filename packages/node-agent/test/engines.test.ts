@@ -10,16 +10,17 @@ import { basename, dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Capability, RuntimeType } from "@omnigate/shared/runtimes";
 import type { CachedModel } from "../src/cache/types.js";
-import { writeTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 import { EngineRequestError } from "../src/engines/engine-errors.js";
 import type { EngineCall, EngineReply } from "../src/engines/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { encodePng } from "./fixtures/engines/lib/png.mjs";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, testLogger, toneWav } from "./fixtures/engines/harness.js";
+import { encodePng } from "@omnigate/testkit/png";
+import { TestScope } from "@omnigate/testkit/scope";
+import { FAST, StateLog, cachedModel, modelRecord, standinConfig, testLogger, toneWav } from "./helpers/engine-harness.js";
 
 const env = process.env;
-const temps = new TempDirs();
-afterAll(() => temps.cleanup());
+const scope = new TestScope();
+afterAll(() => scope.cleanup());
 
 interface Target {
   readonly runtime: RuntimeType;
@@ -52,7 +53,7 @@ function adapterSuite(label: string, target: Target): void {
     const name = `${target.runtime}-model`;
 
     beforeAll(async () => {
-      const dir = await temps.make();
+      const dir = await scope.tempDir();
       server = new EngineModelServer({
         config: standinConfig(target.config),
         stateDir: join(dir, "state"),

@@ -5,7 +5,7 @@ import {
   GGUF_MAGIC,
   GgufValueType,
   ggmlTensorBytes,
-} from "./gguf-types.js";
+} from "@omnigate/shared/gguf";
 
 /** A GGUF file that is not one, or is cut short or inconsistent. */
 export class GgufFormatError extends Error {

@@ -1,12 +1,19 @@
 /**
- * Stand-in engine binaries for cross-process tests: the executable `.mjs` fixtures under
- * test/fixtures/engines (mode 755, `#!/usr/bin/env node`), configured directly as the agent's
+ * Stand-in engine binaries for cross-process tests: the executable `.mjs` programs under
+ * packages/testkit/engines (mode 755, `#!/usr/bin/env node`), configured directly as the agent's
  * OMNIGATE_*_BIN so the supervisor's orphan reaping recognises them by their command line.
  */
 import { join } from "node:path";
-import { REPO_ROOT } from "./stack.js";
+import { REPO_ROOT } from "./cluster.js";
 
-export const ENGINE_FIXTURES = join(REPO_ROOT, "packages/node-agent/test/fixtures/engines");
+export const ENGINE_FIXTURES = join(REPO_ROOT, "packages/testkit/engines");
+
+export type StandInName = "llama-server" | "whisper-server" | "sd-server" | "sd-cli" | "sherpa-onnx-offline-tts" | "nvidia-smi";
+
+/** The path of one stand-in, e.g. to run it directly or to configure it as an engine binary. */
+export function standin(name: StandInName): string {
+  return join(ENGINE_FIXTURES, `${name}.mjs`);
+}
 
 /** Which fixture stands in for which engine variable. */
 export const STAND_IN_ENGINES = {

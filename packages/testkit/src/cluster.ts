@@ -1,18 +1,24 @@
 /**
- * The real gateway and agent, as built processes (`packages/<pkg>/dist/main.js`), for cross-process
- * tests. Build first (`pnpm build`; root `pnpm test` does). Every process and temp dir is tracked by
- * a TestScope, which the test tears down in afterEach.
+ * The real gateway and agent, as built processes (`packages/<pkg>/dist/main.js`: what `pnpm gateway`
+ * and `pnpm agent` run), for cross-process tests and benchmarks. Build first (`pnpm build`; root
+ * `pnpm test` does). Every process and temp dir is tracked by a TestScope, which the test tears down
+ * in afterEach.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NodeProcess, type TestScope } from "./processes.js";
+import type { TestScope } from "./scope.js";
+import { GatewayApi } from "./gateway-api.js";
+import type { TestProcess } from "./test-process.js";
+import { waitFor } from "./wait.js";
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const GATEWAY_MAIN = join(REPO_ROOT, "packages/gateway/dist/main.js");
 export const AGENT_MAIN = join(REPO_ROOT, "packages/node-agent/dist/main.js");
+/** The admin CLI (`pnpm omnigate`). */
+export const CLI_MAIN = join(REPO_ROOT, "packages/gateway/dist/cli/main.js");
 
 /** Throws a clear message when the packages were not built. */
 export function assertBuilt(): void {
@@ -36,9 +42,11 @@ export interface GatewayOptions {
   readonly heartbeatIntervalMs?: number;
   readonly nodeTimeoutMs?: number;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Output lines kept (default 2,000); a test that searches the whole log for secrets keeps them all. */
+  readonly keepLines?: number;
 }
 
-export interface GatewayProcess extends NodeProcess {
+export interface GatewayProcess extends TestProcess {
   /** `http://127.0.0.1:<port>` as printed by the gateway. */
   readonly url: string;
   readonly port: number;
@@ -69,7 +77,7 @@ export async function startGateway(scope: TestScope, options: GatewayOptions = {
     LOG_LEVEL: "info",
     ...options.env,
   };
-  const gw = scope.track(new NodeProcess(GATEWAY_MAIN, { name: "gateway", env }));
+  const gw = scope.spawn(GATEWAY_MAIN, { name: "gateway", env, ...(options.keepLines ? { keepLines: options.keepLines } : {}) });
   const url = (await gw.waitForLine(LISTENING))[1]!;
   const tokenFile = join(dataDir, "node.token");
   return Object.assign(gw, {
@@ -108,7 +116,7 @@ export interface AgentOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-export interface AgentProcess extends NodeProcess {
+export interface AgentProcess extends TestProcess {
   readonly url: string;
   readonly stateDir: string;
   readonly hfHome: string;
@@ -136,7 +144,7 @@ export async function startAgent(scope: TestScope, options: AgentOptions): Promi
     LOG_LEVEL: "info",
     ...options.env,
   };
-  const agent = scope.track(new NodeProcess(AGENT_MAIN, { name: "agent", env }));
+  const agent = scope.spawn(AGENT_MAIN, { name: "agent", env });
   const url = (await agent.waitForLine(AGENT_LISTENING))[1]!;
   const runtimeId = (await readFile(join(stateDir, "runtime-id"), "utf8")).trim();
   return Object.assign(agent, { url, stateDir, hfHome, runtimeId, options: { ...options, stateDir, hfHome } });
@@ -167,13 +175,13 @@ export async function startCluster(scope: TestScope, options: ClusterOptions = {
   const agents = await Promise.all(
     Array.from({ length: options.agents ?? 1 }, () => startAgent(scope, { gateway, ...(options.agentEnv ? { env: options.agentEnv } : {}) })),
   );
-  const ids = new Set(agents.map((a) => a.runtimeId));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = await fetch(`${gateway.url}/api/nodes`, { headers: { authorization: `Bearer ${gateway.adminKey}` } });
-    const nodes = (await res.json()) as { runtime_id: string; online: boolean }[];
-    if ([...ids].every((id) => nodes.some((n) => n.runtime_id === id && n.online))) return { gateway, agents };
-    if (Date.now() > deadline) throw new Error(`agents did not register within 15 s\n${agents.map((a) => a.tail(20)).join("\n")}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const api = new GatewayApi(gateway);
+  await waitFor(
+    async () => {
+      const nodes = await api.nodes();
+      return agents.every((a) => nodes.some((n) => n.runtime_id === a.runtimeId && n.online));
+    },
+    { timeoutMs: 15_000, intervalMs: 50, what: () => `agents registered\n${scope.diagnostics()}` },
+  );
+  return { gateway, agents };
 }

@@ -1,9 +1,11 @@
 import { writeFile } from "node:fs/promises";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from "./gguf-types.js";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufValueType } from "@omnigate/shared/gguf";
 
 /**
- * A GGUF writer, next to the parser: tests (cache, engines) generate real model files from code
- * instead of depending on files outside the repository.
+ * A GGUF writer for tests and benchmarks: they generate real model files from code instead of
+ * depending on files outside the repository. It writes with the constants the agent's parser reads
+ * with (`@omnigate/shared/gguf`); the real llama.cpp suite loads what it writes, so a wrong constant
+ * cannot hide in both.
  */
 
 export type GgufWriteScalar = number | bigint | boolean | string;
@@ -173,7 +175,7 @@ export interface TinyLlamaOptions {
 }
 
 /**
- * The vocabulary of the reference tiny-llama: `<unk> <s> </s>`, the SentencePiece space `▁`, the 94
+ * The vocabulary: `<unk> <s> </s>`, the SentencePiece space `▁`, the 94
  * printable ASCII characters, then byte tokens `<0x00>`…`<0x7F>` so any ASCII text tokenizes.
  */
 function vocab(): { tokens: string[]; scores: number[]; types: number[] } {
@@ -195,8 +197,8 @@ function vocab(): { tokens: string[]; scores: number[]; types: number[] } {
 
 /**
  * A tiny but real llama-architecture model (2 layers, 64 wide, 226-token ASCII vocab, random
- * weights): llama.cpp's llama-server loads it, chats and streams (gibberish) with it. Same shape
- * and keys as /work/shared/fixtures/tiny-llama.gguf.
+ * weights): llama.cpp's llama-server loads it, chats and streams (gibberish) with it. The keys are
+ * the ones llama.cpp's llama loader requires; the vocab is the smallest that tokenizes any ASCII.
  */
 export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Buffer {
   const rand = prng(options.seed ?? 1);

@@ -1,5 +1,6 @@
 /**
- * GGUF constants shared by the parser (gguf.ts) and the writer (gguf-writer.ts).
+ * GGUF constants, shared by the agent's structural check (node-agent cache/gguf.ts) and the test
+ * kit's writer, so both speak the same format. Pure data and arithmetic.
  * Sources: ggml/include/gguf.h and ggml/src/ggml.c (type_traits: block size, bytes per block).
  */
 

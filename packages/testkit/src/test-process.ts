@@ -1,12 +1,10 @@
 /**
- * Real child processes for cross-process tests: spawn a Node program, collect its output line by
- * line, wait for a line, pause/resume/kill it, and make sure nothing outlives the test run.
+ * Real child processes for cross-process tests: spawn a program (a Node script by default), collect
+ * its output line by line, wait for a line, pause/resume/kill it, and make sure nothing outlives the
+ * test run.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 /** Variables a spawned program must not inherit from the test runner's environment. */
@@ -25,6 +23,14 @@ export interface SpawnOptions {
   readonly cwd?: string;
   /** How many output lines to keep for diagnostics. */
   readonly keepLines?: number;
+  /** Run `program` itself (a native binary, an executable stand-in) instead of `node program`. */
+  readonly direct?: boolean;
+}
+
+/** How a process ended, with everything it printed. */
+export interface ProcessResult extends ExitInfo {
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -33,34 +39,48 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-/** A spawned Node program whose output the test can wait on. */
-export class NodeProcess {
+/** A spawned program whose output the test can wait on. */
+export class TestProcess {
   readonly child: ChildProcess;
   readonly name: string;
   readonly exited: Promise<ExitInfo>;
   /** Output lines (stdout and stderr), newest last, bounded. */
   readonly lines: string[] = [];
+  /** Everything printed on each stream (for CLIs whose stdout and stderr differ). */
+  stdout = "";
+  stderr = "";
   readonly #keep: number;
   #waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   #exit: ExitInfo | undefined;
 
-  constructor(script: string, options: SpawnOptions) {
+  constructor(program: string, options: SpawnOptions) {
     this.name = options.name;
     this.#keep = options.keepLines ?? 2_000;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PRIVATE_ENV.test(k)) env[k] = v;
     for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
-    this.child = spawn(process.execPath, [script, ...(options.args ?? [])], {
+    const [command, args] = options.direct ? [program, options.args ?? []] : [process.execPath, [program, ...(options.args ?? [])]];
+    this.child = spawn(command, args, {
       env,
       cwd: options.cwd,
       stdio: ["ignore", "pipe", "pipe"],
     });
     live.add(this.child);
-    this.exited = once(this.child, "exit").then(([code, signal]) => {
-      live.delete(this.child);
-      this.#exit = { code: code as number | null, signal: signal as NodeJS.Signals | null };
-      return this.#exit;
+    this.exited = new Promise<ExitInfo>((resolve) => {
+      const done = (exit: ExitInfo) => {
+        live.delete(this.child);
+        this.#exit ??= exit;
+        resolve(this.#exit);
+      };
+      this.child.once("exit", (code, signal) => done({ code, signal }));
+      // A program that cannot start (ENOENT, EACCES) never exits: it ends here, its reason in the output.
+      this.child.once("error", (err) => {
+        this.#onLine(`spawn failed: ${err.message}`);
+        done({ code: null, signal: null });
+      });
     });
+    this.child.stdout!.setEncoding("utf8").on("data", (text: string) => (this.stdout += text));
+    this.child.stderr!.setEncoding("utf8").on("data", (text: string) => (this.stderr += text));
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on("line", (line) => this.#onLine(line));
     }
@@ -72,6 +92,20 @@ export class NodeProcess {
 
   get running(): boolean {
     return this.#exit === undefined;
+  }
+
+  /** stdout and stderr together, as far as `lines` keeps them. */
+  get output(): string {
+    return this.lines.join("\n");
+  }
+
+  /** Waits for the exit and for the last output to arrive through the pipes. */
+  async result(): Promise<ProcessResult> {
+    const exit = await this.exited;
+    const drained = [this.child.stdout!, this.child.stderr!].map((s) => (s.readableEnded || s.destroyed ? undefined : once(s, "close")));
+    // A grandchild holding the pipes open must not hang the test: a second is plenty for the rest.
+    await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 1_000).unref())]);
+    return { ...exit, stdout: this.stdout, stderr: this.stderr };
   }
 
   /** Resolves with the first line (already seen or coming) matching `re`; rejects on exit or timeout. */
@@ -144,37 +178,5 @@ export class NodeProcess {
       const m = line.match(w.re);
       if (m) w.resolve(m);
     }
-  }
-}
-
-/**
- * Collects what a test starts (processes, temp dirs) and tears it all down, even after a failure:
- * `const scope = new TestScope(); afterEach(() => scope.cleanup());`
- */
-export class TestScope {
-  readonly #processes: NodeProcess[] = [];
-  readonly #dirs: string[] = [];
-
-  track<P extends NodeProcess>(p: P): P {
-    this.#processes.push(p);
-    return p;
-  }
-
-  async tempDir(prefix = "og-test-"): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), prefix));
-    this.#dirs.push(dir);
-    return dir;
-  }
-
-  /** Every tracked process that is still running, for a failure message. */
-  diagnostics(): string {
-    return this.#processes.map((p) => p.tail(30)).join("\n");
-  }
-
-  async cleanup(): Promise<void> {
-    const processes = this.#processes.splice(0);
-    await Promise.allSettled(processes.map((p) => p.stop(3_000)));
-    const dirs = this.#dirs.splice(0);
-    await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true, maxRetries: 3 })));
   }
 }

@@ -1,39 +1,26 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Scope, PKG_DIR, bytes } from "./cache-test-utils.js";
+import { REPO_ROOT } from "../src/cluster.js";
+import { bytes } from "../src/files.js";
+import { TestScope } from "../src/scope.js";
 
 /**
- * The local hub is a fixture other suites (and other processes) rely on: check it speaks the
- * protocol HF-HUB.md describes, as a separate process driven over its /_admin endpoint.
+ * The local hub is a fixture other suites (and other processes) rely on: check it speaks the Hub
+ * protocol as the agent's cache uses it, as a separate process driven over its /_admin endpoint.
  */
-const scope = new Scope();
-let hubProcess: ChildProcess | undefined;
-afterEach(async () => {
-  if (hubProcess && hubProcess.exitCode === null) {
-    const exited = new Promise((r) => hubProcess!.once("exit", r));
-    hubProcess.kill("SIGTERM");
-    await exited;
-  }
-  hubProcess = undefined;
-  await scope.cleanup();
-});
+const HUB_MAIN = join(REPO_ROOT, "packages/testkit/hub/main.mjs");
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 async function startHubProcess(spec: unknown, args: string[] = []): Promise<{ url: string; cdnUrl: string }> {
-  const dir = await scope.tmp();
+  const dir = await scope.tempDir();
   const specPath = join(dir, "spec.json");
   await writeFile(specPath, JSON.stringify(spec));
-  hubProcess = spawn(process.execPath, [join(PKG_DIR, "test/fixtures/hub/main.mjs"), "--spec", specPath, ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    hubProcess!.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes("\n")) resolve(JSON.parse(buf.split("\n")[0]!) as { url: string; cdnUrl: string });
-    });
-    hubProcess!.once("exit", (code) => reject(new Error(`hub exited ${code}`)));
-  });
+  const hub = scope.spawn(HUB_MAIN, { name: "hub", args: ["--spec", specPath, ...args] });
+  const [line] = await hub.waitForLine(/^\{.*"url".*\}$/);
+  return JSON.parse(line) as { url: string; cdnUrl: string };
 }
 
 const weights = bytes(50_000, 3);
@@ -81,17 +68,24 @@ describe("the test hub as its own process", () => {
     const { url } = await startHubProcess(spec);
     const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     await post("/_admin/rules", [{ stage: "revision", status: 503, times: 1 }, { stage: "bytes", path: "w.bin", dropAfter: 20_000, times: 1 }]);
-    const dir = await scope.tmp();
-    const cache = scope.cache({ url }, dir);
-    await cache.pull({ repo: "org/m", revision: "main", files: ["w.bin"] });
+    const revision = `${url}/api/models/org/m/revision/main`;
+    expect((await fetch(revision)).status).toBe(503);
+    expect((await fetch(revision)).status).toBe(200);
+    // The first download is cut after 20,000 bytes; the resumed one gets the rest.
+    const file = `${url}/org/m/resolve/main/w.bin`;
+    await expect(fetch(file).then((r) => r.arrayBuffer())).rejects.toThrow();
+    const rest = await fetch(file, { headers: { range: "bytes=20000-" } });
+    expect(rest.status).toBe(206);
+    expect(Buffer.from(await rest.arrayBuffer()).equals(weights.subarray(20_000))).toBe(true);
     const log = (await (await fetch(`${url}/_admin/log`)).json()) as Array<{ stage: string; status: number; range: string | null; server: string }>;
     expect(log.filter((e) => e.stage === "revision").map((e) => e.status)).toEqual([503, 200]);
     expect(log.filter((e) => e.server === "cdn").map((e) => e.range)).toEqual([null, "bytes=20000-"]);
 
     await fetch(`${url}/_admin/log`, { method: "DELETE" });
     await post("/_admin/rules", { stage: "revision", status: 401, errorCode: "GatedRepo" });
-    await expect(scope.cache({ url }, await scope.tmp()).pull({ repo: "org/m", revision: "main", files: [] })).rejects.toThrow(/is gated or private/);
+    const gated = await fetch(revision);
+    expect([gated.status, gated.headers.get("x-error-code")]).toEqual([401, "GatedRepo"]);
     await fetch(`${url}/_admin/rules`, { method: "DELETE" });
-    expect((await fetch(`${url}/api/models/org/m/revision/main`)).status).toBe(200);
+    expect((await fetch(revision)).status).toBe(200);
   });
 });
