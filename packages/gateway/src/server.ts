@@ -9,7 +9,7 @@ import { NodeRegistry } from "./nodes/node-registry.js";
 import { OfflineSweeper } from "./nodes/offline-sweeper.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { CLIENT_OR_ADMIN, check } from "./auth/require-auth.js";
-import { ApiError } from "./errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import { loadClusterCredentials, type ClusterCredentials } from "./auth/credentials.js";
 import { createDataPlane, type DataPlane } from "./proxy/data-plane.js";
 
@@ -37,7 +37,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   let server: Server;
   try {
     const auth = new Authenticator(credentials, store.keys, nodes);
-    // The data plane's fast path checks the same client credential as the app's /v1 middleware.
+    // The data plane checks the same client credential as the app's /v1 middleware.
     const authorize = (req: { headers: IncomingHttpHeaders }) => {
       const result = check(auth, CLIENT_OR_ADMIN, req);
       return result instanceof ApiError ? result : undefined;
@@ -50,15 +50,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       keys: store.keys,
       nodes,
       auth,
-      dataPlane,
+      metrics: dataPlane.metrics,
       isClosing: () => closing,
     });
-    // Inference requests skip Express (its per-request cost exceeds the whole proxy hop); everything
-    // else, and everything once shutdown began (503 shutting_down), goes to the app.
+    // Inference requests skip Express (its per-request cost exceeds the whole proxy hop): the data
+    // plane is their one entrance, and answers 503 shutting_down itself once shutdown began.
+    // Everything else goes to the app.
     const plane = dataPlane;
     server = createServer((req, res) => {
-      if (!closing && plane.handle(req, res)) return;
-      app(req, res);
+      if (!plane.handle(req, res)) app(req, res);
     }).listen(config.OMNIGATE_PORT, config.OMNIGATE_HOST);
     await once(server, "listening");
   } catch (err) {

@@ -1,20 +1,19 @@
-// Shared set-up of the data-plane tests: fake agent PROCESSES (the test kit's fake-agent.mjs) and a
-// gateway data plane served over real HTTP on 127.0.0.1:0.
+// Shared set-up of the data-plane tests: fake agent PROCESSES (the test kit's fake-agent.mjs) and the
+// gateway's own listener (server.ts, what main.ts runs) over real HTTP on 127.0.0.1:0.
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
-import express from "express";
 import { afterEach } from "vitest";
 import { FakeAgent } from "@omnigate/testkit/fake-agent";
 import { TestScope } from "@omnigate/testkit/scope";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import { RUNTIMES, type RuntimeType } from "@omnigate/shared/runtimes";
-import { GatewayEnv } from "../src/config.js";
-import { errorMiddleware, notFoundHandler } from "../src/errors/error-middleware.js";
+import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
-import { NodeRegistry, type NodeEntry } from "../src/nodes/node-registry.js";
-import { createDataPlane, type DataPlane } from "../src/proxy/data-plane.js";
+import type { NodeEntry, NodeRegistry } from "../src/nodes/node-registry.js";
+import { startGateway as startRunningGateway } from "../src/server.js";
+import type { ModelStore } from "../src/store/model-store.js";
+
+const ADMIN_KEY = "og-admin-key-for-data-plane-tests";
 
 export function modelRecord(name: string, runtime: RuntimeType): ModelRecord {
   return {
@@ -33,35 +32,44 @@ export function modelRecord(name: string, runtime: RuntimeType): ModelRecord {
 export interface TestGateway {
   readonly url: string;
   readonly nodes: NodeRegistry;
-  readonly models: Map<string, ModelRecord>;
-  readonly dataPlane: DataPlane;
+  /** The registered models (the gateway's own store). */
+  readonly models: ModelStore;
+  /** `Authorization` for /v1 and /metrics (the admin key). */
+  readonly auth: { readonly authorization: string };
+  /** Registers a model of `runtime` named `name`. */
+  addModel(name: string, runtime: RuntimeType): void;
   /** Registers `agent` as a node reporting `ready` for each model with its capacity. */
   addNode(agent: FakeAgent | string, ready: Array<{ name: string; capacity?: number; state?: "ready" | "starting" }>, runtimes?: RuntimeType[]): Promise<NodeEntry>;
   close(): Promise<void>;
 }
 
-/** The data plane in an Express app of its own (the error middleware the real app uses), on port 0. */
-export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
-  const config = GatewayEnv.parse({ LOG_LEVEL: "silent", ...env });
-  const logger = createLogger(config.LOG_LEVEL);
-  const nodes = new NodeRegistry({ timeoutMs: 60_000 });
-  const models = new Map<string, ModelRecord>();
-  const dataPlane = createDataPlane({ models, nodes, config, logger });
-  const app = express();
-  app.get("/metrics", dataPlane.metrics);
-  app.use(dataPlane.router);
-  app.use(notFoundHandler);
-  app.use(errorMiddleware(logger));
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+/**
+ * The gateway as main.ts starts it (server.ts: the store, the app and the data plane behind one
+ * listener) on 127.0.0.1:0 with a data dir in `scope`; nodes and models are set up in-process.
+ */
+export async function startGateway(scope: TestScope, env: Record<string, string> = {}): Promise<TestGateway> {
+  const config = loadConfig({
+    OMNIGATE_HOST: "127.0.0.1",
+    OMNIGATE_PORT: "0",
+    OMNIGATE_DATA_DIR: await scope.tempDir("og-dp-gateway-"),
+    OMNIGATE_ADMIN_KEY: ADMIN_KEY,
+    OMNIGATE_NODE_TOKEN: "og-node-token-for-data-plane-tests",
+    // Nodes are set up in-process and never heartbeat again: they must not time out mid-test.
+    OMNIGATE_NODE_TIMEOUT_MS: "600000",
+    LOG_LEVEL: "silent",
+    ...env,
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  let closed: Promise<void> | undefined;
+  const gateway = await startRunningGateway(config, createLogger(config.LOG_LEVEL));
+  scope.defer(() => gateway.close());
+  const { nodes, store } = gateway;
   return {
-    url,
+    url: gateway.url,
     nodes,
-    models,
-    dataPlane,
+    models: store.models,
+    auth: { authorization: `Bearer ${ADMIN_KEY}` },
+    addModel(name, runtime) {
+      store.models.insert(modelRecord(name, runtime));
+    },
     async addNode(agent, ready, runtimes = ["llama_cpp", "whisper", "stable_diffusion", "onnx_runtime"]) {
       const registration = NodeRegistration.parse({
         runtime_id: randomUUID(),
@@ -83,14 +91,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
       );
       return entry;
     },
-    close() {
-      closed ??= (async () => {
-        await dataPlane.close();
-        server.closeAllConnections();
-        await new Promise((r) => server.close(r));
-      })();
-      return closed;
-    },
+    close: () => gateway.close(),
   };
 }
 
@@ -113,10 +114,9 @@ export function clusterPerTest(): PerTestCluster {
   return {
     async agents(env = {}, names = ["a", "b"]) {
       const started = await Promise.all(names.map((n) => FakeAgent.start(scope, n)));
-      const gw = await startGateway(env);
-      scope.defer(() => gw.close());
+      const gw = await startGateway(scope, env);
       gateways.push(gw);
-      gw.models.set("llm", modelRecord("llm", "llama_cpp"));
+      gw.addModel("llm", "llama_cpp");
       return started;
     },
     get gw() {

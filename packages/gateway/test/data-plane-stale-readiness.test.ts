@@ -12,7 +12,7 @@ const cluster = clusterPerTest();
 async function chat() {
   const res = await request(`${cluster.gw.url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...cluster.gw.auth, "content-type": "application/json" },
     body: JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }] }),
   });
   const text = await res.body.text();

@@ -111,13 +111,17 @@ describe("every endpoint through the openai client", () => {
     expect(typeof translation.text).toBe("string");
   });
 
-  it("image generation, edit and variation (multipart upload)", async () => {
+  it("image generation, edit and variation (multipart upload, as the SDK sends one image and several)", async () => {
     const generated = await client.images.generate({ model: "img", prompt: "a red square", size: "256x256", response_format: "b64_json" });
     const png = Buffer.from(generated.data![0]!.b64_json!, "base64");
     expect(png.subarray(1, 4).toString()).toBe("PNG");
     const image = await toFile(Buffer.from(encodePng(64, 64)), "in.png", { type: "image/png" });
     const edited = await client.images.edit({ model: "img", image, prompt: "make it blue", size: "256x256", response_format: "b64_json" });
     expect(Buffer.from(edited.data![0]!.b64_json!, "base64").subarray(1, 4).toString()).toBe("PNG");
+    // Several images go out as `image[]` parts: the gateway and the agent read the same table.
+    const second = await toFile(Buffer.from(encodePng(64, 64)), "in2.png", { type: "image/png" });
+    const editedTwo = await client.images.edit({ model: "img", image: [image, second], prompt: "make both blue", size: "256x256", response_format: "b64_json" });
+    expect(Buffer.from(editedTwo.data![0]!.b64_json!, "base64").subarray(1, 4).toString()).toBe("PNG");
     const varied = await client.images.createVariation({ model: "img", image: await toFile(png, "v.png", { type: "image/png" }), response_format: "b64_json" });
     expect(varied.data!.length).toBeGreaterThan(0);
   });

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { hostname as osHostname } from "node:os";
@@ -9,7 +9,7 @@ import { createDefaultParts, type AgentParts } from "./agent-parts.js";
 import { createAgentApp } from "./api/agent-app.js";
 import { NodeSecretAuth, scrapeTokenDigest } from "./api/auth.js";
 import { agentMetrics } from "./api/metrics.js";
-import { openAIFastPath } from "./api/openai-routes.js";
+import { createAgentServer } from "./api/listener.js";
 import { parseLabels, type AgentConfig } from "./config.js";
 import { GatewayClient, NodeTokenError } from "./gateway-client.js";
 import { GpuProbe } from "./gpu-info.js";
@@ -83,7 +83,6 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     auth,
     deleteModel: (name) => reconciler.deleteModel(name),
     health: () => ({ runtime_id: runtimeId, registered: auth.hasSecret }),
-    ...(parts.openaiRouter ? { openaiRouter: parts.openaiRouter } : {}),
     metrics: { handler: agentMetrics.handler, scrapeToken: scrapeTokenDigest(config.OMNIGATE_AGENT_METRICS_TOKEN) },
   });
   agentMetrics.bind({
@@ -91,27 +90,13 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     engines: () => parts.server.engines(),
     holds: (name) => parts.server.load(name) !== undefined,
   });
-  // The nine inference endpoints skip Express (its routing and request decoration cost more CPU than
-  // the rest of the agent hop): same node-secret check, same parsers, limits and error bodies.
-  const fast = parts.openaiRouter ? openAIFastPath(parts.openaiRouter) : undefined;
   let server: Server;
   try {
-    // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
-    server = createServer({ noDelay: true }, (req, res) => {
-      agentMetrics.track(req, res);
-      const capability = fast?.match(req);
-      if (capability === undefined) {
-        app(req, res);
-        return;
-      }
-      const denial = auth.check(req);
-      if (denial) {
-        // The body is not wanted: drop it so the connection stays usable for the next request.
-        req.resume();
-        NodeSecretAuth.refuse(res, denial);
-        return;
-      }
-      fast!.serve(capability, req, res);
+    server = createAgentServer({
+      app,
+      auth,
+      ...(parts.dataPlane ? { dataPlane: parts.dataPlane } : {}),
+      track: (req, res) => agentMetrics.track(req, res),
     }).listen(config.OMNIGATE_AGENT_PORT, config.OMNIGATE_AGENT_HOST);
     await once(server, "listening");
   } catch (err) {

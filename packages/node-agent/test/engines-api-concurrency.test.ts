@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
-import { StateLog, cachedModel, modelRecord, standinModelServer, startApp } from "./helpers/engine-harness.js";
+import { AGENT_AUTH, StateLog, cachedModel, modelRecord, standinModelServer, startApp } from "./helpers/engine-harness.js";
 
 const STREAMS = 24;
 const CHUNKS = 5;
@@ -43,7 +43,7 @@ describe("agent data plane: concurrent streams", () => {
       const res = await client.request({
         method: "POST",
         path: "/v1/chat/completions",
-        headers: { "content-type": "application/json" },
+        headers: { ...AGENT_AUTH, "content-type": "application/json" },
         body: JSON.stringify({ model: "many", stream: true, messages: [{ role: "user", content: `stream ${i}` }] }),
       });
       expect(res.statusCode).toBe(200);

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
-import { StateLog, captureLogger, cachedModel, modelRecord, standinModelServer, startApp, testLogger } from "./helpers/engine-harness.js";
+import { AGENT_AUTH, StateLog, captureLogger, cachedModel, modelRecord, standinModelServer, startApp, testLogger } from "./helpers/engine-harness.js";
 
 const scope = new TestScope();
 const cleanups: (() => Promise<void>)[] = [];
@@ -25,7 +25,7 @@ async function agent(
     return log;
   });
   await Promise.all(logs.map((l) => l.waitFor("ready")));
-  const app = await startApp(server, limits, "fast-path", appLogger);
+  const app = await startApp(server, limits, appLogger);
   cleanups.push(async () => {
     await app.close();
     await server.close();
@@ -34,7 +34,7 @@ async function agent(
 }
 
 function post(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
-  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), ...init });
+  return fetch(url, { method: "POST", ...init, headers: { ...AGENT_AUTH, "content-type": "application/json", ...init.headers }, body: JSON.stringify(body) });
 }
 
 const messages = [{ role: "user", content: "hello there" }];
@@ -115,7 +115,7 @@ describe("agent data plane: llama.cpp", () => {
     const missing = await post(`${a.url}/v1/chat/completions`, { model: "chat-model" });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: { param: string } }).error.param).toBe("messages");
-    const badJson = await fetch(`${a.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
+    const badJson = await fetch(`${a.url}/v1/chat/completions`, { method: "POST", headers: { ...AGENT_AUTH, "content-type": "application/json" }, body: "{nope" });
     expect(badJson.status).toBe(400);
     expect(((await badJson.json()) as { error: { code: string } }).error.code).toBe("invalid_json");
     const unknown = await post(`${a.url}/v1/chat/completions`, { model: "nobody", messages });

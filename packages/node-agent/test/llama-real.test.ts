@@ -8,7 +8,7 @@ import { writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
-import { FAST, StateLog, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp } from "./helpers/engine-harness.js";
+import { AGENT_AUTH, FAST, StateLog, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp } from "./helpers/engine-harness.js";
 
 const bin = process.env.OMNIGATE_LLAMA_SERVER_BIN;
 
@@ -20,7 +20,7 @@ describe.skipIf(!bin)("real llama-server through the agent", () => {
   const captured = captureLogger();
   const messages = [{ role: "user", content: "Tell me a story." }];
   const post = (path: string, body: unknown, init: RequestInit = {}) =>
-    fetch(`${app.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), ...init });
+    fetch(`${app.url}${path}`, { method: "POST", headers: { ...AGENT_AUTH, "content-type": "application/json" }, body: JSON.stringify(body), ...init });
 
   beforeAll(async () => {
     const dir = await scope.tempDir();

@@ -66,11 +66,6 @@ export const CAPABILITY_LABELS: Readonly<Record<Capability, string>> = {
   image_variation: "image variations",
 };
 
-/** Endpoint path → the capability it needs. */
-export const ENDPOINT_CAPABILITIES: ReadonlyMap<string, Capability> = new Map(
-  Capability.options.map((c) => [CAPABILITY_ENDPOINTS[c], c] as const),
-);
-
 export function capabilitiesOf(runtime: RuntimeType): readonly Capability[] {
   return RUNTIMES[runtime].capabilities;
 }

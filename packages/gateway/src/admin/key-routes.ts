@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { CreateKeyRequest, type ApiKeyView } from "@omnigate/shared/admin";
 import { describeZodError } from "@omnigate/shared/validation";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import type { ApiKeyStore } from "../store/key-store.js";
 import type { Authenticator } from "../auth/authenticator.js";

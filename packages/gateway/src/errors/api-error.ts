@@ -1,22 +1,9 @@
-import { CAPABILITY_LABELS, type Capability, type RuntimeType } from "@omnigate/shared/runtimes";
-import { statusOf, type ErrorCode } from "@omnigate/shared/errors";
+import { ApiError } from "@omnigate/shared/errors";
 import type { ModelNodeView } from "@omnigate/shared/models";
+import { CAPABILITY_LABELS, type Capability, type RuntimeType } from "@omnigate/shared/runtimes";
 
-/** An error that becomes an OpenAI error body; the error middleware maps it. */
-export class ApiError extends Error {
-  override name = "ApiError";
-  readonly status: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly param: string | null = null,
-    /** Extra response headers (`Retry-After`). */
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-    this.status = statusOf(code);
-  }
-}
+// The gateway's routing errors, with the context they name. Their base, ApiError, is the shared one
+// the agent throws too.
 
 export class ModelNotFoundError extends ApiError {
   override name = "ModelNotFoundError";

@@ -1,7 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
-import { errorBody } from "@omnigate/shared/errors";
+import { ApiError, errorBody } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
-import { ApiError } from "./api-error.js";
 
 interface BodyParserError extends Error {
   type?: string;

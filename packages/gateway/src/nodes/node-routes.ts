@@ -8,7 +8,7 @@ import {
   type RegisterResponse,
 } from "@omnigate/shared/node-protocol";
 import { describeZodError } from "@omnigate/shared/validation";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import type { ModelStore } from "../store/model-store.js";
 import { bearerOf, type Authenticator } from "../auth/authenticator.js";

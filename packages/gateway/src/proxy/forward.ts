@@ -1,5 +1,5 @@
 import type { NodeRegistrationParsed } from "@omnigate/shared/node-protocol";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
@@ -8,7 +8,7 @@ import { resolveReadiness, type ModelLookup, type ReadyTarget } from "../routing
 import type { OutlierDetector } from "../routing/scheduler-outlier.js";
 import type { Lease, Scheduler } from "../routing/scheduler.js";
 import type { AgentPools } from "./agent-pools.js";
-import type { EndpointSpec } from "./endpoints.js";
+import type { EndpointSpec } from "@omnigate/shared/endpoints";
 import type { ParsedRequest } from "./parse-request.js";
 import {
   UpstreamAttempt,

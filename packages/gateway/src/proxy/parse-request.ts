@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request } from "express";
 import multer, { MulterError, type Options as MulterOptions, type StorageEngine } from "multer";
 import type { Writable } from "node:stream";
-import { describeZodError } from "@omnigate/shared/validation";
-import { ApiError } from "../errors/api-error.js";
-import type { EndpointSpec } from "./endpoints.js";
+import { formFields, missingFilePart, type JsonEndpoint, type MultipartEndpoint } from "@omnigate/shared/endpoints";
+import { parseBody } from "@omnigate/shared/validation";
+import { ApiError } from "@omnigate/shared/errors";
 import type { BodyAccount } from "./body-budget.js";
 import { PayloadTooLargeError, readBody } from "./read-body.js";
 
@@ -33,7 +33,7 @@ const JSON_CONTENT_TYPE = "application/json";
  * A JSON body: read whole (bounded), parsed once to read `model` and `stream` and validated with the
  * shared schema; the original bytes are what gets forwarded, never a re-serialisation.
  */
-export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec, limits: BodyOptions): Promise<ParsedRequest> {
+export async function parseJsonRequest(req: IncomingMessage, spec: JsonEndpoint, limits: BodyOptions): Promise<ParsedRequest> {
   const type = req.headers["content-type"];
   // Absent is tolerated (curl --data-binary); anything else must say JSON.
   if (type !== undefined && !type.toLowerCase().includes("json")) {
@@ -52,15 +52,8 @@ export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec,
       `The request body is not valid JSON (${(err as Error).message}). Send a JSON object with Content-Type: application/json.`,
     );
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ApiError("invalid_request", "The request body must be a JSON object, e.g. {\"model\": \"…\", …}.");
-  }
-  const parsed = spec.schema.safeParse(value);
-  if (!parsed.success) {
-    const { message, param } = describeZodError(parsed.error);
-    throw new ApiError("invalid_request", message, param);
-  }
-  return { model: parsed.data.model, stream: parsed.data.stream === true, body, contentType: JSON_CONTENT_TYPE };
+  const parsed = parseBody(spec.schema, value);
+  return { model: parsed.model, stream: parsed.stream === true, body, contentType: JSON_CONTENT_TYPE };
 }
 
 /**
@@ -139,7 +132,7 @@ function multerToApiError(err: unknown, maxUploadBytes: number): unknown {
 export async function parseMultipartRequest(
   req: UploadRequest,
   res: ServerResponse,
-  spec: EndpointSpec,
+  spec: MultipartEndpoint,
   limits: BodyOptions,
 ): Promise<ParsedRequest> {
   const type = req.headers["content-type"] ?? "";
@@ -157,15 +150,10 @@ export async function parseMultipartRequest(
     );
   });
   const files = (req.files ?? []) as Express.Multer.File[];
-  const fileFields = spec.fileFields ?? [];
-  if (!files.some((f) => fileFields.includes(f.fieldname))) {
-    const wanted = fileFields.map((f) => `'${f}'`).join(" or ");
-    throw new ApiError("invalid_multipart", `The form has no file part ${wanted}. Attach the file as ${wanted}.`, fileFields[0] ?? null);
+  if (!files.some((f) => spec.file.fields.includes(f.fieldname))) {
+    const { message, param } = missingFilePart(spec);
+    throw new ApiError("invalid_multipart", message, param);
   }
-  const parsed = spec.schema.safeParse(req.body ?? {});
-  if (!parsed.success) {
-    const { message, param } = describeZodError(parsed.error);
-    throw new ApiError("invalid_request", message, param);
-  }
-  return { model: parsed.data.model, stream: parsed.data.stream === true, body, contentType: type };
+  const parsed = parseBody(spec.schema, formFields(req.body));
+  return { model: parsed.model, stream: parsed.stream === true, body, contentType: type };
 }

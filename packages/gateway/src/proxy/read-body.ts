@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import { BodyBudgetError, type BodyAccount } from "./body-budget.js";
 
 export class PayloadTooLargeError extends ApiError {

@@ -1,12 +1,11 @@
 import type { ServerResponse } from "node:http";
-import { errorBody } from "@omnigate/shared/errors";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError, errorBody } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 
 const INTERNAL = new ApiError("internal_error", "The gateway hit an internal error; the details are in its log.");
 
 /**
- * The error middleware's answer, on a plain Node response: the data plane's fast path runs without
+ * The error middleware's answer, on a plain Node response: the data plane runs without
  * Express. ApiErrors map to their status and OpenAI body; anything else is a logged 500.
  */
 export function respondError(res: ServerResponse, err: unknown, log: Logger): void {

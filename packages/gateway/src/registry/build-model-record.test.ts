@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RegisterModelRequest } from "@omnigate/shared/models";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import { buildModelRecord } from "./build-model-record.js";
 
 const parse = (body: unknown) => RegisterModelRequest.parse(body);

@@ -1,6 +1,6 @@
 import type { ModelRecord, RegisterModelParsed } from "@omnigate/shared/models";
 import { RuntimeType, capabilitiesOf, inferRuntimes, kindOf } from "@omnigate/shared/runtimes";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 
 /**
  * A validated registration → the stored record: the name defaults to the repo id; the runtime is

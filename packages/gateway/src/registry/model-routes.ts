@@ -1,7 +1,8 @@
 import { Router, type Request } from "express";
 import { RegisterModelRequest, type DeleteModelResponse, type ModelList } from "@omnigate/shared/models";
 import { describeZodError } from "@omnigate/shared/validation";
-import { ApiError, ModelNotFoundError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
+import { ModelNotFoundError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import type { NodeRegistry } from "../nodes/node-registry.js";
 import type { ModelStore } from "../store/model-store.js";

@@ -1,4 +1,4 @@
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 
 /** Seconds a client should wait after a full queue: a burst, so soon. */
 export const QUEUE_FULL_RETRY_AFTER_S = 1;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import { NodeRegistry, type NodeEntry } from "../nodes/node-registry.js";
 import { nodeViews, resolveReadiness, type ModelLookup } from "./readiness.js";
 

@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from "express";
+import express, { type ErrorRequestHandler, type RequestHandler } from "express";
 import { errorBody } from "@omnigate/shared/errors";
 import type { AgentDeleteResponse } from "@omnigate/shared/node-protocol";
 import { ModelName } from "@omnigate/shared/validation";
@@ -13,8 +13,6 @@ export interface AgentAppDeps {
   deleteModel(name: string): Promise<DeleteResult>;
   /** What `/healthz` shows besides liveness. */
   health(): { runtime_id: string; registered: boolean };
-  /** The data plane (`/v1/*` forwarded to engines), behind the same node-secret auth. */
-  readonly openaiRouter?: Router;
   /**
    * `GET /metrics` (Prometheus text): behind the node secret, or the optional scrape token's digest
    * (`scrapeTokenDigest(OMNIGATE_AGENT_METRICS_TOKEN)`) so a Prometheus need not hold the secret.
@@ -22,7 +20,10 @@ export interface AgentAppDeps {
   readonly metrics?: { readonly handler: RequestHandler; readonly scrapeToken?: Buffer };
 }
 
-/** The agent's HTTP API. Only the gateway calls it (node secret), except `/healthz`. */
+/**
+ * The agent's HTTP API besides inference (the listener hands the nine inference endpoints to the
+ * data plane before the app sees them). Only the gateway calls it (node secret), except `/healthz`.
+ */
 export function createAgentApp(deps: AgentAppDeps): express.Express {
   const log = deps.logger.child({ component: "agent-api" });
   const app = express();
@@ -56,8 +57,6 @@ export function createAgentApp(deps: AgentAppDeps): express.Express {
     const body: AgentDeleteResponse = { name: parsed.data, deleted: result.deleted };
     res.json(body);
   });
-
-  if (deps.openaiRouter) app.use(deps.openaiRouter);
 
   app.use((req, res) => {
     res.status(404).json(errorBody("not_found", `Unknown endpoint ${req.method} ${req.path} on the node agent.`));

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { NodeModelStatus } from "@omnigate/shared/models";
 import type { EngineHealth } from "@omnigate/shared/node-protocol";
 import { LabelledChildren, requestMetricDefinitions } from "@omnigate/shared/metrics";
-import { ENDPOINT_CAPABILITIES } from "@omnigate/shared/runtimes";
+import { endpointOf } from "@omnigate/shared/endpoints";
 
 /** What the agent's scrape-time gauges read: the reconciler's statuses and the engines' health. */
 export interface AgentMetricsSources {
@@ -140,12 +140,10 @@ export class AgentMetrics {
   /**
    * Times a data-plane request and counts its status once it ends (finished or cut); anything that
    * is not a POST to one of the nine endpoints is left alone. Works on Node's own request/response,
-   * so the agent's server calls it for every request, fast path or Express alike.
+   * so the agent's listener calls it for every request.
    */
   track(req: IncomingMessage & { body?: unknown }, res: ServerResponse): void {
-    if (req.method !== "POST" || !req.url) return;
-    const q = req.url.indexOf("?");
-    const capability = ENDPOINT_CAPABILITIES.get(q < 0 ? req.url : req.url.slice(0, q));
+    const capability = endpointOf(req.method, req.url)?.capability;
     if (!capability) return;
     const started = performance.now();
     let firstByte: number | undefined;

@@ -1,16 +1,15 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import { errorBody, statusOf, type ErrorCode } from "@omnigate/shared/errors";
+import { ApiError, errorBody, statusOf, type ErrorCode } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
-import { EngineRequestError } from "../engines/engine-errors.js";
 import type { EngineReply } from "../engines/types.js";
 
 /** Seconds a client should wait before retrying a model that is starting. */
 const RETRY_AFTER_S = "2";
 
 /**
- * A JSON answer on Node's own response API (no Express helpers): the data plane answers both on the
- * fast path (plain `ServerResponse`) and through the Express router with this one function.
+ * A JSON answer on Node's own response API (no Express helpers): the data plane and the node-secret
+ * check answer on the listener's plain `ServerResponse` through it.
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -31,7 +30,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string,
 
 /** Maps whatever a request failed with to an OpenAI error; 5xx details are logged, not leaked. */
 export function sendFailure(res: ServerResponse, err: unknown, log: Logger): void {
-  if (err instanceof EngineRequestError) {
+  if (err instanceof ApiError) {
     if (err.status >= 500) log.warn({ request_id: requestIdOf(res), code: err.code, message: err.message }, "engine request failed");
     sendError(res, err.code, err.message, err.param, err.status);
     return;
@@ -40,7 +39,7 @@ export function sendFailure(res: ServerResponse, err: unknown, log: Logger): voi
   sendError(res, "internal_error", "The node agent hit an internal error; the details are in its log. Retry the request.");
 }
 
-/** Text and JSON types say their charset, as Express's `res.type()` did before the fast path. */
+/** Text and JSON types say their charset, as Express's `res.type()` does. */
 function withCharset(type: string): string {
   return /charset=/i.test(type) || !/^text\/|[/+]json\b/i.test(type) ? type : `${type}; charset=utf-8`;
 }

@@ -1,18 +1,8 @@
-import { statusOf, type ErrorCode } from "@omnigate/shared/errors";
+import { ApiError } from "@omnigate/shared/errors";
 
 /** A request the engine (or the agent on its behalf) refused or failed; becomes an OpenAI error body. */
-export class EngineRequestError extends Error {
+export class EngineRequestError extends ApiError {
   override readonly name = "EngineRequestError";
-  readonly status: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly param: string | null = null,
-    status?: number,
-  ) {
-    super(message);
-    this.status = status ?? statusOf(code);
-  }
 }
 
 /** A model whose files or options cannot run on its engine (no .gguf, no tokens.txt…). */
