@@ -82,6 +82,15 @@ describe("omnigate CLI", () => {
     expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+alpha:ready\\s+\\d+s ago$`, "m"));
     expect(JSON.parse((await cliDone(["--json", "nodes", "ls"], env)).stdout)).toMatchObject([{ runtime_id: node.runtimeId, online: true }]);
 
+    // A text-to-speech voice with names for its speakers.
+    const voice = await cliDone(["--json", "models", "add", "org/piper", "--runtime", "onnx_runtime", "--voice", "alloy=0", "--voice", "echo=3"], env);
+    expect(voice.code).toBe(0);
+    expect(JSON.parse(voice.stdout)).toMatchObject({ name: "org/piper", options: { voices: { alloy: 0, echo: 3 } } });
+    const badVoice = await cliDone(["models", "add", "org/piper2", "--voice", "alloy"], env);
+    expect(badVoice.code).not.toBe(0);
+    expect(badVoice.stderr).toMatch(/--voice.*must be name=speaker-id, e\.g\. alloy=0/);
+    expect((await cliDone(["models", "rm", "org/piper"], env)).code).toBe(0);
+
     const rm = await cliDone(["models", "rm", "alpha"], env);
     expect(rm.code).toBe(0);
     expect(rm.stdout).toContain("deleted alpha");

@@ -24,6 +24,13 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** `--voice alloy=0`, repeatable: OpenAI voice name → the voice's speaker id. */
+export function voiceEntry(value: string, previous: Record<string, number>): Record<string, number> {
+  const match = /^([^=]+)=(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError("must be name=speaker-id, e.g. alloy=0");
+  return { ...previous, [match[1]!]: Number(match[2]) };
+}
+
 export function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");

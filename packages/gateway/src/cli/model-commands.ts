@@ -3,13 +3,14 @@ import type { DeleteModelResponse, ModelList, ModelListEntry, ModelRecord, Regis
 import { CliError, modelPath } from "./client.js";
 import { describeNode, shortId, table } from "./format.js";
 import { waitForModel } from "./wait-for-model.js";
-import { type CommandContext, collect, positiveNumber } from "./context.js";
+import { type CommandContext, collect, positiveNumber, voiceEntry } from "./context.js";
 
 interface AddOptions {
   name?: string;
   revision?: string;
   file: string[];
   runtime?: string;
+  voice: Record<string, number>;
   wait?: boolean;
   timeout: number;
   interval: number;
@@ -26,6 +27,7 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
     .option("--revision <rev>", "branch, tag or commit (default: main)")
     .option("--file <pattern>", "file path or glob inside the repo; repeat for several", collect, [])
     .option("--runtime <runtime>", "llama_cpp | whisper | stable_diffusion | onnx_runtime (default: inferred from the files)")
+    .option("--voice <name=id>", "text-to-speech: a name for one of the voice's speakers, e.g. alloy=0; repeat for several", voiceEntry, {})
     .option("--wait", "wait until a node reports it ready, showing each node's state and progress")
     .option("--timeout <seconds>", "with --wait: give up after this long", positiveNumber, 3600)
     .option("--interval <ms>", "with --wait: how often to poll", positiveNumber, 1000)
@@ -35,6 +37,7 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
       if (opts.name) body.name = opts.name;
       if (opts.revision) body.revision = opts.revision;
       if (opts.runtime) body.runtime = opts.runtime as RegisterModelRequest["runtime"];
+      if (Object.keys(opts.voice).length > 0) body.options = { voices: opts.voice };
       const record = await ctx.client.call<ModelRecord>("POST", "/api/models", body);
       if (!ctx.json) {
         ctx.print(`registered ${record.name} (${record.repo}@${record.revision}, runtime ${record.runtime}, ${record.capabilities.join(", ")})`);
