@@ -3,7 +3,7 @@
 // over HTTP. Voices: the tiny piper test voice (characters frontend: nothing but npm packages), and
 // the same voice phonemized by espeak-ng when Debian's espeak-ng-data is installed (CI installs it).
 import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,11 +18,15 @@ import { TINY_VOICE, tinyPiperFiles, toneHz } from "./fixtures/tts/tiny-piper-vo
 
 const temps = new TempDirs();
 const ffmpeg = await findOnPath(["ffmpeg"]);
-const DEBIAN_ESPEAK_DATA = "/usr/lib/x86_64-linux-gnu/espeak-ng-data";
-const espeakData = await readFile(join(DEBIAN_ESPEAK_DATA, "phontab")).then(
-  () => DEBIAN_ESPEAK_DATA,
-  () => undefined,
-);
+/** Debian's espeak-ng-data package (/usr/lib/<triplet>/espeak-ng-data), or another distribution's. */
+async function findEspeakData(): Promise<string | undefined> {
+  const triplets = (await readdir("/usr/lib").catch(() => [])).filter((d) => d.endsWith("-linux-gnu"));
+  for (const dir of [...triplets.map((t) => `/usr/lib/${t}/espeak-ng-data`), "/usr/share/espeak-ng-data"]) {
+    if (await readFile(join(dir, "phontab")).then(() => true, () => false)) return dir;
+  }
+  return undefined;
+}
+const espeakData = await findEspeakData();
 const VOICES = { alloy: 0, echo: 3 };
 
 afterAll(() => temps.cleanup());
