@@ -52,7 +52,7 @@ export const engineEnv = {
   OMNIGATE_ENGINE_CRASH_LOOP_WINDOW_S: z.coerce.number().min(0).max(86_400).default(300),
   // Stop an engine idle this long (no request in flight) and restart it on the next request; 0 = never.
   OMNIGATE_IDLE_UNLOAD_S: z.coerce.number().min(0).max(86_400).default(0),
-  // Requests run at once per one-shot model (TTS, sd-cli): each is a process on the GPU.
+  // Requests run at once per one-shot model (sherpa-onnx-offline-tts, sd-cli): each is a process on the GPU.
   OMNIGATE_ONESHOT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   // Longest wait for an engine's answer (headers, and between body chunks); 0 = none.
   OMNIGATE_ENGINE_REQUEST_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(600),
