@@ -46,6 +46,7 @@ async function synthesize(model: ModelRecord, call: EngineCall, target: ServerTa
 export function ttsServerPlan(model: ModelRecord, engine: readonly string[], args: readonly string[]): ServerPlan {
   return {
     kind: "server",
+    name: "tts-engine",
     // Ours come last so configured args can never move the engine off 127.0.0.1.
     argv: (port) => [...engine, ...args, "--host=127.0.0.1", `--port=${port}`],
     // The voice loads before the port opens: refused until then, then /health 200.

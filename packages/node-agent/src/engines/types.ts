@@ -87,6 +87,8 @@ export interface OneShotResult {
 /** A model run as a long-lived HTTP engine process. */
 export interface ServerPlan {
   readonly kind: "server";
+  /** The engine as logs name it; default: its binary's file name (a node program would be "node"). */
+  readonly name?: string;
   /** The engine's full argv (binary first) for a free port; never run through a shell. */
   argv(port: number): string[];
   /** One readiness poll: true when the engine serves requests. Connection errors mean "not yet". */

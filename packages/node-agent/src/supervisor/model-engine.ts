@@ -255,7 +255,7 @@ export class ModelEngine {
     const proc = EngineProcess.spawn(argv, {
       env: this.deps.env,
       tailLines: timing.logLines,
-      logger: this.log.child({ component: "engine", engine: basename(argv[0]!) }),
+      logger: this.log.child({ component: "engine", engine: plan.name ?? basename(argv[0]!) }),
     });
     this.proc = proc;
     let exit: ExitReason | undefined;
