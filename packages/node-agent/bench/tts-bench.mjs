@@ -16,12 +16,13 @@
 //   BENCH_ROUNDS=30 BENCH_TTS_VOICE_DIR=/path/to/vits-piper-voice BENCH_TTS_TEXT="…" node packages/node-agent/bench/tts-bench.mjs
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
+import { writeBenchSection } from "./bench-section.mjs";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const root = resolve(pkg, "..", "..");
@@ -156,32 +157,16 @@ try {
   ];
   console.log(["", "Text-to-speech: the same sentence, voice loaded once vs a process per request", ...lines, "", ...commands.map((c) => `  ${c}`)].join("\n"));
 
-  const section = [
-    "## Text-to-speech (issue 11)",
-    "",
-    "`pnpm bench:tts` (packages/node-agent/bench/tts-bench.mjs). The same sentence through the agent's two",
-    "ways of running a voice, side by side in one run, each request through the agent's own plan (a lease",
-    "on the model, as its /v1/audio/speech route takes it): the built-in engine, one process per voice that",
-    "loads it once, and a process per request, which loads it every time (what OMNIGATE_TTS_BIN selects).",
-    "",
-    ...lines,
-    "",
-    "```",
-    ...commands,
-    "```",
-    "",
-  ].join("\n");
-  const benchFile = join(root, "BENCHMARKS.md");
-  if (process.env.BENCH_WRITE === "0") {
-    console.log("\nBENCH_WRITE=0: BENCHMARKS.md left alone");
-  } else {
-    const current = existsSync(benchFile) ? await readFile(benchFile, "utf8") : "# Benchmarks\n\n";
-    // Keeps any prose after the generated block (the reading of the figures, written by hand).
-    const re = /## Text-to-speech \(issue 11\)\n[\s\S]*?```\n[\s\S]*?```\n/;
-    const next = re.test(current) ? current.replace(re, section) : `${current.trimEnd()}\n\n${section}`;
-    await writeFile(benchFile, next.endsWith("\n") ? next : `${next}\n`);
-    console.log(`\nwrote the "Text-to-speech (issue 11)" section of ${benchFile}`);
-  }
+  await writeBenchSection(root, "Text-to-speech (issue 11)", {
+    intro: [
+      "`pnpm bench:tts` (packages/node-agent/bench/tts-bench.mjs). The same sentence through the agent's two",
+      "ways of running a voice, side by side in one run, each request through the agent's own plan (a lease",
+      "on the model, as its /v1/audio/speech route takes it): the built-in engine, one process per voice that",
+      "loads it once, and a process per request, which loads it every time (what OMNIGATE_TTS_BIN selects).",
+    ],
+    lines,
+    commands,
+  });
 } finally {
   await Promise.all(stopping.map((s) => s.close()));
   await rm(work, { recursive: true, force: true });
