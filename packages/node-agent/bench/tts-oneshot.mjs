@@ -7,7 +7,7 @@
 // --help prints this usage (the agent's start-up probe).
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { encodeWav16 } from "../dist/engines/wav.js";
+import { encodeWav16 } from "../dist/tts-engine/wav.js";
 
 const USAGE = "Usage: tts-oneshot.mjs --vits-model=F --vits-tokens=F [--vits-data-dir=D] [--sid=N] --output-filename=F -- TEXT";
 const args = process.argv.slice(2);

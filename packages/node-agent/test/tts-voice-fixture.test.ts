@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSherpa } from "../src/tts-engine/sherpa.js";
-import { encodeWav16 } from "../src/engines/wav.js";
+import { encodeWav16 } from "../src/tts-engine/wav.js";
 import { measureWav } from "./fixtures/tts/audio.js";
 import { TINY_VOICE, tinyPiperFiles, toneHz, writeTinyPiperVoice } from "./fixtures/tts/tiny-piper-voice.js";
 import { FIXTURES } from "./fixtures/engines/harness.js";

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import PQueue from "p-queue";
-import { encodeWav16 } from "../engines/wav.js";
+import { encodeWav16 } from "./wav.js";
 import { MAX_BODY_BYTES, SynthesizeRequest, TTS_ENGINE_PATHS, type TtsEngineHealth } from "./protocol.js";
 import type { OfflineTts } from "./sherpa.js";
 
