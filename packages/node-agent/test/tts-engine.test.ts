@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { findOnPath } from "../src/engines/binary.js";
 import { TTS_ENGINE_ENTRY } from "../src/engines/onnx-tts-server.js";
+import { MAX_BODY_BYTES } from "../src/tts-engine/protocol.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import type { CachedModel } from "../src/cache/types.js";
 import { FAST, StateLog, TempDirs, cachedModel, isAlive, modelRecord, standinConfig, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
@@ -138,6 +139,26 @@ describe("the built-in TTS engine (sherpa-onnx-node) through the agent", () => {
     expect(await errorOf(res)).toMatchObject({ code: "unsupported_response_format", param: "response_format" });
   });
 
+  it("speaks its documented protocol on its own port: health, and errors for bad requests", async () => {
+    const { pid } = agent.server.engines()[0]!;
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+    const engine = `http://127.0.0.1:${cmdline.find((a) => a.startsWith("--port="))!.slice("--port=".length)}`;
+    const health = await fetch(`${engine}/health`);
+    expect(await health.json()).toMatchObject({ status: "ok", sample_rate: TINY_VOICE.sampleRate, num_speakers: TINY_VOICE.speakers });
+    const post = (body: string) => fetch(`${engine}/synthesize`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const expectError = async (res: Response, status: number, message: RegExp) => {
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+    };
+    await expectError(await post("not json"), 400, /not JSON/);
+    await expectError(await post(JSON.stringify({ text: "" })), 400, /text: text must not be empty/);
+    await expectError(await post(JSON.stringify({ text: "x".repeat(MAX_BODY_BYTES) })), 413, /over 1048576 bytes/);
+    await expectError(await fetch(`${engine}/synthesize`), 405, /takes POST/);
+    await expectError(await fetch(`${engine}/nowhere`), 404, /use GET \/health or POST \/synthesize/);
+    const wav = await post(JSON.stringify({ text: "hi", sid: 1, speed: 2 }));
+    expect(measureWav(Buffer.from(await wav.arrayBuffer())).samples).toBe((("hi".length + 1) * TINY_VOICE.hop) / 2);
+  });
+
   it("restarts the engine after it crashes and speaks again", async () => {
     const log = agent.logs.get("tts")!;
     const pid = agent.server.engines()[0]!.pid!;
@@ -155,6 +176,15 @@ describe("the built-in TTS engine (sherpa-onnx-node) through the agent", () => {
     await agent.server.stop("tts");
     await waitUntil(async () => !(await isAlive(pid)), 5_000, "the engine to exit");
     expect((await agent.speak({})).status).toBe(404);
+  });
+});
+
+describe("the engine program's command line", () => {
+  it("refuses bad arguments with exit code 2 and its usage, before loading anything", async () => {
+    const run = await promisify(execFile)(process.execPath, [TTS_ENGINE_ENTRY, "--vits-model=x", "--bogus=1"]).catch((e: unknown) => e);
+    expect(run).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown option --bogus\nUsage: /) });
+    const noPort = await promisify(execFile)(process.execPath, [TTS_ENGINE_ENTRY, "--vits-model=x"]).catch((e: unknown) => e);
+    expect(noPort).toMatchObject({ code: 2, stderr: expect.stringMatching(/--port is required/) });
   });
 });
 

@@ -23,7 +23,7 @@ export type Capability = z.infer<typeof Capability>;
 
 export interface RuntimeInfo {
   readonly kind: ModelKind;
-  /** The engine, as messages name it: its binary's PATH name (ENGINES.md), or sherpa-onnx for TTS. */
+  /** The engine, as messages name it: its binary's PATH name, or sherpa-onnx for TTS. */
   readonly engine: string;
   readonly capabilities: readonly Capability[];
 }

@@ -7,7 +7,7 @@ import { requireEncodable, speechReply } from "./onnx-tts-audio.js";
 import { speakerId } from "./onnx-tts-voice.js";
 import type { EngineCall, EngineReply, OneShotContext, ServerPlan, ServerTarget } from "./types.js";
 
-export const ENGINE = "the TTS engine (sherpa-onnx-node)";
+const ENGINE = "the TTS engine (sherpa-onnx-node)";
 
 /**
  * The engine program, as built. Resolved from this file's folder, which is src/engines in tests and

@@ -71,8 +71,8 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
 export function parseEngineArgs(argv: readonly string[]): EngineArgs {
   if (argv.includes("--version")) return { mode: "version" };
   if (argv.includes("--help")) return { mode: "help" };
-  // sherpa-onnx-offline-tts's defaults: one sentence per batch (so a long text can be stopped
-  // between sentences), one thread.
+  // sherpa-onnx-offline-tts's defaults: one sentence per batch (a long text never runs the model
+  // on all of it at once), one thread.
   const config: Record<string, unknown> = { model: { numThreads: 1 }, maxNumSentences: 1 };
   let host = "127.0.0.1";
   let port: number | undefined;

@@ -9,8 +9,8 @@
  * Errors are {"error":{"message"}}: 400 for a request the voice cannot say (bad JSON, empty text,
  * a speaker id beyond the voice's, text none of whose characters or phonemes the voice knows),
  * 404/405 for other paths and methods, 413 for a body over MAX_BODY_BYTES, 500 when synthesis fails.
- * Requests are synthesized one at a time, in arrival order; a request whose client went away is
- * dropped from the queue, and one being synthesized stops after its current sentence.
+ * Requests are synthesized one at a time, in arrival order; a request whose client went away while
+ * it waited is dropped from the queue.
  */
 import { z } from "zod";
 

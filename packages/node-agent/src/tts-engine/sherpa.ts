@@ -24,16 +24,8 @@ export interface GeneratedAudio {
 export interface OfflineTts {
   readonly sampleRate: number;
   readonly numSpeakers: number;
-  /**
-   * Synthesizes on a worker thread. `onProgress` runs after each batch of sentences; returning 0
-   * stops the rest.
-   */
-  generateAsync(request: {
-    text: string;
-    sid: number;
-    speed: number;
-    onProgress?: (info: { samples: Float32Array; progress: number }) => number;
-  }): Promise<GeneratedAudio>;
+  /** Synthesizes on a worker thread, so the engine keeps answering /health meanwhile. */
+  generateAsync(request: { text: string; sid: number; speed: number }): Promise<GeneratedAudio>;
 }
 
 /** The part of sherpa-onnx-node the engine uses (the package ships no type declarations). */

@@ -54,13 +54,14 @@ export function createTtsServer(tts: OfflineTts, sherpaVersion: string): Server 
     if (sid >= speakers) {
       throw new HttpError(400, `speaker id ${sid} is out of range: this voice has ${speakers} speaker(s), ids 0-${speakers - 1}`);
     }
-    // The agent aborts its request when its client goes away: skip or stop the work then.
+    // The agent aborts its request when its client goes away: a request still queued is dropped then.
+    // (One being synthesized runs to its end: sherpa-onnx-node's async generation cannot be stopped.)
     let gone = false;
     res.once("close", () => (gone = !res.writableFinished));
     const samples = await queue.add(async () => {
       if (gone) return undefined;
       try {
-        return (await tts.generateAsync({ text, sid, speed, onProgress: () => (gone ? 0 : 1) })).samples;
+        return (await tts.generateAsync({ text, sid, speed })).samples;
       } catch (err) {
         // sherpa-onnx rejects a text that yields no token ("produced no audio").
         if (err instanceof Error && /no audio/i.test(err.message)) return new Float32Array(0);
@@ -74,18 +75,17 @@ export function createTtsServer(tts: OfflineTts, sherpaVersion: string): Server 
     res.end(wav);
   }
 
-  return createServer((req, res) => {
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0];
-    const route =
-      path === TTS_ENGINE_PATHS.health ? { method: "GET", run: async () => sendJson(res, 200, health) }
-      : path === TTS_ENGINE_PATHS.synthesize ? { method: "POST", run: () => synthesize(req, res) }
-      : undefined;
-    const handled = !route
-      ? Promise.reject(new HttpError(404, `no route ${path}: use GET ${TTS_ENGINE_PATHS.health} or POST ${TTS_ENGINE_PATHS.synthesize}`))
-      : req.method !== route.method
-        ? Promise.reject(new HttpError(405, `${path} takes ${route.method}`))
-        : route.run();
-    handled.catch((err: unknown) => {
+    const method = path === TTS_ENGINE_PATHS.health ? "GET" : path === TTS_ENGINE_PATHS.synthesize ? "POST" : undefined;
+    if (!method) throw new HttpError(404, `no route ${path}: use GET ${TTS_ENGINE_PATHS.health} or POST ${TTS_ENGINE_PATHS.synthesize}`);
+    if (req.method !== method) throw new HttpError(405, `${path} takes ${method}`);
+    if (method === "GET") sendJson(res, 200, health);
+    else await synthesize(req, res);
+  }
+
+  return createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
       if (status === 500) process.stderr.write(`synthesis failed: ${message}\n`);
