@@ -4,10 +4,9 @@
 //   OMNIGATE_LLAMA_SERVER_BIN                     (model: a tiny GGUF written by the test)
 //   OMNIGATE_WHISPER_SERVER_BIN + OMNIGATE_TEST_WHISPER_MODEL  (a ggml-*.bin)
 //   OMNIGATE_SD_SERVER_BIN or OMNIGATE_SD_CLI_BIN + OMNIGATE_TEST_SD_MODEL  (a checkpoint file)
-//   OMNIGATE_TEST_TTS_MODEL_DIR  (a sherpa-onnx VITS/Kokoro voice folder: the built-in engine runs it,
-//                                 and OMNIGATE_TTS_BIN's sherpa-onnx-offline-tts too when set)
-// The built-in TTS engine is real everywhere (sherpa-onnx-node is a dependency): it runs the tiny
-// piper test voice always.
+//   OMNIGATE_TTS_BIN + OMNIGATE_TEST_TTS_MODEL_DIR  (a sherpa-onnx VITS/Kokoro voice folder)
+// The built-in TTS engine is real everywhere (sherpa-onnx-node is a dependency): it runs the voice
+// folder OMNIGATE_TEST_TTS_MODEL_DIR names, else the tiny piper test voice.
 import { readdir } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -182,11 +181,13 @@ adapterSuite("stable-diffusion adapter × sd-cli stand-in", {
   model: async (dir) => ({ files: await cachedModel(dir, { "sd_turbo.safetensors": "st" }) }),
   timeoutMs: STANDIN,
 });
-adapterSuite("onnx TTS adapter × built-in engine (sherpa-onnx-node), tiny piper voice", {
+adapterSuite(`onnx TTS adapter × built-in engine (sherpa-onnx-node), ${env.OMNIGATE_TEST_TTS_MODEL_DIR ?? "tiny piper voice"}`, {
   runtime: "onnx_runtime",
   config: { OMNIGATE_TTS_BIN: "" },
-  model: async (dir) => ({ files: await cachedModel(dir, tinyPiperFiles()) }),
-  timeoutMs: STANDIN,
+  model: async (dir) => ({
+    files: env.OMNIGATE_TEST_TTS_MODEL_DIR ? await existing(env.OMNIGATE_TEST_TTS_MODEL_DIR, true) : await cachedModel(dir, tinyPiperFiles()),
+  }),
+  timeoutMs: env.OMNIGATE_TEST_TTS_MODEL_DIR ? REAL : STANDIN,
 });
 adapterSuite("onnx TTS adapter × sherpa-onnx-offline-tts stand-in", {
   runtime: "onnx_runtime",
@@ -222,14 +223,6 @@ describe.skipIf(real(env.OMNIGATE_SD_SERVER_BIN ?? env.OMNIGATE_SD_CLI_BIN, env.
       OMNIGATE_SD_CLI_BIN: env.OMNIGATE_SD_CLI_BIN ?? "/nonexistent/sd-cli",
     },
     model: async () => ({ files: await existing(env.OMNIGATE_TEST_SD_MODEL!) }),
-    timeoutMs: REAL,
-  });
-});
-describe.skipIf(!env.OMNIGATE_TEST_TTS_MODEL_DIR)("a real voice in the built-in TTS engine", () => {
-  adapterSuite("onnx TTS adapter × built-in engine, real voice", {
-    runtime: "onnx_runtime",
-    config: { OMNIGATE_TTS_BIN: "" },
-    model: async () => ({ files: await existing(env.OMNIGATE_TEST_TTS_MODEL_DIR!, true) }),
     timeoutMs: REAL,
   });
 });
