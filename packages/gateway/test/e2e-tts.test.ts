@@ -5,14 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import OpenAI from "openai";
 import { findOnPath } from "../../node-agent/src/engines/binary.js";
-import { startTestHub, type TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
-import { measurePcm16, measureWav } from "../../node-agent/test/fixtures/tts/audio.js";
-import { TINY_VOICE, tinyPiperFiles, toneHz } from "../../node-agent/test/fixtures/tts/tiny-piper-voice.js";
-import { standInEngineEnv } from "../../node-agent/test/helpers/engines.js";
-import { GatewayApi } from "../../node-agent/test/helpers/gateway-api.js";
-import { TestScope } from "../../node-agent/test/helpers/processes.js";
-import { startAgent, startGateway, type AgentProcess } from "../../node-agent/test/helpers/stack.js";
-import { waitFor } from "../../node-agent/test/helpers/wait.js";
+import { measurePcm16, measureWav } from "@omnigate/testkit/audio";
+import { startAgent, startGateway, type AgentProcess } from "@omnigate/testkit/cluster";
+import { GatewayApi } from "@omnigate/testkit/gateway-api";
+import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
+import { TestScope } from "@omnigate/testkit/scope";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { TINY_VOICE, tinyPiperFiles, toneHz } from "@omnigate/testkit/tiny-piper-voice";
+import { waitFor } from "@omnigate/testkit/wait";
 
 const ffmpeg = await findOnPath(["ffmpeg"]);
 const REPO = "omnigate-tests/tiny-piper-voice";

@@ -7,10 +7,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
 import { httpJson } from "@omnigate/testkit/gateway-api";
 import { TestScope } from "@omnigate/testkit/scope";
+import { measureWav } from "@omnigate/testkit/audio";
+import { TINY_VOICE } from "@omnigate/testkit/tiny-piper-voice";
 import { REPO_ROOT } from "@omnigate/testkit/cluster";
 import { waitFor } from "@omnigate/testkit/wait";
-import { measureWav } from "./fixtures/tts/audio.js";
-import { TINY_VOICE } from "./fixtures/tts/tiny-piper-voice.js";
 import { freePort } from "../src/supervisor/free-port.js";
 
 const scope = new TestScope();
@@ -71,7 +71,7 @@ describe("pnpm start (tools/start-local.mjs)", () => {
     const hfHome = await scope.tempDir("og-start-hf-");
     const hub = scope.spawn(join(REPO_ROOT, "packages/testkit/hub/main.mjs"), {
       name: "hub",
-      args: ["--spec", join(REPO_ROOT, "packages/node-agent/test/fixtures/tts/tiny-piper-hub.json")],
+      args: ["--spec", join(REPO_ROOT, "packages/testkit/tts/tiny-piper-hub.json")],
     });
     const hubUrl = (JSON.parse((await hub.waitForLine(/^\{"url".*\}$/))[0]) as { url: string }).url;
     const port = await freePort();

@@ -18,8 +18,8 @@ import type { EngineCall, EngineReply } from "../src/engines/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import { encodePng } from "@omnigate/testkit/png";
 import { TestScope } from "@omnigate/testkit/scope";
+import { tinyPiperFiles } from "@omnigate/testkit/tiny-piper-voice";
 import { FAST, StateLog, cachedModel, modelRecord, standinConfig, testLogger, toneWav } from "./helpers/engine-harness.js";
-import { tinyPiperFiles } from "./fixtures/tts/tiny-piper-voice.js";
 
 const env = process.env;
 const scope = new TestScope();

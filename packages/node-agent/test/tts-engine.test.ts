@@ -13,11 +13,13 @@ import { TTS_ENGINE_ENTRY } from "../src/engines/onnx-tts-server.js";
 import { MAX_BODY_BYTES } from "../src/tts-engine/protocol.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import type { CachedModel } from "../src/cache/types.js";
-import { FAST, StateLog, TempDirs, cachedModel, isAlive, modelRecord, standinConfig, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
-import { measurePcm16, measureWav } from "./fixtures/tts/audio.js";
-import { TINY_VOICE, tinyPiperFiles, toneHz } from "./fixtures/tts/tiny-piper-voice.js";
+import { measurePcm16, measureWav } from "@omnigate/testkit/audio";
+import { TestScope } from "@omnigate/testkit/scope";
+import { TINY_VOICE, tinyPiperFiles, toneHz } from "@omnigate/testkit/tiny-piper-voice";
+import { waitFor } from "@omnigate/testkit/wait";
+import { FAST, StateLog, cachedModel, isAlive, modelRecord, standinConfig, startApp, testLogger } from "./helpers/engine-harness.js";
 
-const temps = new TempDirs();
+const scope = new TestScope();
 const ffmpeg = await findOnPath(["ffmpeg"]);
 /** Debian's espeak-ng-data package (/usr/lib/<triplet>/espeak-ng-data), or another distribution's. */
 async function findEspeakData(): Promise<string | undefined> {
@@ -30,11 +32,11 @@ async function findEspeakData(): Promise<string | undefined> {
 const espeakData = await findEspeakData();
 const VOICES = { alloy: 0, echo: 3 };
 
-afterAll(() => temps.cleanup());
+afterAll(() => scope.cleanup());
 
 /** A model server whose TTS is the built-in engine (no OMNIGATE_TTS_BIN), serving `voices`. */
 async function ttsAgent(voices: Record<string, { files: CachedModel; options?: ModelRecord["options"] }>, config: Record<string, string> = {}) {
-  const dir = await temps.make();
+  const dir = await scope.tempDir();
   const server = new EngineModelServer({
     config: standinConfig({ OMNIGATE_TTS_BIN: "", ...config }),
     stateDir: join(dir, "state"),
@@ -58,7 +60,7 @@ async function ttsAgent(voices: Record<string, { files: CachedModel; options?: M
   return { server, logs, speak, close: async () => (await app.close(), await server.close()) };
 }
 
-const tinyVoice = async () => ({ files: await cachedModel(await temps.make(), tinyPiperFiles()), options: { voices: VOICES } });
+const tinyVoice = async () => ({ files: await cachedModel(await scope.tempDir(), tinyPiperFiles()), options: { voices: VOICES } });
 
 async function errorOf(res: Response): Promise<{ code: string; message: string; param: string | null }> {
   return ((await res.json()) as { error: { code: string; message: string; param: string | null } }).error;
@@ -174,7 +176,7 @@ describe("the built-in TTS engine (sherpa-onnx-node) through the agent", () => {
   it("stops the engine process with the model", async () => {
     const pid = agent.server.engines()[0]!.pid!;
     await agent.server.stop("tts");
-    await waitUntil(async () => !(await isAlive(pid)), 5_000, "the engine to exit");
+    await waitFor(async () => !(await isAlive(pid)), { what: "the engine to exit", timeoutMs: 5_000 });
     expect((await agent.speak({})).status).toBe(404);
   });
 });
@@ -190,7 +192,7 @@ describe("the engine program's command line", () => {
 
 describe("a voice the engine cannot load", () => {
   it("turns failed with sherpa-onnx's reason after the crash loop, instead of starting forever", async () => {
-    const files = await cachedModel(await temps.make(), { "model.onnx": "not an onnx model", "tokens.txt": tinyPiperFiles()["tokens.txt"]! });
+    const files = await cachedModel(await scope.tempDir(), { "model.onnx": "not an onnx model", "tokens.txt": tinyPiperFiles()["tokens.txt"]! });
     const agent = await ttsAgent({ broken: { files } });
     try {
       const failed = await agent.logs.get("broken")!.waitFor("failed", 30_000);
@@ -207,7 +209,7 @@ describe.skipIf(!ffmpeg)("the built-in TTS engine's speech through a real ffmpeg
     try {
       await agent.logs.get("tts")!.waitFor("ready");
       const wav = measureWav(Buffer.from(await (await agent.speak({})).arrayBuffer()));
-      const dir = await temps.make();
+      const dir = await scope.tempDir();
       for (const [format, magic] of Object.entries({ mp3: "ID3", opus: "OggS", aac: "\xff", flac: "fLaC" })) {
         const res = await agent.speak({ response_format: format });
         expect(res.status, format).toBe(200);
@@ -231,7 +233,7 @@ describe.skipIf(!ffmpeg)("the built-in TTS engine's speech through a real ffmpeg
 
 describe.skipIf(!espeakData)("a piper voice that phonemizes with espeak-ng (its repo's espeak-ng-data/)", () => {
   it("loads espeak-ng-data from the voice's files and speaks", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     const voice: Record<string, Buffer> = tinyPiperFiles("espeak");
     // Debian's data, laid out as a voice repo carries it; only what English needs.
     for (const name of ["phontab", "phonindex", "phondata", "intonations", "en_dict", "lang/gmw/en-US", "lang/gmw/en"]) {

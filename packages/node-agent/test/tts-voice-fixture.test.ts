@@ -1,4 +1,4 @@
-// The tiny test voice (test/fixtures/tts): the files kept in the repo are what its generator writes,
+// The tiny test voice (@omnigate/testkit/tiny-piper-voice): the files kept in the repo are what its generator writes,
 // and sherpa-onnx-node loads and runs it as a piper voice: its sample rate and speakers from the
 // metadata, a tone per speaker whose length follows the text and the speed.
 import { readFile } from "node:fs/promises";
@@ -6,11 +6,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSherpa } from "../src/tts-engine/sherpa.js";
 import { encodeWav16 } from "../src/tts-engine/wav.js";
-import { measureWav } from "./fixtures/tts/audio.js";
-import { TINY_VOICE, tinyPiperFiles, toneHz, writeTinyPiperVoice } from "./fixtures/tts/tiny-piper-voice.js";
-import { FIXTURES } from "./fixtures/engines/harness.js";
-
-const KEPT = join(FIXTURES, "..", "tts", "tiny-piper");
+import { measureWav } from "@omnigate/testkit/audio";
+import { TINY_PIPER_DIR as KEPT, TINY_VOICE, tinyPiperFiles, toneHz, writeTinyPiperVoice } from "@omnigate/testkit/tiny-piper-voice";
 
 describe("the tiny piper test voice", () => {
   it("is kept in the repo exactly as its generator writes it", async () => {
