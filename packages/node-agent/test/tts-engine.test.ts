@@ -17,7 +17,7 @@ import { measurePcm16, measureWav } from "@omnigate/testkit/audio";
 import { TestScope } from "@omnigate/testkit/scope";
 import { TINY_VOICE, tinyPiperFiles, toneHz } from "@omnigate/testkit/tiny-piper-voice";
 import { waitFor } from "@omnigate/testkit/wait";
-import { FAST, StateLog, cachedModel, isAlive, modelRecord, standinConfig, startApp, testLogger } from "./helpers/engine-harness.js";
+import { AGENT_AUTH, FAST, StateLog, cachedModel, isAlive, modelRecord, standinConfig, startApp, testLogger } from "./helpers/engine-harness.js";
 
 const scope = new TestScope();
 const ffmpeg = await findOnPath(["ffmpeg"]);
@@ -54,7 +54,7 @@ async function ttsAgent(voices: Record<string, { files: CachedModel; options?: M
   const speak = (body: Record<string, unknown>) =>
     fetch(`${app.url}/v1/audio/speech`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...AGENT_AUTH, "content-type": "application/json" },
       body: JSON.stringify({ model: "tts", input: "hello from the node", response_format: "wav", ...body }),
     });
   return { server, logs, speak, close: async () => (await app.close(), await server.close()) };
