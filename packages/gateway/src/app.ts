@@ -1,5 +1,6 @@
 import express, { type Express, type RequestHandler } from "express";
-import { ApiError, errorBody } from "@omnigate/shared/errors";
+import { ApiError } from "@omnigate/shared/errors";
+import { errorResponder, sendApiError } from "@omnigate/server-kit/respond";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { NodeRegistry } from "./nodes/node-registry.js";
@@ -7,10 +8,11 @@ import type { ModelStore } from "./store/model-store.js";
 import type { ApiKeyStore } from "./store/key-store.js";
 import type { Authenticator } from "./auth/authenticator.js";
 import { CLIENT_OR_ADMIN, requireAuth } from "./auth/require-auth.js";
+import { ShuttingDownError } from "./errors/api-error.js";
 import { errorMiddleware, notFoundHandler } from "./errors/error-middleware.js";
-import { modelRoutes } from "./registry/model-routes.js";
+import { modelRoutes } from "./models/model-routes.js";
 import { nodeRoutes } from "./nodes/node-routes.js";
-import { keyRoutes } from "./admin/key-routes.js";
+import { keyRoutes } from "./keys/key-routes.js";
 
 export interface AppDeps {
   readonly config: GatewayConfig;
@@ -55,8 +57,9 @@ export function createApp(deps: AppDeps): Express {
   // (server.ts). What else comes under /v1 (a wrong method or path) needs a credential too.
   app.use("/v1", requireAuth(deps.auth, CLIENT_OR_ADMIN));
 
-  app.use(notFoundHandler);
-  app.use(errorMiddleware(logger.child({ component: "http" })));
+  const respond = errorResponder({ log: logger.child({ component: "http" }), limits: { who: "the gateway", maxBodyBytes: config.OMNIGATE_MAX_BODY_BYTES } });
+  app.use(notFoundHandler(respond));
+  app.use(errorMiddleware(respond));
   return app;
 }
 
@@ -84,9 +87,9 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
 };
 
 function refuseWhileClosing(isClosing: () => boolean): RequestHandler {
+  const closing = new ShuttingDownError();
   return (_req, res, next) => {
     if (!isClosing()) return next();
-    res.setHeader("connection", "close");
-    res.status(503).json(errorBody("shutting_down", "The gateway is shutting down. Retry in a moment (another gateway instance, or this one after restart)."));
+    sendApiError(res, closing);
   };
 }

@@ -1,6 +1,8 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ApiError } from "@omnigate/shared/errors";
+import { stopAccepting } from "@omnigate/server-kit/shutdown";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { createApp } from "./app.js";
@@ -9,7 +11,6 @@ import { NodeRegistry } from "./nodes/node-registry.js";
 import { OfflineSweeper } from "./nodes/offline-sweeper.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { CLIENT_OR_ADMIN, check } from "./auth/require-auth.js";
-import { ApiError } from "@omnigate/shared/errors";
 import { loadClusterCredentials, type ClusterCredentials } from "./auth/credentials.js";
 import { createDataPlane, type DataPlane } from "./proxy/data-plane.js";
 
@@ -110,26 +111,4 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return closed;
   };
   return { url, port, credentials, nodes, store, close };
-}
-
-/** Closes the listener; resolves once every connection ended, cutting the rest after `timeoutMs`. */
-function stopAccepting(server: Server, timeoutMs: number): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-  // Keep-alive sockets would otherwise hold close() open until they time out: close the idle ones
-  // now, and each one that goes idle when its last response ends.
-  server.closeIdleConnections();
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  sweep.unref();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      server.closeAllConnections();
-      resolve();
-    }, timeoutMs);
-    timer.unref();
-  });
-  return Promise.race([done, timeout]).finally(() => {
-    clearTimeout(timer);
-    clearInterval(sweep);
-  });
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { request } from "undici";
 import { Heartbeat } from "@omnigate/shared/node-protocol";
-import { nodeViews } from "../src/routing/readiness.js";
+import { nodeViews } from "../src/scheduling/readiness.js";
 import { clusterPerTest } from "./data-plane-harness.js";
 
 const cluster = clusterPerTest();

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { stopAccepting } from "@omnigate/server-kit/shutdown";
 import { createDefaultParts, type AgentParts } from "./agent-parts.js";
 import { createAgentApp } from "./api/agent-app.js";
 import { NodeSecretAuth, scrapeTokenDigest } from "./api/auth.js";
@@ -148,7 +149,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
       // 1. No more heartbeats: the gateway marks the node offline at its timeout and routes elsewhere.
       await step(log, "stopping heartbeats", () => loop.stop());
       // 2. Stop accepting; requests in flight get a few seconds to finish.
-      await step(log, "closing the listener", () => drain(server, 5_000));
+      await step(log, "closing the listener", () => stopAccepting(server, 5_000));
       // 3. Abort pulls and pending retries, so nothing starts an engine behind our back.
       await step(log, "stopping the reconciler", () => reconciler.close());
       // 4. Engines: SIGTERM → timeout → SIGKILL.
@@ -177,28 +178,4 @@ function isWildcard(host: string): boolean {
 function hostForUrl(host: string): string {
   if (isWildcard(host)) return "127.0.0.1";
   return host.includes(":") ? `[${host}]` : host;
-}
-
-/**
- * Stops accepting and waits for open requests, cutting what is left after `timeoutMs`. The gateway
- * keeps pooled keep-alive connections to the agent: each is closed as soon as it goes idle, or it
- * would hold shutdown for the whole timeout. (The gateway's server.ts does the same for its own
- * listener; the two apps share no runtime code beyond the contract.)
- */
-async function drain(server: Server, timeoutMs: number): Promise<void> {
-  const done = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  sweep.unref();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      server.closeAllConnections();
-      resolve();
-    }, timeoutMs);
-    timer.unref();
-  });
-  await Promise.race([done, timeout]);
-  clearTimeout(timer);
-  clearInterval(sweep);
 }

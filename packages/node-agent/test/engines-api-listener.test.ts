@@ -18,7 +18,7 @@ beforeAll(async () => {
   const log = new StateLog();
   server.start(modelRecord("chat-model", "llama_cpp", ["model.gguf"]), await cachedModel(dir, { "model.gguf": "GGUF" }), log.onState);
   await log.waitFor("ready");
-  const app = await startApp(server, { maxUploadBytes: 4096, maxJsonBytes: 2048 });
+  const app = await startApp(server, { maxUploadBytes: 4096, maxBodyBytes: 2048 });
   scope.defer(app.close);
   url = app.url;
 });

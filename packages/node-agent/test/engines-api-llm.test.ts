@@ -12,7 +12,7 @@ const cleanups: (() => Promise<void>)[] = [];
 async function agent(
   knobs: Record<string, string>,
   models: { name: string; args?: string[] }[],
-  limits?: { maxUploadBytes: number; maxJsonBytes: number },
+  limits?: { maxUploadBytes: number; maxBodyBytes: number },
   appLogger = testLogger(),
 ) {
   const dir = await scope.tempDir();
@@ -190,7 +190,7 @@ describe("agent data plane: llama.cpp", () => {
   });
 
   it("answers 413 for a JSON body beyond the limit", async () => {
-    const small = await agent({}, [{ name: "small" }], { maxUploadBytes: 1024, maxJsonBytes: 1024 });
+    const small = await agent({}, [{ name: "small" }], { maxUploadBytes: 1024, maxBodyBytes: 1024 });
     const res = await post(`${small.url}/v1/chat/completions`, { model: "small", messages: [{ role: "user", content: "x".repeat(5000) }] });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");

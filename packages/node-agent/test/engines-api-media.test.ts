@@ -25,7 +25,7 @@ function pngSize(b64: string): { width: number; height: number } {
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
 }
 
-async function mediaAgent(configOverrides: Record<string, string>, limits?: { maxUploadBytes: number; maxJsonBytes: number }) {
+async function mediaAgent(configOverrides: Record<string, string>, limits?: { maxUploadBytes: number; maxBodyBytes: number }) {
   const dir = await scope.tempDir();
   const server = new EngineModelServer({ config: standinConfig(configOverrides), stateDir: join(dir, "state"), logger: testLogger(), timing: FAST });
   await server.init();
@@ -65,7 +65,7 @@ function audioForm(fields: Record<string, string>, file: Buffer = toneWav(1.5), 
 describe("agent data plane: whisper, TTS, stable-diffusion", () => {
   let a: Awaited<ReturnType<typeof mediaAgent>>;
   beforeAll(async () => {
-    a = await mediaAgent({}, { maxUploadBytes: 256 * 1024, maxJsonBytes: 1024 * 1024 });
+    a = await mediaAgent({}, { maxUploadBytes: 256 * 1024, maxBodyBytes: 1024 * 1024 });
   });
 
   describe("transcription and translation (whisper-server)", () => {

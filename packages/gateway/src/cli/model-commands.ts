@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { DeleteModelResponse, ModelList, ModelListEntry, ModelRecord, RegisterModelRequest } from "@omnigate/shared/models";
-import { CliError, modelPath } from "./client.js";
+import { CliError, modelPath } from "./admin-client.js";
 import { describeNode, shortId, table } from "./format.js";
 import { waitForModel } from "./wait-for-model.js";
 import { type CommandContext, collect, positiveNumber, voiceEntry } from "./context.js";

@@ -71,3 +71,15 @@ export class ModelNotReadyError extends ApiError {
     });
   }
 }
+
+/** Shutdown began: the client retries elsewhere, or here after the restart. */
+export class ShuttingDownError extends ApiError {
+  override name = "ShuttingDownError";
+  constructor() {
+    // Connection: close, so the client's next request opens a connection elsewhere (or later).
+    super("shutting_down", "The gateway is shutting down. Retry in a few seconds (another gateway instance, or this one after its restart).", null, {
+      "Retry-After": "5",
+      Connection: "close",
+    });
+  }
+}

@@ -1,28 +1,29 @@
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 import { endpointOf, type EndpointSpec } from "@omnigate/shared/endpoints";
-import type { GatewayConfig } from "../config.js";
-import { ApiError } from "@omnigate/shared/errors";
+import { errorResponder } from "@omnigate/server-kit/respond";
+import { requestIdOf } from "@omnigate/server-kit/request-id";
+import type { ApiError } from "@omnigate/shared/errors";
+import { ShuttingDownError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { NodeRegistry } from "../nodes/node-registry.js";
-import { WaitQueues } from "../routing/queue.js";
-import type { ModelLookup } from "../routing/readiness.js";
-import { OutlierDetector } from "../routing/scheduler-outlier.js";
-import { Scheduler, type Lease } from "../routing/scheduler.js";
+import { WaitQueues } from "../scheduling/queue.js";
+import type { ModelLookup } from "../store/model-store.js";
+import { OutlierDetector } from "../scheduling/scheduler-outlier.js";
+import { Scheduler, type Lease } from "../scheduling/scheduler.js";
 import { AgentPools } from "./agent-pools.js";
 import { BodyBudget } from "./body-budget.js";
 import { Forwarder, agentAddress } from "./forward.js";
+import type { ProxyConfig } from "./proxy-env.js";
 import { parseJsonRequest, parseMultipartRequest, type BodyLimits } from "./parse-request.js";
 import { ClientGoneError } from "./read-body.js";
-import { respondError } from "./respond-error.js";
 import type { ProxyExchange } from "./upstream-attempt.js";
 
 export interface DataPlaneDeps {
   readonly models: ModelLookup;
   readonly nodes: NodeRegistry;
-  readonly config: GatewayConfig;
+  readonly config: ProxyConfig;
   readonly logger: Logger;
   /** The credential check (client key or admin key): an ApiError (401/403) refuses the request. */
   readonly authorize: (req: IncomingMessage) => ApiError | undefined;
@@ -45,22 +46,6 @@ export interface DataPlane {
 
 /** How long close() lets running requests finish before cutting them. */
 const CLOSE_GRACE_MS = 5_000;
-
-// A client's id is kept when it is a plain token; anything else (or none) gets a fresh UUID.
-const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
-
-function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers["x-request-id"];
-  return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-class ShuttingDownError extends ApiError {
-  override name = "ShuttingDownError";
-  constructor() {
-    // Connection: close, so the client's next request opens a connection elsewhere (or later).
-    super("shutting_down", "The gateway is shutting down. Retry in a few seconds.", null, { "Retry-After": "5", Connection: "close" });
-  }
-}
 
 /**
  * The OpenAI data plane (issue 5): each endpoint reads just enough of the body to route it (model,
@@ -114,6 +99,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   });
   const limits: BodyLimits = { maxBodyBytes: config.OMNIGATE_MAX_BODY_BYTES, maxUploadBytes: config.OMNIGATE_MAX_UPLOAD_BYTES };
   const bodies = new BodyBudget(config.OMNIGATE_MAX_BUFFERED_BYTES);
+  const respond = errorResponder({ log, limits: { who: "the gateway", ...limits } });
 
   // A node registered, reported or went offline: waiters re-check, pools of vanished agents close.
   const onChange = (): void => {
@@ -152,7 +138,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       metrics.request(model, spec.capability, status, (now - x.started) / 1000, since(x.firstByteAt), since(x.firstTokenAt));
       log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
     });
-    if (closing) return respondError(res, new ShuttingDownError(), log);
+    if (closing) return respond(res, new ShuttingDownError());
     try {
       const options = { ...limits, account };
       const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, options) : await parseMultipartRequest(req, res, spec, options);
@@ -161,7 +147,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       await forwarder.forward(x, spec, parsed);
     } catch (err) {
       if (x.clientGone || err instanceof ClientGoneError) return;
-      respondError(res, err, log);
+      respond(res, err);
     }
   }
 
@@ -176,7 +162,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     if (denied) {
       // The body is not wanted: drop it so the connection stays usable for the next request.
       req.resume();
-      respondError(res, denied, log);
+      respond(res, denied);
       return true;
     }
     void serve(spec, id, req, res);

@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
-import { errorBody } from "@omnigate/shared/errors";
+import { ApiError } from "@omnigate/shared/errors";
+import { errorResponder, notFound, sendApiError } from "@omnigate/server-kit/respond";
 import type { AgentDeleteResponse } from "@omnigate/shared/node-protocol";
 import { ModelName } from "@omnigate/shared/validation";
 import type { Logger } from "../logger.js";
@@ -45,40 +46,23 @@ export function createAgentApp(deps: AgentAppDeps): express.Express {
     const name = Array.isArray(segments) ? segments.join("/") : segments;
     const parsed = ModelName.safeParse(name);
     if (!parsed.success) {
-      res.status(400).json(errorBody("invalid_request", `Invalid model name: ${parsed.error.issues[0]?.message ?? "bad name"}.`, "name"));
+      sendApiError(res, new ApiError("invalid_request", `Invalid model name: ${parsed.error.issues[0]?.message ?? "bad name"}.`, "name"));
       return;
     }
     const result = await deps.deleteModel(parsed.data);
     if (result.error) {
       log.error({ model: parsed.data, error: result.error }, "delete incomplete");
-      res.status(500).json(errorBody("internal_error", `Model '${parsed.data}' stopped, but ${result.error}. The agent retries with its next heartbeat.`));
+      sendApiError(res, new ApiError("internal_error", `Model '${parsed.data}' stopped, but ${result.error}. The agent retries with its next heartbeat.`));
       return;
     }
     const body: AgentDeleteResponse = { name: parsed.data, deleted: result.deleted };
     res.json(body);
   });
 
-  app.use((req, res) => {
-    res.status(404).json(errorBody("not_found", `Unknown endpoint ${req.method} ${req.path} on the node agent.`));
-  });
-
-  const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const e = err as { type?: string; status?: number; message?: string };
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (e?.type === "entity.parse.failed") {
-      res.status(400).json(errorBody("invalid_json", `The request body is not valid JSON: ${e.message}.`));
-      return;
-    }
-    if (e?.type === "entity.too.large") {
-      res.status(413).json(errorBody("payload_too_large", "The request body is too large."));
-      return;
-    }
-    log.error({ err, method: req.method, url: req.originalUrl }, "request failed");
-    res.status(500).json(errorBody("internal_error", "The node agent hit an internal error; the details are in its log."));
-  };
+  // Nothing else: an OpenAI-shaped 404, and every error through the agent's one error responder.
+  const respond = errorResponder({ log, limits: { who: "this node" } });
+  app.use((req, res) => respond(res, notFound(req.method, req.path, "The node agent serves only the gateway.")));
+  const onError: ErrorRequestHandler = (err, _req, res, _next) => respond(res, err);
   app.use(onError);
   return app;
 }

@@ -3,12 +3,15 @@ import { ENDPOINTS, formFields, missingFilePart, type EndpointSpec, type Multipa
 import { ApiError } from "@omnigate/shared/errors";
 import type { Capability } from "@omnigate/shared/runtimes";
 import { parseBody } from "@omnigate/shared/validation";
+import { multipartError } from "@omnigate/server-kit/body-errors";
+import { errorResponder } from "@omnigate/server-kit/respond";
 import type { Logger } from "../logger.js";
 import type { EngineConfig } from "../engines/engine-env.js";
+import { EngineRequestError } from "../engines/engine-errors.js";
 import type { EngineCall, UploadedFile } from "../engines/types.js";
 import type { ModelDataPlane } from "../supervisor/types.js";
-import { answerBodyError, jsonParser, multipartParser, rawBody, uploadedFiles, type ApiRequest, type BodyLimits } from "./openai-body.js";
-import { sendError, sendFailure, sendReply } from "./openai-reply.js";
+import { jsonParser, multipartParser, rawBody, uploadedFiles, type ApiRequest, type BodyLimits } from "./openai-body.js";
+import { sendReply } from "./openai-reply.js";
 
 export interface AgentDataPlaneDeps {
   /** The model server (`EngineModelServer` implements this). */
@@ -21,7 +24,7 @@ export interface AgentDataPlaneDeps {
 const MIB = 1024 * 1024;
 
 export function openAILimits(config: Pick<EngineConfig, "OMNIGATE_MAX_UPLOAD_BYTES" | "OMNIGATE_MAX_BODY_BYTES">): BodyLimits {
-  return { maxUploadBytes: config.OMNIGATE_MAX_UPLOAD_BYTES, maxJsonBytes: config.OMNIGATE_MAX_BODY_BYTES };
+  return { maxUploadBytes: config.OMNIGATE_MAX_UPLOAD_BYTES, maxBodyBytes: config.OMNIGATE_MAX_BODY_BYTES };
 }
 
 /** Builds the engine call from a parsed request (throws an ApiError on bad input). */
@@ -96,8 +99,9 @@ export interface AgentDataPlane {
  * it the nine endpoints before anything else sees them.
  */
 export function createAgentDataPlane(deps: AgentDataPlaneDeps): AgentDataPlane {
-  const limits = deps.limits ?? { maxUploadBytes: 25 * MIB, maxJsonBytes: 10 * MIB };
+  const limits = deps.limits ?? { maxUploadBytes: 25 * MIB, maxBodyBytes: 10 * MIB };
   const log = deps.logger.child({ component: "data-plane" });
+  const respond = errorResponder({ log, limits: { who: "this node", ...limits } });
   const json = jsonParser(limits);
   const multipart = multipartParser(limits);
 
@@ -107,12 +111,12 @@ export function createAgentDataPlane(deps: AgentDataPlaneDeps): AgentDataPlane {
     try {
       built = BUILDERS[capability](req);
     } catch (err) {
-      sendFailure(res, err, log);
+      respond(res, err);
       return;
     }
     const opened = deps.server.open(built.model, capability);
     if (!opened.ok) {
-      sendError(res, opened.code, opened.message, "model");
+      respond(res, new EngineRequestError(opened.code, opened.message, "model"));
       return;
     }
     const { lease } = opened;
@@ -133,7 +137,7 @@ export function createAgentDataPlane(deps: AgentDataPlaneDeps): AgentDataPlane {
       await sendReply(res, reply, controller.signal, log);
     } catch (err) {
       if (controller.signal.aborted) return;
-      sendFailure(res, err, log);
+      respond(res, err);
     }
   };
 
@@ -145,8 +149,7 @@ export function createAgentDataPlane(deps: AgentDataPlaneDeps): AgentDataPlane {
           void handle(spec.capability, req, res);
           return;
         }
-        if (answerBodyError(err, res, limits)) return;
-        sendFailure(res, err, log);
+        respond(res, spec.body === "multipart" ? multipartError(err, { who: "this node", ...limits }) : err);
       });
     },
   };

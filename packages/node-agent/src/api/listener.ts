@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 import { endpointOf } from "@omnigate/shared/endpoints";
-import { NodeSecretAuth } from "./auth.js";
+import { requestIdOf } from "@omnigate/server-kit/request-id";
+import { sendApiError } from "@omnigate/server-kit/respond";
+import type { NodeSecretAuth } from "./auth.js";
 import type { AgentDataPlane } from "./data-plane.js";
 
 export interface AgentServerDeps {
@@ -28,11 +30,13 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       app(req, res);
       return;
     }
+    // Every answer carries the gateway's id (or a new one), a refusal too: both logs can name it.
+    res.setHeader("X-Request-Id", requestIdOf(req));
     const denial = auth.check(req);
     if (denial) {
       // The body is not wanted: drop it so the connection stays usable for the next request.
       req.resume();
-      NodeSecretAuth.refuse(res, denial);
+      sendApiError(res, denial);
       return;
     }
     dataPlane!.serve(spec, req, res);

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express from "express";
 import multer from "multer";
+import { ApiError } from "@omnigate/shared/errors";
 import type { UploadedFile } from "../engines/types.js";
-import { sendError } from "./openai-reply.js";
 
 export interface BodyLimits {
   /** Largest multipart file. */
   readonly maxUploadBytes: number;
   /** Largest JSON body. */
-  readonly maxJsonBytes: number;
+  readonly maxBodyBytes: number;
 }
 
 const MIB = 1024 * 1024;
@@ -33,7 +33,7 @@ export function rawBody(req: ApiRequest): Buffer | undefined {
 /** JSON, bounded; a body that says it is something else is refused (415), as the gateway does. */
 export function jsonParser(limits: BodyLimits): BodyParser {
   const parse = express.json({
-    limit: limits.maxJsonBytes,
+    limit: limits.maxBodyBytes,
     type: ["application/json", "application/*+json"],
     verify: (req, _res, buf) => {
       (req as WithRaw)[RAW] = buf;
@@ -42,7 +42,7 @@ export function jsonParser(limits: BodyLimits): BodyParser {
   return (req, res, next) => {
     const type = req.headers["content-type"];
     if (type !== undefined && !/json/i.test(type)) {
-      sendError(res, "unsupported_media_type", `This endpoint takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`);
+      next(new ApiError("unsupported_media_type", `This endpoint takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`));
       return;
     }
     parse(req, res, next);
@@ -64,39 +64,11 @@ export function multipartParser(limits: BodyLimits): BodyParser {
   }).any() as unknown as BodyParser;
   return (req, res, next) => {
     if (!isMultipart(req)) {
-      sendError(res, "unsupported_media_type", "Send this request as multipart/form-data (a 'file' or 'image' part plus the fields).");
+      next(new ApiError("unsupported_media_type", "Send this request as multipart/form-data (a 'file' or 'image' part plus the fields)."));
       return;
     }
     upload(req, res, next);
   };
-}
-
-/** Answers a body parser failure as an OpenAI error; false when `err` is not one (nothing sent). */
-export function answerBodyError(err: unknown, res: ServerResponse, limits: BodyLimits): boolean {
-  const mib = (n: number) => `${Math.round((n / MIB) * 100) / 100} MiB`;
-  if (err instanceof multer.MulterError) {
-    if (err.code === "LIMIT_FILE_SIZE") {
-      sendError(res, "payload_too_large", `The uploaded file is larger than ${mib(limits.maxUploadBytes)}, the most this node accepts.`, err.field ?? null);
-    } else if (err.code === "LIMIT_FIELD_VALUE") {
-      sendError(res, "payload_too_large", `The form field '${err.field ?? "?"}' is longer than 1 MiB.`, err.field ?? null);
-    } else {
-      sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`, err.field ?? null);
-    }
-    return true;
-  }
-  const type = (err as { type?: unknown } | null)?.type;
-  if (type === "entity.too.large") {
-    sendError(res, "payload_too_large", `The JSON body is larger than ${mib(limits.maxJsonBytes)}, the most this node accepts.`);
-  } else if (type === "entity.parse.failed") {
-    sendError(res, "invalid_json", "The request body is not valid JSON.");
-  } else if (type === "encoding.unsupported" || type === "charset.unsupported") {
-    sendError(res, "unsupported_media_type", "Send the JSON body as UTF-8.");
-  } else if (err instanceof Error && /multipart|boundary|unexpected end of form/i.test(err.message)) {
-    sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`);
-  } else {
-    return false;
-  }
-  return true;
 }
 
 export function uploadedFiles(req: ApiRequest): UploadedFile[] {

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { CreateKeyRequest, type ApiKeyView } from "@omnigate/shared/admin";
-import { describeZodError } from "@omnigate/shared/validation";
+import { parseBody } from "@omnigate/shared/validation";
 import { ApiError } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import type { ApiKeyStore } from "../store/key-store.js";
@@ -20,12 +20,7 @@ export function keyRoutes(deps: KeyRoutesDeps): Router {
   router.use("/api/keys", requireAuth(deps.auth, ADMIN_ONLY));
 
   router.post("/api/keys", (req, res) => {
-    const parsed = CreateKeyRequest.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      const { message, param } = describeZodError(parsed.error);
-      throw new ApiError("invalid_request", message, param);
-    }
-    const created = deps.keys.create(parsed.data.name);
+    const created = deps.keys.create(parseBody(CreateKeyRequest, req.body ?? {}).name);
     log.info({ id: created.id, name: created.name, prefix: created.prefix }, "client API key created");
     res.status(201).json(created);
   });

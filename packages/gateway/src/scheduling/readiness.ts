@@ -7,10 +7,7 @@ import {
   NoCapableNodeError,
 } from "../errors/api-error.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
-
-export interface ModelLookup {
-  get(name: string): ModelRecord | undefined;
-}
+import type { ModelLookup } from "../store/model-store.js";
 
 /** A node that has the model ready, with what it reported. */
 export interface ReadyTarget {

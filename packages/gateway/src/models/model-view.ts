@@ -1,6 +1,6 @@
 import type { ModelListEntry, ModelRecord } from "@omnigate/shared/models";
 import type { NodeRegistry } from "../nodes/node-registry.js";
-import { nodeViews } from "../routing/readiness.js";
+import { nodeViews } from "../scheduling/readiness.js";
 
 /** A model in OpenAI's list form plus readiness: ready = some online capable node reports ready. */
 export function toListEntry(model: ModelRecord, nodes: NodeRegistry): ModelListEntry {

@@ -38,7 +38,7 @@ export function resolveSettings(env: NodeJS.ProcessEnv, urlOption?: string): Cli
 }
 
 /** The admin API over fetch; every failure comes back as a result, never thrown. */
-export class GatewayClient {
+export class AdminClient {
   constructor(private readonly settings: CliSettings) {}
 
   get url(): string {

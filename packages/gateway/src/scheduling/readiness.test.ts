@@ -5,7 +5,8 @@ import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
 import { ApiError } from "@omnigate/shared/errors";
 import { NodeRegistry, type NodeEntry } from "../nodes/node-registry.js";
-import { nodeViews, resolveReadiness, type ModelLookup } from "./readiness.js";
+import type { ModelLookup } from "../store/model-store.js";
+import { nodeViews, resolveReadiness } from "./readiness.js";
 
 const llama: ModelRecord = {
   name: "org/llama",

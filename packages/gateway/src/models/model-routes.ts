@@ -1,6 +1,6 @@
 import { Router, type Request } from "express";
 import { RegisterModelRequest, type DeleteModelResponse, type ModelList } from "@omnigate/shared/models";
-import { describeZodError } from "@omnigate/shared/validation";
+import { parseBody } from "@omnigate/shared/validation";
 import { ApiError } from "@omnigate/shared/errors";
 import { ModelNotFoundError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
@@ -30,12 +30,7 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
   const router = Router();
 
   router.post("/api/models", admin, (req, res) => {
-    const parsed = RegisterModelRequest.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      const { message, param } = describeZodError(parsed.error);
-      throw new ApiError("invalid_request", message, param);
-    }
-    const record = buildModelRecord(parsed.data);
+    const record = buildModelRecord(parseBody(RegisterModelRequest, req.body ?? {}));
     if (!models.insert(record)) {
       throw new ApiError(
         "model_already_exists",
