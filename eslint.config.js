@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     // CLIs, benchmarks, test fixtures and tools talk to a terminal.
-    files: ["**/cli/**", "**/test/**", "**/bench/**", "tools/**", "**/*.test.ts", "**/main.ts"],
+    files: ["**/cli/**", "**/test/**", "**/bench/**", "tools/**", "packages/testkit/**", "packages/server-kit/src/service.ts", "**/*.test.ts", "**/main.ts"],
     rules: { "no-console": "off" },
   },
 );

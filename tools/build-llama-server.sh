@@ -7,7 +7,7 @@
 # Prints the binary's path as its last line:
 #   OMNIGATE_LLAMA_SERVER_BIN=$(bash tools/build-llama-server.sh | tail -n 1)
 # Needs: npm (registry access for the package), git, cmake, a C++ compiler. The tests write their own
-# tiny GGUF (writeTinyLlamaGguf in packages/node-agent/src/cache/gguf-writer.ts).
+# tiny GGUF (writeTinyLlamaGguf in packages/testkit/src/gguf-writer.ts, the test kit: never in an app).
 set -eu
 out=${1:-$HOME/.cache/omnigate/engines}
 version=3.21.1

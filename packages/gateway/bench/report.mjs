@@ -51,8 +51,8 @@ Reading it:
 - The gateway path's throughput is the agent's: alone the agent does ${T.agent.rps.toFixed(0)} req/s at
   ${us(T.agent.cpuPerRequestUs.agent)} CPU per request, the gateway alone ${T[G].rps.toFixed(0)} req/s at ${us(T[G].cpuPerRequestUs.gateway)}; with four processes on two
   cores the path cannot beat its slowest hop.
-- Both the gateway and the agent serve the nine endpoints before Express (\`DataPlane.handle\` and
-  \`openAIFastPath\`); through Express each hop cost roughly 50–100 µs more CPU per request.
+- Both the gateway and the agent serve the nine endpoints before Express (\`DataPlane.handle\` and the
+  agent's listener); through Express each hop cost roughly 50–100 µs more CPU per request.
 - The floor: two bare Node hops add +${ms(L[B].p50 - L.direct.p50)} ms at p50, +${ms(L[B].p99 - L.direct.p99)} ms at p99 and
   +${ms(S[B].ttft - S.direct.ttft)} ms to the first token, in this same run (one bare hop: +${ms(L["bare-1"].p50 - L.direct.p50)} / +${ms(L["bare-1"].p99 - L.direct.p99)} / +${ms(S["bare-1"].ttft - S.direct.ttft)} ms).
   Where the floor itself is over a goal, no two-process Node path meets that goal on this machine;

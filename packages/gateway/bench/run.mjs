@@ -20,7 +20,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const GATEWAY = join(root, "packages/gateway/dist/main.js");
 const GATEWAY_HOST = join(root, "packages/gateway/bench/gateway-host.mjs");
 const AGENT = join(root, "packages/node-agent/dist/main.js");
-const LLAMA = join(root, "packages/node-agent/test/fixtures/engines/llama-server.mjs");
+const LLAMA = join(root, "packages/testkit/engines/llama-server.mjs");
 const LOAD = join(root, "packages/gateway/bench/load.mjs");
 const BARE_HOP = join(root, "packages/gateway/bench/bare-hop.mjs");
 const QUICK = process.argv.includes("--quick");
@@ -34,8 +34,8 @@ const profileArgs = (name) => (PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFIL
 
 for (const f of [GATEWAY, AGENT]) if (!existsSync(f)) throw new Error(`${f} is missing: run pnpm build (pnpm bench does).`);
 
-const { startTestHub } = await import(join(root, "packages/node-agent/test/fixtures/hub/hub-server.mjs"));
-const { buildTinyLlamaGguf } = await import(join(root, "packages/node-agent/dist/cache/gguf-writer.js"));
+const { startTestHub } = await import(join(root, "packages/testkit/hub/hub-server.mjs"));
+const { buildTinyLlamaGguf } = await import(join(root, "packages/testkit/dist/gguf-writer.js"));
 
 const MODEL = "bench-llm";
 const BARE_MODEL = "bench-llm-bare";

@@ -1,20 +1,20 @@
 import express, { type Express, type RequestHandler } from "express";
-import { errorBody } from "@omnigate/shared/errors";
+import { ApiError } from "@omnigate/shared/errors";
+import { errorResponder, sendApiError } from "@omnigate/server-kit/respond";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { NodeRegistry } from "./nodes/node-registry.js";
 import type { ModelStore } from "./store/model-store.js";
 import type { ApiKeyStore } from "./store/key-store.js";
-import type { DataPlane } from "./proxy/data-plane.js";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { NodeAdmin } from "./nodes/node-admin.js";
 import type { PlacementController } from "./placement/placement-controller.js";
-import { ApiError } from "./errors/api-error.js";
 import { CLIENT_OR_ADMIN, requireAuth } from "./auth/require-auth.js";
+import { ShuttingDownError } from "./errors/api-error.js";
 import { errorMiddleware, notFoundHandler } from "./errors/error-middleware.js";
-import { modelRoutes } from "./registry/model-routes.js";
+import { modelRoutes } from "./models/model-routes.js";
 import { nodeRoutes } from "./nodes/node-routes.js";
-import { keyRoutes } from "./admin/key-routes.js";
+import { keyRoutes } from "./keys/key-routes.js";
 
 export interface AppDeps {
   readonly config: GatewayConfig;
@@ -25,7 +25,8 @@ export interface AppDeps {
   readonly placement: PlacementController;
   readonly admin: NodeAdmin;
   readonly auth: Authenticator;
-  readonly dataPlane: DataPlane;
+  /** `GET /metrics` (Prometheus text), from the data plane. */
+  readonly metrics: RequestHandler;
   /** True once shutdown began: new requests get 503 shutting_down and the connection closes. */
   readonly isClosing?: () => boolean;
 }
@@ -56,14 +57,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(keyRoutes({ keys: deps.keys, auth: deps.auth, logger }));
   // Prometheus text. It names models and nodes, as /v1/models does, so it takes the same
   // credentials: give the scraper a client key (`omnigate keys create prometheus`), not the admin key.
-  app.get("/metrics", requireAuth(deps.auth, CLIENT_OR_ADMIN), deps.dataPlane.metrics);
+  app.get("/metrics", requireAuth(deps.auth, CLIENT_OR_ADMIN), deps.metrics);
 
-  // Everything else under /v1 is inference: a client key (or the admin key) first.
+  // Inference never reaches the app: the HTTP server hands the nine endpoints to the data plane
+  // (server.ts). What else comes under /v1 (a wrong method or path) needs a credential too.
   app.use("/v1", requireAuth(deps.auth, CLIENT_OR_ADMIN));
-  app.use(deps.dataPlane.router);
 
-  app.use(notFoundHandler);
-  app.use(errorMiddleware(logger.child({ component: "http" })));
+  const respond = errorResponder({ log: logger.child({ component: "http" }), limits: { who: "the gateway", maxBodyBytes: config.OMNIGATE_MAX_BODY_BYTES } });
+  app.use(notFoundHandler(respond));
+  app.use(errorMiddleware(respond));
   return app;
 }
 
@@ -91,9 +93,9 @@ const requireJsonBody: RequestHandler = (req, _res, next) => {
 };
 
 function refuseWhileClosing(isClosing: () => boolean): RequestHandler {
+  const closing = new ShuttingDownError();
   return (_req, res, next) => {
     if (!isClosing()) return next();
-    res.setHeader("connection", "close");
-    res.status(503).json(errorBody("shutting_down", "The gateway is shutting down. Retry in a moment (another gateway instance, or this one after restart)."));
+    sendApiError(res, closing);
   };
 }

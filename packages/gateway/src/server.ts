@@ -1,6 +1,8 @@
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ApiError } from "@omnigate/shared/errors";
+import { stopAccepting } from "@omnigate/server-kit/shutdown";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { createApp } from "./app.js";
@@ -9,7 +11,6 @@ import { NodeRegistry } from "./nodes/node-registry.js";
 import { OfflineSweeper } from "./nodes/offline-sweeper.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { CLIENT_OR_ADMIN, check } from "./auth/require-auth.js";
-import { ApiError } from "./errors/api-error.js";
 import { loadClusterCredentials, type ClusterCredentials } from "./auth/credentials.js";
 import { createDataPlane, type DataPlane } from "./proxy/data-plane.js";
 import { NodeAdmin } from "./nodes/node-admin.js";
@@ -55,7 +56,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   });
   try {
     const auth = new Authenticator(credentials, store.keys, nodes);
-    // The data plane's fast path checks the same client credential as the app's /v1 middleware.
+    // The data plane checks the same client credential as the app's /v1 middleware.
     const authorize = (req: { headers: IncomingHttpHeaders }) => {
       const result = check(auth, CLIENT_OR_ADMIN, req);
       return result instanceof ApiError ? result : undefined;
@@ -74,15 +75,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       placement,
       admin,
       auth,
-      dataPlane,
+      metrics: dataPlane.metrics,
       isClosing: () => closing,
     });
-    // Inference requests skip Express (its per-request cost exceeds the whole proxy hop); everything
-    // else, and everything once shutdown began (503 shutting_down), goes to the app.
+    // Inference requests skip Express (its per-request cost exceeds the whole proxy hop): the data
+    // plane is their one entrance, and answers 503 shutting_down itself once shutdown began.
+    // Everything else goes to the app.
     const plane = dataPlane;
     server = createServer((req, res) => {
-      if (!closing && plane.handle(req, res)) return;
-      app(req, res);
+      if (!plane.handle(req, res)) app(req, res);
     }).listen(config.OMNIGATE_PORT, config.OMNIGATE_HOST);
     await once(server, "listening");
   } catch (err) {
@@ -137,26 +138,4 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     return closed;
   };
   return { url, port, credentials, nodes, store, placement, close };
-}
-
-/** Closes the listener; resolves once every connection ended, cutting the rest after `timeoutMs`. */
-function stopAccepting(server: Server, timeoutMs: number): Promise<void> {
-  const done = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-  // Keep-alive sockets would otherwise hold close() open until they time out: close the idle ones
-  // now, and each one that goes idle when its last response ends.
-  server.closeIdleConnections();
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  sweep.unref();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      server.closeAllConnections();
-      resolve();
-    }, timeoutMs);
-    timer.unref();
-  });
-  return Promise.race([done, timeout]).finally(() => {
-    clearTimeout(timer);
-    clearInterval(sweep);
-  });
 }

@@ -1,46 +1,29 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CLI_MAIN, Cleanup, FakeNode, GatewayProcess, eventually, stopProcess, tempDir } from "./control-harness.js";
+import { CLI_MAIN } from "@omnigate/testkit/cluster";
+import { TestScope } from "@omnigate/testkit/scope";
+import type { ProcessResult, TestProcess } from "@omnigate/testkit/test-process";
+import { waitFor } from "@omnigate/testkit/wait";
+import { FakeNode, startControlGateway } from "./control-harness.js";
 
 // `pnpm omnigate …` (dist/cli/main.js) as a real process against a real gateway process.
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
-interface CliRun {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly done: Promise<number | null>;
+/** The CLI as a process; its stdout and stderr fill in as it runs. */
+function cli(args: string[], env: Record<string, string>): TestProcess {
+  return scope.spawn(CLI_MAIN, { name: "cli", args, env });
 }
 
-function cli(args: string[], env: Record<string, string>): CliRun {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  cleanup.add(() => stopProcess(child));
-  const run: CliRun = {
-    child,
-    stdout: "",
-    stderr: "",
-    done: new Promise((resolve) => child.once("exit", (code) => resolve(code))),
-  };
-  child.stdout?.on("data", (c: Buffer) => (run.stdout += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (run.stderr += c.toString()));
-  return run;
-}
-
-async function cliDone(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const run = cli(args, env);
-  const code = await run.done;
-  // Let the last pipe chunks arrive.
-  await new Promise((r) => setImmediate(r));
-  return { code, stdout: run.stdout, stderr: run.stderr };
+function cliDone(args: string[], env: Record<string, string>): Promise<ProcessResult> {
+  return cli(args, env).result();
 }
 
 async function setup() {
-  const dir = tempDir("omnigate-cli-", cleanup);
-  const gw = await GatewayProcess.start(dir, cleanup);
+  const dir = await scope.tempDir("omnigate-cli-");
+  const gw = await startControlGateway(scope, { dataDir: dir });
   const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
   // The CLI finds the admin key in the data dir, as on the gateway's own machine.
   const env = { OMNIGATE_URL: gw.url, OMNIGATE_DATA_DIR: dir };
@@ -56,11 +39,11 @@ describe("omnigate CLI", () => {
 
     const run = cli(["models", "add", "org/tiny", "--file", "tiny.gguf", "--wait", "--interval", "100", "--timeout", "30"], env);
     const short = node.runtimeId.slice(0, 8);
-    await eventually(async () => (run.stdout.includes(`${short} pending`) ? true : undefined), 10_000, "the pending line");
+    await waitFor(() => run.stdout.includes(`${short} pending`), { timeoutMs: 10_000, what: "the pending line" });
     await node.heartbeat([{ name: "org/tiny", state: "downloading", progress: { bytes: 43_000_000, total: 100_000_000, rate: 2_000_000, percent: 43 } }]);
-    await eventually(async () => (run.stdout.includes("downloading 43.0%") ? true : undefined), 10_000, "the progress line");
+    await waitFor(() => run.stdout.includes("downloading 43.0%"), { timeoutMs: 10_000, what: "the progress line" });
     await node.heartbeat([{ name: "org/tiny", state: "ready" }]);
-    expect(await run.done).toBe(0);
+    expect((await run.result()).code).toBe(0);
 
     expect(run.stdout).toContain("registered org/tiny (org/tiny@main, runtime llama_cpp");
     expect(run.stdout).toContain(`org/tiny: ${short} downloading 43.0% (43.0 MB / 100.0 MB, 2.0 MB/s)`);
@@ -74,9 +57,9 @@ describe("omnigate CLI", () => {
     const node = new FakeNode(() => gw.url, nodeToken, ["whisper"]);
     await node.register();
     const run = cli(["models", "add", "org/asr", "--runtime", "whisper", "--wait", "--interval", "100"], env);
-    await eventually(async () => (run.stdout.includes("registered org/asr") ? true : undefined), 10_000, "registration");
+    await waitFor(() => run.stdout.includes("registered org/asr"), { timeoutMs: 10_000, what: "registration" });
     await node.heartbeat([{ name: "org/asr", state: "failed", error: "sha256 mismatch for ggml-base.bin" }]);
-    expect(await run.done).toBe(1);
+    expect((await run.result()).code).toBe(1);
     expect(run.stderr).toContain("org/asr failed on every node");
     expect(run.stderr).toContain("sha256 mismatch for ggml-base.bin");
   });
@@ -98,6 +81,15 @@ describe("omnigate CLI", () => {
     const nodes = await cliDone(["nodes", "ls"], env);
     expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+alpha:ready\\s+\\d+s ago$`, "m"));
     expect(JSON.parse((await cliDone(["--json", "nodes", "ls"], env)).stdout)).toMatchObject([{ runtime_id: node.runtimeId, online: true }]);
+
+    // A text-to-speech voice with names for its speakers.
+    const voice = await cliDone(["--json", "models", "add", "org/piper", "--runtime", "onnx_runtime", "--voice", "alloy=0", "--voice", "echo=3"], env);
+    expect(voice.code).toBe(0);
+    expect(JSON.parse(voice.stdout)).toMatchObject({ name: "org/piper", options: { voices: { alloy: 0, echo: 3 } } });
+    const badVoice = await cliDone(["models", "add", "org/piper2", "--voice", "alloy"], env);
+    expect(badVoice.code).not.toBe(0);
+    expect(badVoice.stderr).toMatch(/--voice.*must be name=speaker-id, e\.g\. alloy=0/);
+    expect((await cliDone(["models", "rm", "org/piper"], env)).code).toBe(0);
 
     const rm = await cliDone(["models", "rm", "alpha"], env);
     expect(rm.code).toBe(0);

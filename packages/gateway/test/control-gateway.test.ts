@@ -3,16 +3,18 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cleanup, FakeNode, GatewayProcess, eventually, tempDir } from "./control-harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { FakeNode, startControlGateway } from "./control-harness.js";
 
 // The gateway as a real process (dist/main.js, port 0, temp data dir); a stand-in node over fetch.
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 async function startFresh(env: Record<string, string> = {}) {
-  const dir = tempDir("omnigate-control-", cleanup);
-  const gw = await GatewayProcess.start(dir, cleanup, env);
+  const dir = await scope.tempDir("omnigate-control-");
+  const gw = await startControlGateway(scope, { dataDir: dir, env: env });
   const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
   const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
   return { dir, gw, admin, nodeToken };
@@ -24,7 +26,7 @@ describe("gateway process: control plane", () => {
     for (const file of ["admin.key", "node.token"]) {
       expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
       // pino's writes and the plain listening line may reach the pipe in either order.
-      await eventually(async () => (gw.output.includes(join(dir, file)) ? true : undefined), 5_000, `the log line naming ${file}`);
+      await waitFor(() => gw.output.includes(join(dir, file)), { timeoutMs: 5_000, what: `the log line naming ${file}` });
     }
     // Use every credential so a careless access log would have a chance to print one.
     const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
@@ -140,8 +142,8 @@ describe("gateway process: control plane", () => {
   });
 
   it("keeps models and keys across a restart; nodes are told to register again", async () => {
-    const dir = tempDir("omnigate-restart-", cleanup);
-    let gw = await GatewayProcess.start(dir, cleanup);
+    const dir = await scope.tempDir("omnigate-restart-");
+    let gw = await startControlGateway(scope, { dataDir: dir });
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
     await gw.call("POST", "/api/models", admin, { repo: "org/keep", files: ["k.gguf"], replicas: "all", resources: { memory_mib: 1 } });
@@ -155,10 +157,10 @@ describe("gateway process: control plane", () => {
     const exit = await gw.stop();
     expect(exit).toEqual({ code: 0, signal: null });
     expect(gw.output).toContain("gateway stopped");
-    gw = await GatewayProcess.start(dir, cleanup);
+    gw = await startControlGateway(scope, { dataDir: dir });
 
     // Same generated credentials, same models and keys.
-    await eventually(async () => (gw.output.includes("credential read from the data dir") ? true : undefined), 5_000, "the reuse log line");
+    await waitFor(() => gw.output.includes("credential read from the data dir"), { timeoutMs: 5_000, what: "the reuse log line" });
     expect((await gw.call("GET", "/v1/models", kept.key)).body.data.map((m: { id: string }) => m.id)).toEqual(["org/keep"]);
     expect((await gw.call("GET", "/v1/models", revoked.key)).status).toBe(401);
     // The node is forgotten: its heartbeat gets 404 node_not_found, it registers again and is assigned the model.
@@ -178,13 +180,13 @@ describe("gateway process: control plane", () => {
     await node.heartbeat([{ name: "org/live", state: "ready" }]);
     expect((await gw.call("GET", "/v1/models/org/live", admin)).body.ready).toBe(true);
 
-    const offline = await eventually(async () => {
+    const offline = await waitFor(async () => {
       const nodes = (await gw.call("GET", "/api/nodes", admin)).body as Array<{ online: boolean }>;
       return nodes[0]?.online === false ? nodes[0] : undefined;
-    }, 10_000, "the node to go offline");
+    }, { timeoutMs: 10_000, what: "the node to go offline" });
     expect(offline).toMatchObject({ online: false });
     expect((await gw.call("GET", "/v1/models/org/live", admin)).body).toMatchObject({ ready: false, nodes: [] });
-    await eventually(async () => (gw.output.includes("node missed its heartbeats; offline") ? true : undefined), 5_000, "the offline log line");
+    await waitFor(() => gw.output.includes("node missed its heartbeats; offline"), { timeoutMs: 5_000, what: "the offline log line" });
 
     await node.heartbeat([{ name: "org/live", state: "ready" }]);
     expect((await gw.call("GET", "/v1/models/org/live", admin)).body.ready).toBe(true);
@@ -200,7 +202,7 @@ describe("gateway process: control plane", () => {
       res.end(JSON.stringify({ name: "org/gone", deleted: true }));
     });
     await new Promise<void>((r) => agent.listen(0, "127.0.0.1", r));
-    cleanup.add(() => new Promise<void>((r) => agent.close(() => r())));
+    scope.defer(() => new Promise<void>((r) => agent.close(() => r())));
     const agentUrl = `http://127.0.0.1:${(agent.address() as AddressInfo).port}`;
 
     await gw.call("POST", "/api/models", admin, { repo: "org/gone", files: ["g.gguf"], replicas: "all", resources: { memory_mib: 1 } });

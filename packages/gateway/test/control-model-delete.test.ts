@@ -1,19 +1,20 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cleanup, FakeNode, GatewayProcess, tempDir } from "./control-harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { FakeNode, startControlGateway } from "./control-harness.js";
 
 // DESIGN.md "Deletion" through a gateway process: a node's `ready` report about a deleted model must
 // not count for a model registered again under the same name before that node reports again.
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 describe("gateway process: delete, then register the same name again", () => {
   it("shows the re-registered model pending on every node until the node reports on it", async () => {
-    const dir = tempDir("omnigate-redelete-", cleanup);
+    const dir = await scope.tempDir("omnigate-redelete-");
     // A long heartbeat interval: nothing but this test's own calls reports model states.
-    const gw = await GatewayProcess.start(dir, cleanup, { OMNIGATE_NODE_TIMEOUT_MS: "60000", OMNIGATE_HEARTBEAT_INTERVAL_MS: "30000" });
+    const gw = await startControlGateway(scope, { dataDir: dir, env: { OMNIGATE_NODE_TIMEOUT_MS: "60000", OMNIGATE_HEARTBEAT_INTERVAL_MS: "30000" } });
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
     const model = { name: "org/m", repo: "org/m-gguf", files: ["m.gguf"], replicas: "all", resources: { memory_mib: 1 } };

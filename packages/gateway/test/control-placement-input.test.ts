@@ -1,17 +1,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cleanup, FakeNode, GatewayProcess, tempDir } from "./control-harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { FakeNode, startControlGateway } from "./control-harness.js";
 
 // The placement fields' bad input, through a gateway process: every refusal names the field.
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 describe("gateway process: placement input", () => {
   it("refuses bad replicas, selectors, memory, patches and node actions, naming what was wrong", async () => {
-    const dir = tempDir("omnigate-placement-input-", cleanup);
-    let gw = await GatewayProcess.start(dir, cleanup);
+    const dir = await scope.tempDir("omnigate-placement-input-");
+    let gw = await startControlGateway(scope, { dataDir: dir });
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
     const base = { repo: "org/m", files: ["m.gguf"] };
@@ -57,7 +58,7 @@ describe("gateway process: placement input", () => {
     const cordoned = await gw.call("POST", `/api/nodes/${node.runtimeId}/cordon`, admin);
     expect(cordoned.body).toMatchObject({ cordoned: true, draining: false });
     await gw.stop();
-    gw = await GatewayProcess.start(dir, cleanup);
+    gw = await startControlGateway(scope, { dataDir: dir });
     await node.register();
     const listed = (await gw.call("GET", "/api/nodes", admin)).body as Array<{ runtime_id: string; cordoned: boolean }>;
     expect(listed.find((n) => n.runtime_id === node.runtimeId)?.cordoned).toBe(true);

@@ -1,17 +1,19 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cleanup, FakeNode, GatewayProcess, eventually, tempDir } from "./control-harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { FakeNode, startControlGateway } from "./control-harness.js";
 
 // DESIGN.md "Readiness" through the real /v1 endpoints of a gateway process: 404, 404, 503, 503.
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 describe("gateway process: readiness on /v1", () => {
   it("answers each readiness branch with its status, code, message and Retry-After", async () => {
-    const dir = tempDir("omnigate-ready-", cleanup);
-    const gw = await GatewayProcess.start(dir, cleanup, { OMNIGATE_NODE_TIMEOUT_MS: "2000" });
+    const dir = await scope.tempDir("omnigate-ready-");
+    const gw = await startControlGateway(scope, { dataDir: dir, env: { OMNIGATE_NODE_TIMEOUT_MS: "2000" } });
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
     const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
     const client = (await gw.call("POST", "/api/keys", admin, { name: "app" })).body.key as string;
@@ -45,10 +47,10 @@ describe("gateway process: readiness on /v1", () => {
 
     // The node falls silent → offline → back to 503 no_capable_node.
     await node.heartbeat([{ name: "llama-3.1-8b", state: "ready" }]);
-    res = await eventually(async () => {
+    res = await waitFor(async () => {
       const r = await chat("llama-3.1-8b");
       return r.body?.error?.code === "no_capable_node" ? r : undefined;
-    }, 10_000, "the silent node to drop out");
+    }, { timeoutMs: 10_000, what: "the silent node to drop out" });
     expect(res.status).toBe(503);
   });
 });

@@ -11,9 +11,9 @@ const IDLE_MS = 300;
 const CHUNKS = 96;
 const CHUNK_BYTES = 256 * 1024;
 
-function openStream(url: string): Promise<IncomingMessage> {
+function openStream(gw: { url: string; auth: { authorization: string } }): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" } }, resolve);
+    const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { ...gw.auth, "content-type": "application/json" } }, resolve);
     req.on("error", reject);
     req.end(JSON.stringify({ model: "llm", stream: true, messages: [{ role: "user", content: "hi" }] }));
   });
@@ -36,7 +36,7 @@ describe("idle timeout and a slow client", () => {
     await a!.config({ chunks: CHUNKS, chunkBytes: CHUNK_BYTES });
     await gw.addNode(a!, [{ name: "llm" }]);
 
-    const res = await openStream(gw.url);
+    const res = await openStream(gw);
     expect(res.statusCode).toBe(200);
     // The client stops reading for several idle timeouts; the agent has sent everything by then.
     res.pause();

@@ -24,7 +24,7 @@ async function deadUrl(): Promise<string> {
 async function chat(stream = false) {
   const res = await request(`${cluster.gw.url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...cluster.gw.auth, "content-type": "application/json" },
     body: JSON.stringify({ model: "llm", stream, messages: [{ role: "user", content: "hi" }] }),
   });
   const text = await res.body.text();

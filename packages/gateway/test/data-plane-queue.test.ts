@@ -9,14 +9,14 @@ const cluster = clusterPerTest();
 function chat(opts: { stream?: boolean; signal?: AbortSignal } = {}) {
   return request(`${cluster.gw.url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...cluster.gw.auth, "content-type": "application/json" },
     body: JSON.stringify({ model: "llm", stream: opts.stream ?? false, messages: [{ role: "user", content: "hi" }] }),
     signal: opts.signal,
   });
 }
 
 async function metric(name: string): Promise<string[]> {
-  const text = await (await request(`${cluster.gw.url}/metrics`)).body.text();
+  const text = await (await request(`${cluster.gw.url}/metrics`, { headers: cluster.gw.auth })).body.text();
   return text.split("\n").filter((l) => l.startsWith(name));
 }
 
@@ -106,7 +106,7 @@ describe("body memory budget", () => {
     const big = (stream: boolean) =>
       request(`${cluster.gw.url}/v1/chat/completions`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...cluster.gw.auth, "content-type": "application/json" },
         body: JSON.stringify({ model: "llm", stream, messages: [{ role: "user", content: "x".repeat(60_000) }] }),
       });
     const held = await big(true);

@@ -4,15 +4,15 @@
 import { describe, expect, it } from "vitest";
 import { request } from "undici";
 import { Heartbeat } from "@omnigate/shared/node-protocol";
-import { nodeViews } from "../src/routing/readiness.js";
-import { clusterPerTest, placedEverywhere } from "./data-plane-harness.js";
+import { nodeViews } from "../src/scheduling/readiness.js";
+import { clusterPerTest } from "./data-plane-harness.js";
 
 const cluster = clusterPerTest();
 
 async function chat() {
   const res = await request(`${cluster.gw.url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...cluster.gw.auth, "content-type": "application/json" },
     body: JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }] }),
   });
   const text = await res.body.text();
@@ -34,7 +34,7 @@ describe("stale readiness: the agent says 404 model_not_found", () => {
     // Tried once (round-robin starts with it), then no longer a target.
     expect((await a!.stats()).requests).toBe(1);
     expect(nodeA.ejectedUntil).toBeNull();
-    const viewA = nodeViews(cluster.gw.nodes, placedEverywhere(cluster.gw.models, cluster.gw.nodes), cluster.gw.models.get("llm")!).find((v) => v.runtime_id === nodeA.runtimeId);
+    const viewA = nodeViews(cluster.gw.nodes, cluster.gw.placement, cluster.gw.models.get("llm")!).find((v) => v.runtime_id === nodeA.runtimeId);
     expect(viewA).toMatchObject({ ready: false, state: "pending" });
 
     // Its next heartbeat says ready again (it reloaded the model): it gets traffic again.

@@ -3,34 +3,35 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { OpenAIErrorBody } from "@omnigate/shared/errors";
-import { FakeAgent, modelRecord, placedEverywhere, sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
+import { FakeAgent } from "@omnigate/testkit/fake-agent";
+import { TestScope } from "@omnigate/testkit/scope";
+import { sseData, startGateway, type TestGateway } from "./data-plane-harness.js";
 
+const scope = new TestScope();
 let gw: TestGateway;
 let a: FakeAgent;
-let b: FakeAgent;
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([FakeAgent.start("a"), FakeAgent.start("b")]);
-  gw = await startGateway();
+  a = await FakeAgent.start(scope, "a");
+  gw = await startGateway(scope);
   for (const [name, runtime] of [
     ["llm", "llama_cpp"],
     ["asr", "whisper"],
     ["img", "stable_diffusion"],
     ["tts", "onnx_runtime"],
+    ["cold", "llama_cpp"],
   ] as const) {
-    gw.models.set(name, modelRecord(name, runtime));
+    gw.addModel(name, runtime);
   }
-  gw.models.set("cold", modelRecord("cold", "llama_cpp"));
   await gw.addNode(a, [{ name: "llm" }, { name: "asr" }, { name: "img" }, { name: "tts" }, { name: "cold", state: "starting" }]);
 });
 
 afterAll(async () => {
-  await gw?.close();
-  await Promise.all([a?.stop(), b?.stop()]);
+  await scope.cleanup();
 });
 
 async function post(path: string, body: string | Buffer, headers: Record<string, string> = { "content-type": "application/json" }) {
-  const res = await request(`${gw.url}${path}`, { method: "POST", body, headers });
+  const res = await request(`${gw.url}${path}`, { method: "POST", body, headers: { ...gw.auth, ...headers } });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, text };
 }
@@ -90,11 +91,12 @@ describe("forwarding", () => {
     }
   });
 
-  it("takes image edits with `image` or `image[]` and variations with `image`", async () => {
+  it("takes an image as `image` or `image[]` on edits and variations", async () => {
     for (const [path, field] of [
       ["/v1/images/edits", "image"],
       ["/v1/images/edits", "image[]"],
       ["/v1/images/variations", "image"],
+      ["/v1/images/variations", "image[]"],
     ] as const) {
       const form = new FormData();
       form.append("model", "img");
@@ -111,7 +113,7 @@ describe("forwarding", () => {
     try {
       const res = await request(`${gw.url}/v1/chat/completions`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...gw.auth, "content-type": "application/json" },
         body: JSON.stringify({ model: "llm", stream: true, messages: [{ role: "user", content: "hi" }] }),
       });
       expect(res.statusCode).toBe(200);
@@ -157,7 +159,7 @@ describe("metrics", () => {
   it("counts requests by model, endpoint and status, and exposes the in-flight and node gauges", async () => {
     await post("/v1/chat/completions", JSON.stringify({ model: "llm", messages: [{ role: "user" }] }));
     await post("/v1/chat/completions", JSON.stringify({ model: "x".repeat(300), messages: [{ role: "user" }] }));
-    const res = await request(`${gw.url}/metrics`);
+    const res = await request(`${gw.url}/metrics`, { headers: gw.auth });
     const text = await res.body.text();
     expect(text).toMatch(/omnigate_requests_total\{model="llm",endpoint="chat",status="200"\} [1-9]/);
     // A name that is not a registered model never becomes a label.
@@ -171,7 +173,7 @@ describe("metrics", () => {
 
   it("times the first token of a stream at its first data event, not at a `: ping` comment", async () => {
     const bucket = async (metric: string) => {
-      const text = await (await request(`${gw.url}/metrics`)).body.text();
+      const text = await (await request(`${gw.url}/metrics`, { headers: gw.auth })).body.text();
       const m = new RegExp(`${metric}_bucket\\{le="0.5",model="llm",endpoint="chat"\\} (\\d+)`).exec(text);
       return Number(m?.[1] ?? 0);
     };
@@ -196,47 +198,37 @@ describe("metrics", () => {
   });
 });
 
-describe("fast path without Express (DataPlane.handle)", () => {
-  it("serves the endpoints on a plain Node server after authorize, refuses with its error, and leaves other requests to the app", async () => {
-    const { createServer } = await import("node:http");
-    const { createDataPlane } = await import("../src/proxy/data-plane.js");
-    const { GatewayEnv } = await import("../src/config.js");
-    const { createLogger } = await import("../src/logger.js");
-    const { ApiError } = await import("../src/errors/api-error.js");
-    const plane = createDataPlane({
-      models: gw.models,
-      nodes: gw.nodes,
-      placement: placedEverywhere(gw.models, gw.nodes),
-      config: GatewayEnv.parse({ LOG_LEVEL: "silent" }),
-      logger: createLogger("silent"),
-      authorize: (req) => (req.headers.authorization === "Bearer ok" ? undefined : new ApiError("invalid_api_key", "bad key")),
-    });
-    const server = createServer((req, res) => {
-      if (plane.handle(req, res)) return;
-      res.statusCode = 299;
-      res.end("app");
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    try {
-      const body = JSON.stringify({ model: "llm", messages: [{ role: "user", content: "x" }] });
-      const ok = await request(`${url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: "Bearer ok", "content-type": "application/json" } });
-      expect(ok.statusCode).toBe(200);
-      expect(JSON.parse(await ok.body.text()).node).toBe("a");
-      const denied = await request(`${url}/v1/chat/completions`, { method: "POST", body, headers: { authorization: "Bearer nope" } });
-      expect(denied.statusCode).toBe(401);
-      expect(OpenAIErrorBody.parse(await denied.body.json()).error.code).toBe("invalid_api_key");
-      const other = await request(`${url}/v1/models`);
-      expect(other.statusCode).toBe(299);
-      await other.body.text();
-      // Without authorize the fast path serves nothing: no way to skip the credential check.
-      const open = createDataPlane({ models: gw.models, nodes: gw.nodes, placement: placedEverywhere(gw.models, gw.nodes), config: GatewayEnv.parse({ LOG_LEVEL: "silent" }), logger: createLogger("silent") });
-      expect(open.handle({ method: "POST", url: "/v1/chat/completions", headers: {} } as never, {} as never)).toBe(false);
-      await open.close();
-    } finally {
-      await plane.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+describe("one entrance: the gateway's listener", () => {
+  it("refuses a missing, unknown or wrong-kind credential before reading the body, with a request id", async () => {
+    const body = JSON.stringify({ model: "llm", messages: [{ role: "user", content: "x" }] });
+    const before = (await a.stats()).requests;
+    for (const [authorization, status, code] of [
+      [undefined, 401, "missing_api_key"],
+      ["Bearer og-not-a-key-of-this-gateway", 401, "invalid_api_key"],
+      ["Bearer og-node-token-for-data-plane-tests", 403, "insufficient_permissions"],
+    ] as const) {
+      const res = await request(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "x-request-id": `refused-${status}`, ...(authorization ? { authorization } : {}) },
+      });
+      expect(res.statusCode).toBe(status);
+      expect(res.headers["x-request-id"]).toBe(`refused-${status}`);
+      expect(OpenAIErrorBody.parse(await res.body.json()).error.code).toBe(code);
     }
+    expect((await a.stats()).requests).toBe(before);
+  });
+
+  it("serves only the exact endpoint paths; anything else under /v1 is the app's (auth, then 404)", async () => {
+    const body = JSON.stringify({ model: "llm", messages: [{ role: "user", content: "x" }] });
+    const slash = await post("/v1/chat/completions/", body);
+    expect(slash.status).toBe(404);
+    expect(JSON.parse(slash.text).error.code).toBe("not_found");
+    const get = await request(`${gw.url}/v1/chat/completions`, { headers: gw.auth });
+    expect(get.statusCode).toBe(404);
+    await get.body.text();
+    const anonymous = await request(`${gw.url}/v1/chat/completions/`, { method: "POST", body });
+    expect(anonymous.statusCode).toBe(401);
+    await anonymous.body.text();
   });
 });

@@ -1,18 +1,15 @@
-// The whole system as separate processes for the data-plane end-to-end tests and the benchmark:
-// the built gateway, built agents whose engines are the stand-ins, and the local test hub serving
-// one model repo per runtime. Reuses the agent's cross-process helpers.
-import { encodePng } from "../../node-agent/test/fixtures/engines/lib/png.mjs";
-import { encodeWav } from "../../node-agent/test/fixtures/engines/lib/wav.mjs";
-import { startTestHub, type TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
-import { standInEngineEnv, type EngineVariable } from "../../node-agent/test/helpers/engines.js";
-import { GatewayApi } from "../../node-agent/test/helpers/gateway-api.js";
-import type { TestScope } from "../../node-agent/test/helpers/processes.js";
-import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "../../node-agent/test/helpers/stack.js";
-import { waitFor } from "../../node-agent/test/helpers/wait.js";
-import { buildTinyLlamaGguf } from "../../node-agent/src/cache/gguf-writer.js";
+// The whole system as separate processes for the data-plane end-to-end tests: the built gateway,
+// built agents whose engines are the stand-ins, and the local test hub serving one model repo per
+// runtime.
 import type { RuntimeType } from "@omnigate/shared/runtimes";
-
-export { encodePng, waitFor, GatewayApi };
+import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
+import { GatewayApi } from "@omnigate/testkit/gateway-api";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
+import type { TestScope } from "@omnigate/testkit/scope";
+import { standInEngineEnv, type EngineVariable } from "@omnigate/testkit/stand-ins";
+import { waitFor } from "@omnigate/testkit/wait";
+import { encodeWav } from "@omnigate/testkit/wav";
 
 /** One model per runtime, the names the tests call them by. */
 export const MODELS = {
@@ -39,7 +36,8 @@ const ENGINE_VARS: Record<RuntimeType, EngineVariable[]> = {
   stable_diffusion: ["OMNIGATE_SD_SERVER_BIN"],
 };
 
-export async function startHub(keys: readonly ModelKey[]): Promise<TestHub> {
+/** The local hub with `keys`' repos; the scope closes it. */
+export async function startHub(scope: TestScope, keys: readonly ModelKey[]): Promise<TestHub> {
   const repos: Record<string, { revisions: { main: { files: Record<string, Buffer> } } }> = {};
   for (const key of keys) {
     const m = MODELS[key];
@@ -47,7 +45,9 @@ export async function startHub(keys: readonly ModelKey[]): Promise<TestHub> {
     for (const [path, make] of Object.entries(m.files)) files[path] = make();
     repos[m.repo] = { revisions: { main: { files } } };
   }
-  return startTestHub({ repos });
+  const hub = await startTestHub({ repos });
+  scope.defer(() => hub.close());
+  return hub;
 }
 
 export interface Stack {

@@ -6,9 +6,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
-import { TestScope } from "../../node-agent/test/helpers/processes.js";
-import { encodePng, startHub, startStack, toneWav, waitFor, type Stack } from "./e2e-stack.js";
+import type { TestHub } from "@omnigate/testkit/hub";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { encodePng } from "@omnigate/testkit/png";
+import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
 
 const scope = new TestScope();
 let hub: TestHub;
@@ -17,7 +19,7 @@ let client: OpenAI;
 let pidDir: string;
 
 beforeAll(async () => {
-  hub = await startHub(["llm", "asr", "tts", "img"]);
+  hub = await startHub(scope, ["llm", "asr", "tts", "img"]);
   pidDir = await scope.tempDir("og-e2e-pids-");
   stack = await startStack(scope, hub, {
     agents: 2,
@@ -54,7 +56,6 @@ afterAll(async () => {
       // already gone
     }
   }
-  await hub?.close();
 });
 
 async function failovers(): Promise<number> {
@@ -110,13 +111,17 @@ describe("every endpoint through the openai client", () => {
     expect(typeof translation.text).toBe("string");
   });
 
-  it("image generation, edit and variation (multipart upload)", async () => {
+  it("image generation, edit and variation (multipart upload, as the SDK sends one image and several)", async () => {
     const generated = await client.images.generate({ model: "img", prompt: "a red square", size: "256x256", response_format: "b64_json" });
     const png = Buffer.from(generated.data![0]!.b64_json!, "base64");
     expect(png.subarray(1, 4).toString()).toBe("PNG");
     const image = await toFile(Buffer.from(encodePng(64, 64)), "in.png", { type: "image/png" });
     const edited = await client.images.edit({ model: "img", image, prompt: "make it blue", size: "256x256", response_format: "b64_json" });
     expect(Buffer.from(edited.data![0]!.b64_json!, "base64").subarray(1, 4).toString()).toBe("PNG");
+    // Several images go out as `image[]` parts: the gateway and the agent read the same table.
+    const second = await toFile(Buffer.from(encodePng(64, 64)), "in2.png", { type: "image/png" });
+    const editedTwo = await client.images.edit({ model: "img", image: [image, second], prompt: "make both blue", size: "256x256", response_format: "b64_json" });
+    expect(Buffer.from(editedTwo.data![0]!.b64_json!, "base64").subarray(1, 4).toString()).toBe("PNG");
     const varied = await client.images.createVariation({ model: "img", image: await toFile(png, "v.png", { type: "image/png" }), response_format: "b64_json" });
     expect(varied.data!.length).toBeGreaterThan(0);
   });

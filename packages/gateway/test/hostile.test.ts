@@ -7,9 +7,10 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent, request } from "undici";
 import { OpenAIErrorBody } from "@omnigate/shared/errors";
-import type { TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
-import { TestScope } from "../../node-agent/test/helpers/processes.js";
-import { startHub, startStack, toneWav, waitFor, type Stack } from "./e2e-stack.js";
+import type { TestHub } from "@omnigate/testkit/hub";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
 
 const MAX_BODY = 64 * 1024;
 const MAX_UPLOAD = 256 * 1024;
@@ -20,7 +21,7 @@ let stack: Stack;
 let client = new Agent({ connections: 4 });
 
 beforeAll(async () => {
-  hub = await startHub(["llm", "asr"]);
+  hub = await startHub(scope, ["llm", "asr"]);
   stack = await startStack(scope, hub, {
     agents: 1,
     models: ["llm", "asr"],
@@ -31,7 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await client.close().catch(() => {});
   await scope.cleanup();
-  await hub?.close();
 });
 
 async function openFds(): Promise<number> {

@@ -17,12 +17,13 @@ import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeBenchSection } from "./bench-section.mjs";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const root = resolve(pkg, "..", "..");
 // BENCH_CLI: another build of cache-main.js, to compare two versions of the pull on one box.
 const cli = process.env.BENCH_CLI ? resolve(process.env.BENCH_CLI) : join(pkg, "dist", "cli", "cache-main.js");
-const hubMain = join(pkg, "test", "fixtures", "hub", "main.mjs");
+const hubMain = join(root, "packages", "testkit", "hub", "main.mjs");
 const stageClient = join(pkg, "bench", "pull-stage-client.mjs");
 const SIZE = Number(process.env.BENCH_SIZE_MIB ?? 1024) * 1024 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -228,32 +229,16 @@ try {
   const commands = [runs.curlNull[0].command, runs.curlFile[0].command, ...["recv", "hash", "write", "all"].map((k) => runs[k][0].command), runs.pull[0].command, `sha256sum ${file}`];
   console.log(`\n${lines.join("\n")}\n\ncommands:\n  ${commands.join("\n  ")}`);
 
-  const section = [
-    "## Pull (issue 3)",
-    "",
-    "`pnpm bench:pull` (packages/node-agent/bench/pull-bench.mjs). Each round downloads the same file",
-    "from the same local test hub with curl (to /dev/null and to a file), with each stage of the pull's",
-    "data path alone (pull-stage-client.mjs) and with the agent's cache CLI, which hashes sha256 while",
-    "streaming, writes the blob, checks size and hash and renames it into place. CPU from /usr/bin/time.",
-    "",
-    ...lines.map((l) => `- ${l}`),
-    "",
-    "```",
-    ...commands,
-    "```",
-    "",
-  ].join("\n");
-  const benchFile = join(root, "BENCHMARKS.md");
-  if (process.env.BENCH_WRITE === "0") {
-    console.log("\nBENCH_WRITE=0: BENCHMARKS.md left alone");
-  } else {
-    const current = existsSync(benchFile) ? await readFile(benchFile, "utf8") : "# Benchmarks\n\n";
-    // Keeps any prose after the generated block (the reading of the figures, written by hand).
-    const re = /## Pull \(issue 3\)\n[\s\S]*?```\n[\s\S]*?```\n/;
-    const next = re.test(current) ? current.replace(re, section) : `${current.trimEnd()}\n\n${section}`;
-    await writeFile(benchFile, next.endsWith("\n") ? next : `${next}\n`);
-    console.log(`\nwrote the "Pull (issue 3)" section of ${benchFile}`);
-  }
+  await writeBenchSection(root, "Pull (issue 3)", {
+    intro: [
+      "`pnpm bench:pull` (packages/node-agent/bench/pull-bench.mjs). Each round downloads the same file",
+      "from the same local test hub with curl (to /dev/null and to a file), with each stage of the pull's",
+      "data path alone (pull-stage-client.mjs) and with the agent's cache CLI, which hashes sha256 while",
+      "streaming, writes the blob, checks size and hash and renames it into place. CPU from /usr/bin/time.",
+    ],
+    lines: lines.map((l) => `- ${l}`),
+    commands,
+  });
 } finally {
   hub?.child.kill("SIGTERM");
   await rm(work, { recursive: true, force: true });

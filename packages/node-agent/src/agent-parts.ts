@@ -1,5 +1,4 @@
-import type { Router } from "express";
-import { createOpenAIRouter, openAILimits } from "./api/openai-routes.js";
+import { createAgentDataPlane, openAILimits, type AgentDataPlane } from "./api/data-plane.js";
 import { createModelCache } from "./cache/create-model-cache.js";
 import type { ModelCache } from "./cache/types.js";
 import type { AgentConfig } from "./config.js";
@@ -11,15 +10,15 @@ import type { ModelServer } from "./supervisor/types.js";
 export interface AgentParts {
   readonly cache: ModelCache;
   readonly server: ModelServer;
-  /** The data plane (`/v1/*`), mounted behind the node-secret auth. */
-  readonly openaiRouter?: Router;
+  /** The data plane (the nine `/v1/*` inference endpoints), served behind the node-secret check. */
+  readonly dataPlane?: AgentDataPlane;
   /** Releases what the parts hold beyond the engines (cache locks, pools). */
   close?(): Promise<void>;
 }
 
 /**
  * The real parts: the Hugging Face cache, the engine supervisor (probes the engine binaries, so
- * `supportedRuntimes` is known before registration) and the OpenAI routes in front of it.
+ * `supportedRuntimes` is known before registration) and the data plane in front of it.
  */
 export async function createDefaultParts(config: AgentConfig, logger: Logger): Promise<AgentParts> {
   const cache = createModelCache(config, logger.child({ component: "cache" }));
@@ -30,6 +29,6 @@ export async function createDefaultParts(config: AgentConfig, logger: Logger): P
     await cache.close();
     throw err;
   }
-  const openaiRouter = createOpenAIRouter({ server, logger: logger.child({ component: "openai" }), limits: openAILimits(config) });
-  return { cache, server, openaiRouter, close: () => cache.close() };
+  const dataPlane = createAgentDataPlane({ server, logger: logger.child({ component: "openai" }), limits: openAILimits(config) });
+  return { cache, server, dataPlane, close: () => cache.close() };
 }

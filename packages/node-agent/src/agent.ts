@@ -1,15 +1,16 @@
 import { once } from "node:events";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { stopAccepting } from "@omnigate/server-kit/shutdown";
 import { createDefaultParts, type AgentParts } from "./agent-parts.js";
 import { createAgentApp } from "./api/agent-app.js";
 import { NodeSecretAuth, scrapeTokenDigest } from "./api/auth.js";
 import { agentMetrics } from "./api/metrics.js";
-import { openAIFastPath } from "./api/openai-routes.js";
+import { createAgentServer } from "./api/listener.js";
 import { parseLabels, type AgentConfig } from "./config.js";
 import { GatewayClient, NodeTokenError } from "./gateway-client.js";
 import { GpuProbe } from "./gpu-info.js";
@@ -92,7 +93,6 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     auth,
     deleteModel: (name) => reconciler.deleteModel(name),
     health: () => ({ runtime_id: runtimeId, registered: auth.hasSecret }),
-    ...(parts.openaiRouter ? { openaiRouter: parts.openaiRouter } : {}),
     metrics: { handler: agentMetrics.handler, scrapeToken: scrapeTokenDigest(config.OMNIGATE_AGENT_METRICS_TOKEN) },
   });
   agentMetrics.bind({
@@ -100,27 +100,13 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     engines: () => parts.server.engines(),
     holds: (name) => parts.server.load(name) !== undefined,
   });
-  // The nine inference endpoints skip Express (its routing and request decoration cost more CPU than
-  // the rest of the agent hop): same node-secret check, same parsers, limits and error bodies.
-  const fast = parts.openaiRouter ? openAIFastPath(parts.openaiRouter) : undefined;
   let server: Server;
   try {
-    // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
-    server = createServer({ noDelay: true }, (req, res) => {
-      agentMetrics.track(req, res);
-      const capability = fast?.match(req);
-      if (capability === undefined) {
-        app(req, res);
-        return;
-      }
-      const denial = auth.check(req);
-      if (denial) {
-        // The body is not wanted: drop it so the connection stays usable for the next request.
-        req.resume();
-        NodeSecretAuth.refuse(res, denial);
-        return;
-      }
-      fast!.serve(capability, req, res);
+    server = createAgentServer({
+      app,
+      auth,
+      ...(parts.dataPlane ? { dataPlane: parts.dataPlane } : {}),
+      track: (req, res) => agentMetrics.track(req, res),
     }).listen(config.OMNIGATE_AGENT_PORT, config.OMNIGATE_AGENT_HOST);
     await once(server, "listening");
   } catch (err) {
@@ -180,7 +166,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
       // 1. No more heartbeats: the gateway marks the node offline at its timeout and routes elsewhere.
       await step(log, "stopping heartbeats", () => loop.stop());
       // 2. Stop accepting; requests in flight get a few seconds to finish.
-      await step(log, "closing the listener", () => drain(server, 5_000));
+      await step(log, "closing the listener", () => stopAccepting(server, 5_000));
       // 3. Abort pulls and pending retries, so nothing starts an engine behind our back.
       await step(log, "stopping the reconciler", () => reconciler.close());
       // 4. Engines: SIGTERM → timeout → SIGKILL.
@@ -209,28 +195,4 @@ function isWildcard(host: string): boolean {
 function hostForUrl(host: string): string {
   if (isWildcard(host)) return "127.0.0.1";
   return host.includes(":") ? `[${host}]` : host;
-}
-
-/**
- * Stops accepting and waits for open requests, cutting what is left after `timeoutMs`. The gateway
- * keeps pooled keep-alive connections to the agent: each is closed as soon as it goes idle, or it
- * would hold shutdown for the whole timeout. (The gateway's server.ts does the same for its own
- * listener; the two apps share no runtime code beyond the contract.)
- */
-async function drain(server: Server, timeoutMs: number): Promise<void> {
-  const done = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  sweep.unref();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      server.closeAllConnections();
-      resolve();
-    }, timeoutMs);
-    timer.unref();
-  });
-  await Promise.race([done, timeout]);
-  clearTimeout(timer);
-  clearInterval(sweep);
 }

@@ -1,5 +1,5 @@
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { standin } from "@omnigate/testkit/stand-ins";
 import { GpuProbe } from "./gpu-info.js";
 
 describe("GpuProbe", () => {
@@ -10,7 +10,7 @@ describe("GpuProbe", () => {
   });
 
   it("keeps what the nvidia-smi stand-in reports", async () => {
-    const probe = new GpuProbe({ bin: fileURLToPath(new URL("../test/fixtures/engines/nvidia-smi.mjs", import.meta.url)) });
+    const probe = new GpuProbe({ bin: standin("nvidia-smi") });
     const gpus = await probe.refresh();
     expect(gpus.length).toBeGreaterThan(0);
     expect(probe.current()).toEqual(gpus);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import { errorAnswer, ScriptedGateway } from "../test/helpers/scripted-gateway.js";
-import { waitFor } from "../test/helpers/wait.js";
+import { waitFor } from "@omnigate/testkit/wait";
 import { GatewayClient } from "./gateway-client.js";
 import { HeartbeatLoop } from "./heartbeat-loop.js";
 import { createLogger } from "./logger.js";

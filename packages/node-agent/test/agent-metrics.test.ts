@@ -4,13 +4,13 @@
  * gateway moves the request counter, and the endpoint refuses a scrape without credentials.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
-import { startTestHub, type TestHub } from "./fixtures/hub/hub-server.mjs";
-import { standInEngineEnv } from "./helpers/engines.js";
-import { GatewayApi, httpJson } from "./helpers/gateway-api.js";
-import { TestScope } from "./helpers/processes.js";
-import { randomCredential, startCluster } from "./helpers/stack.js";
-import { waitFor } from "./helpers/wait.js";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { GatewayApi, httpJson } from "@omnigate/testkit/gateway-api";
+import { TestScope } from "@omnigate/testkit/scope";
+import { randomCredential, startCluster } from "@omnigate/testkit/cluster";
+import { waitFor } from "@omnigate/testkit/wait";
 
 const REPO = "test-org/tiny-llama";
 const GGUF = buildTinyLlamaGguf();

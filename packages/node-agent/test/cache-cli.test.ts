@@ -2,14 +2,15 @@ import { existsSync } from "node:fs";
 import { open, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
-import { CACHE_CLI, Scope, bytes, tree, waitFor } from "./cache-test-utils.js";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { waitFor } from "@omnigate/testkit/wait";
+import { CACHE_CLI, CacheScope, bytes, tree } from "./cache-test-utils.js";
 
 /**
  * The cache commands as separate processes (dist/cli/cache-main.js, built by `pnpm build`): what
  * ops run to pre-pull a box, and the crash/concurrency cases only real processes can show.
  */
-const scope = new Scope();
+const scope = new CacheScope();
 afterEach(() => scope.cleanup());
 beforeAll(() => {
   if (!existsSync(CACHE_CLI)) throw new Error(`${CACHE_CLI} is missing: run pnpm build first`);
@@ -22,7 +23,7 @@ const repos = {
 };
 
 async function env(hubUrl: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
-  const home = await scope.tmp("omnigate-hfhome-");
+  const home = await scope.tempDir("omnigate-hfhome-");
   return { HF_ENDPOINT: hubUrl, HF_HOME: home, HF_HUB_CACHE: join(home, "hub"), ...extra };
 }
 
@@ -30,7 +31,7 @@ describe("pnpm agent pull / verify / rm", () => {
   it("pull prints each file's local path, plain progress lines off a TTY, exit 0", async () => {
     const hub = await scope.hub({ repos });
     const e = await env(hub.url);
-    const r = await scope.cli(["pull", "org/m"], e).done;
+    const r = await scope.cli(["pull", "org/m"], e).result();
     expect(r.stderr).toMatch(/pull org\/m: 100\.0% \(3\.0 MB of 3\.0 MB/);
     expect(r.code).toBe(0);
     const snap = join(e.HF_HUB_CACHE!, "models--org--m", "snapshots", hub.commit("org/m", "main")!);
@@ -40,8 +41,8 @@ describe("pnpm agent pull / verify / rm", () => {
 
   it("pull takes --file globs, --revision and --cache-dir", async () => {
     const hub = await scope.hub({ repos });
-    const dir = await scope.tmp();
-    const r = await scope.cli(["pull", "org/m", "--file", "*.json", "--file", "sub/*", "--revision", "main", "--cache-dir", dir], await env(hub.url)).done;
+    const dir = await scope.tempDir();
+    const r = await scope.cli(["pull", "org/m", "--file", "*.json", "--file", "sub/*", "--revision", "main", "--cache-dir", dir], await env(hub.url)).result();
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split("\n").map((l) => l.slice(l.lastIndexOf("/snapshots/") + 52))).toEqual(["config.json", "sub/t.txt"]);
     expect(existsSync(join(dir, "models--org--m"))).toBe(true);
@@ -51,10 +52,10 @@ describe("pnpm agent pull / verify / rm", () => {
     const quants = { "m-Q8_0.gguf": buildTinyLlamaGguf({ seed: 1 }), "m-Q4_K_M.gguf": buildTinyLlamaGguf({ seed: 2 }), "README.md": "# m" };
     const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quants } } } } });
     const e = await env(hub.url);
-    const r = await scope.cli(["pull", "org/quants", "--runtime", "llama_cpp"], e).done;
+    const r = await scope.cli(["pull", "org/quants", "--runtime", "llama_cpp"], e).result();
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split("\n").map((l) => l.slice(l.lastIndexOf("/") + 1))).toEqual(["m-Q4_K_M.gguf"]);
-    const bad = await scope.cli(["pull", "org/quants", "--runtime", "vllm"], e).done;
+    const bad = await scope.cli(["pull", "org/quants", "--runtime", "vllm"], e).result();
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("error: --runtime must be one of llama_cpp, whisper, stable_diffusion, onnx_runtime, not 'vllm'");
   });
@@ -62,13 +63,13 @@ describe("pnpm agent pull / verify / rm", () => {
   it("pull exits non-zero with the reason", async () => {
     const hub = await scope.hub({ repos });
     const e = await env(hub.url);
-    const missing = await scope.cli(["pull", "org/nope"], e).done;
+    const missing = await scope.cli(["pull", "org/nope"], e).result();
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`error: repository 'org/nope' not found on ${hub.url}, or it is private`);
-    const hostile = await scope.cli(["pull", "org/m", "--file", "../../etc/passwd"], e).done;
+    const hostile = await scope.cli(["pull", "org/m", "--file", "../../etc/passwd"], e).result();
     expect(hostile.code).toBe(1);
     expect(hostile.stderr).toContain(`error: file pattern "../../etc/passwd" refused: it contains a '.' or '..' segment`);
-    const badEnv = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CONCURRENCY: "zero" }).done;
+    const badEnv = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CONCURRENCY: "zero" }).result();
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain("OMNIGATE_DOWNLOAD_CONCURRENCY");
   });
@@ -76,10 +77,10 @@ describe("pnpm agent pull / verify / rm", () => {
   it("reads the token from $HF_HOME/token and sends it to the hub only", async () => {
     const hub = await scope.hub({ repos, token: "hf_filetoken" });
     const e = await env(hub.url);
-    expect((await scope.cli(["pull", "org/private"], e).done).code).toBe(1);
+    expect((await scope.cli(["pull", "org/private"], e).result()).code).toBe(1);
     await writeFile(join(e.HF_HOME!, "token"), "hf_filetoken\n");
     hub.clearLog();
-    const r = await scope.cli(["pull", "org/private"], e).done;
+    const r = await scope.cli(["pull", "org/private"], e).result();
     expect(r.code).toBe(0);
     expect(hub.log.filter((x) => x.server === "cdn").every((x) => !x.auth)).toBe(true);
     expect(hub.log.filter((x) => x.server === "hub").every((x) => x.auth)).toBe(true);
@@ -88,13 +89,13 @@ describe("pnpm agent pull / verify / rm", () => {
   it("serves a cached model with HF_HUB_OFFLINE=1 and no request", async () => {
     const hub = await scope.hub({ repos });
     const e = await env(hub.url);
-    const online = await scope.cli(["pull", "org/m"], e).done;
+    const online = await scope.cli(["pull", "org/m"], e).result();
     hub.clearLog();
-    const offline = await scope.cli(["pull", "org/m"], { ...e, HF_HUB_OFFLINE: "1" }).done;
+    const offline = await scope.cli(["pull", "org/m"], { ...e, HF_HUB_OFFLINE: "1" }).result();
     expect(offline.code).toBe(0);
     expect(offline.stdout).toBe(online.stdout);
     expect(hub.log).toEqual([]);
-    const missing = await scope.cli(["pull", "org/private"], { ...e, HF_HUB_OFFLINE: "1" }).done;
+    const missing = await scope.cli(["pull", "org/private"], { ...e, HF_HUB_OFFLINE: "1" }).result();
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("HF_HUB_OFFLINE=1: pull it while online");
   });
@@ -102,8 +103,8 @@ describe("pnpm agent pull / verify / rm", () => {
   it("verify reports a corrupt file, --fix removes it, the next pull restores it; rm clears the repo", async () => {
     const hub = await scope.hub({ repos });
     const e = await env(hub.url);
-    expect((await scope.cli(["pull", "org/m"], e).done).code).toBe(0);
-    const good = await scope.cli(["verify"], e).done;
+    expect((await scope.cli(["pull", "org/m"], e).result()).code).toBe(0);
+    const good = await scope.cli(["verify"], e).result();
     expect(good.code).toBe(0);
     expect(good.stderr).toContain("checked 3 files");
     expect(good.stdout).toMatch(/^ok {7}org\/m@[0-9a-f]{10} big\.bin$/m);
@@ -112,23 +113,23 @@ describe("pnpm agent pull / verify / rm", () => {
     const fh = await open(blob, "r+");
     await fh.write(Buffer.from("XX"), 0, 2, 1000);
     await fh.close();
-    const bad = await scope.cli(["verify", "org/m"], e).done;
+    const bad = await scope.cli(["verify", "org/m"], e).result();
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^CORRUPT {2}org\/m@[0-9a-f]{10} big\.bin: 'big\.bin' has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}$/m);
-    const fixed = await scope.cli(["verify", "org/m", "--fix"], e).done;
+    const fixed = await scope.cli(["verify", "org/m", "--fix"], e).result();
     expect(fixed.code).toBe(0);
     expect(fixed.stdout).toMatch(/^removed {2}org\/m@[0-9a-f]{10} big\.bin/m);
     expect(existsSync(blob)).toBe(false);
-    expect((await scope.cli(["verify"], e).done).stderr).toContain("checked 2 files");
+    expect((await scope.cli(["verify"], e).result()).stderr).toContain("checked 2 files");
 
-    expect((await scope.cli(["pull", "org/m"], e).done).code).toBe(0);
+    expect((await scope.cli(["pull", "org/m"], e).result()).code).toBe(0);
     expect((await readFile(blob)).equals(big)).toBe(true);
 
-    const rm = await scope.cli(["rm", "org/m"], e).done;
+    const rm = await scope.cli(["rm", "org/m"], e).result();
     expect(rm.code).toBe(0);
     expect(rm.stderr).toContain(`removed org/m from ${e.HF_HUB_CACHE}`);
     expect(await tree(e.HF_HUB_CACHE!)).toEqual([]);
-    expect((await scope.cli(["rm", "org/m"], e).done).stderr).toContain("org/m is not in");
+    expect((await scope.cli(["rm", "org/m"], e).result()).stderr).toContain("org/m is not in");
   });
 });
 
@@ -141,16 +142,19 @@ describe("processes sharing one cache", () => {
     hub.addRule({ stage: "bytes", path: "big.bin", stallAfter: 1_200_000, times: 1 });
 
     const first = scope.cli(["pull", "org/m", "--file", "big.bin"], { ...e, OMNIGATE_HUB_TIMEOUT_MS: "60000" });
-    const have = await waitFor("partial download on disk", async () => {
-      const s = await stat(incomplete).catch(() => undefined);
-      return s && s.size >= 1_200_000 ? s.size : undefined;
-    });
-    first.child.kill("SIGKILL");
-    expect((await first.done).signal).toBe("SIGKILL");
+    const have = await waitFor(
+      async () => {
+        const s = await stat(incomplete).catch(() => undefined);
+        return s && s.size >= 1_200_000 ? s.size : undefined;
+      },
+      { what: "partial download on disk", timeoutMs: 15_000 },
+    );
+    await first.kill();
+    expect((await first.result()).signal).toBe("SIGKILL");
     expect((await stat(incomplete)).size).toBe(have);
 
     // The dead process's lock is still on disk; the new one takes it over once stale (2 s here).
-    const second = await scope.cli(["pull", "org/m", "--file", "big.bin"], e).done;
+    const second = await scope.cli(["pull", "org/m", "--file", "big.bin"], e).result();
     expect(second.stderr).not.toContain("error");
     expect(second.code).toBe(0);
     const g = hub.log.filter((x) => x.server === "cdn" && x.method === "GET");
@@ -164,7 +168,7 @@ describe("processes sharing one cache", () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", bytesPerSec: 2_000_000 });
     const e = await env(hub.url);
-    const [a, b] = await Promise.all([scope.cli(["pull", "org/m"], e).done, scope.cli(["pull", "org/m"], e).done]);
+    const [a, b] = await Promise.all([scope.cli(["pull", "org/m"], e).result(), scope.cli(["pull", "org/m"], e).result()]);
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(a.stdout).toBe(b.stdout);
     expect(hub.log.filter((x) => x.server === "cdn" && x.method === "GET")).toHaveLength(1);

@@ -12,10 +12,10 @@ import {
   RevisionNotFoundError,
   UnauthorizedError,
 } from "../src/hub/hub-errors.js";
-import type { TestHub } from "./fixtures/hub/hub-server.mjs";
-import { Scope, bytes, tree } from "./cache-test-utils.js";
+import type { TestHub } from "@omnigate/testkit/hub";
+import { CacheScope, bytes, tree } from "./cache-test-utils.js";
 
-const scope = new Scope();
+const scope = new CacheScope();
 afterEach(() => scope.cleanup());
 
 const big = bytes(400_000, 7); // LFS: served by the CDN after a 302
@@ -33,7 +33,7 @@ describe("pull survives a flaky hub", () => {
   it("resumes an LFS download after a dropped connection, fetching only the missing bytes", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", dropAfter: 100_000, times: 1 });
-    const model = await scope.cache(hub, await scope.tmp()).pull(ref(["big.bin"]));
+    const model = await scope.cache(hub, await scope.tempDir()).pull(ref(["big.bin"]));
     expect((await readFile(join(model.snapshotDir, "big.bin"))).equals(big)).toBe(true);
     const g = gets(hub, "big.bin");
     expect(g.map((e) => [e.server, e.range, e.status, e.bytesSent])).toEqual([
@@ -45,7 +45,7 @@ describe("pull survives a flaky hub", () => {
   it("resumes a plain file served by the hub itself", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "plain.txt", dropAfter: 1_000, times: 1 });
-    const model = await scope.cache(hub, await scope.tmp()).pull(ref(["plain.txt"]));
+    const model = await scope.cache(hub, await scope.tempDir()).pull(ref(["plain.txt"]));
     expect(await readFile(join(model.snapshotDir, "plain.txt"), "utf8")).toBe(plain);
     expect(gets(hub, "plain.txt").map((e) => [e.server, e.range])).toEqual([["hub", null], ["hub", "bytes=1000-"]]);
   });
@@ -53,7 +53,7 @@ describe("pull survives a flaky hub", () => {
   it("resumes after the body stalls (no bytes for longer than the timeout)", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", stallAfter: 50_000, times: 1 });
-    const model = await scope.cache(hub, await scope.tmp(), { timeoutMs: 300 }).pull(ref(["big.bin"]));
+    const model = await scope.cache(hub, await scope.tempDir(), { timeoutMs: 300 }).pull(ref(["big.bin"]));
     expect((await readFile(join(model.snapshotDir, "big.bin"))).equals(big)).toBe(true);
     expect(gets(hub, "big.bin").map((e) => e.range)).toEqual([null, "bytes=50000-"]);
   });
@@ -62,7 +62,7 @@ describe("pull survives a flaky hub", () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "head", path: "big.bin", status: 503, times: 2 });
     hub.addRule({ stage: "bytes", path: "big.bin", status: 500, times: 1 });
-    await scope.cache(hub, await scope.tmp()).pull(ref(["big.bin"]));
+    await scope.cache(hub, await scope.tempDir()).pull(ref(["big.bin"]));
     expect(hub.log.filter((e) => e.stage === "head").map((e) => e.status)).toEqual([503, 503, 302]);
     expect(gets(hub, "big.bin").map((e) => e.status)).toEqual([500, 200]);
   });
@@ -70,7 +70,7 @@ describe("pull survives a flaky hub", () => {
   it("gives up on a hub that keeps failing, saying how often it tried", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "revision", status: 503 });
-    const pull = scope.cache(hub, await scope.tmp()).pull(ref());
+    const pull = scope.cache(hub, await scope.tempDir()).pull(ref());
     await expect(pull).rejects.toBeInstanceOf(HubServerError);
     await expect(pull).rejects.toThrow("the hub answered 503 for revision info of org/tiny@main after 4 attempts");
   });
@@ -78,14 +78,14 @@ describe("pull survives a flaky hub", () => {
   it("waits out a 429 Retry-After, then continues", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "tree", status: 429, retryAfter: 1, times: 1 });
-    await scope.cache(hub, await scope.tmp()).pull(ref(["plain.txt"]));
+    await scope.cache(hub, await scope.tempDir()).pull(ref(["plain.txt"]));
     expect(hub.log.filter((e) => e.stage === "tree").map((e) => e.status)).toEqual([429, 200]);
   });
 
   it("fails as rate limited (retrying in N s) when Retry-After is longer than it waits in place", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "tree", status: 429, retryAfter: 120 });
-    const pull = scope.cache(hub, await scope.tmp()).pull(ref());
+    const pull = scope.cache(hub, await scope.tempDir()).pull(ref());
     await expect(pull).rejects.toBeInstanceOf(RateLimitedError);
     await expect(pull).rejects.toThrow(/^rate limited by the hub on file list of org\/tiny@[0-9a-f]{40} \(retrying in 120 s\)$/);
     expect(hub.log.filter((e) => e.stage === "tree")).toHaveLength(1);
@@ -94,14 +94,14 @@ describe("pull survives a flaky hub", () => {
   it("times out a hub that never answers and retries", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "head", hang: true, times: 1 });
-    await scope.cache(hub, await scope.tmp(), { timeoutMs: 300 }).pull(ref(["plain.txt"]));
+    await scope.cache(hub, await scope.tempDir(), { timeoutMs: 300 }).pull(ref(["plain.txt"]));
     expect(hub.log.filter((e) => e.stage === "head")).toHaveLength(2);
   });
 
   it("fails with a timeout error naming the limit when the hub never answers", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "revision", hang: true });
-    const pull = scope.cache(hub, await scope.tmp(), { timeoutMs: 200, retry: { maxAttempts: 2, baseDelayMs: 10 } }).pull(ref());
+    const pull = scope.cache(hub, await scope.tempDir(), { timeoutMs: 200, retry: { maxAttempts: 2, baseDelayMs: 10 } }).pull(ref());
     await expect(pull).rejects.toBeInstanceOf(HubTimeoutError);
     await expect(pull).rejects.toThrow("the hub did not answer revision info of org/tiny@main within 200 ms (after 2 attempts)");
   });
@@ -109,7 +109,7 @@ describe("pull survives a flaky hub", () => {
   it("starts over when the server ignores the Range header (200) or refuses it (416)", async () => {
     for (const rule of [{ ignoreRange: true }, { status: 416 }]) {
       const hub = await scope.hub({ repos });
-      const dir = await scope.tmp();
+      const dir = await scope.tempDir();
       const etag = hub.file("org/tiny", "main", "big.bin")!.etag;
       await mkdir(join(dir, "models--org--tiny", "blobs"), { recursive: true });
       await writeFile(join(dir, "models--org--tiny", "blobs", `${etag}.incomplete`), big.subarray(0, 1000));
@@ -125,7 +125,7 @@ describe("pull survives a flaky hub", () => {
   it("downloads once more after wrong bytes (sha256 mismatch) and keeps the good copy", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", corrupt: true, times: 1 });
-    const model = await scope.cache(hub, await scope.tmp()).pull(ref(["big.bin"]));
+    const model = await scope.cache(hub, await scope.tempDir()).pull(ref(["big.bin"]));
     expect((await readFile(join(model.snapshotDir, "big.bin"))).equals(big)).toBe(true);
     expect(gets(hub, "big.bin").map((e) => e.range)).toEqual([null, null]); // second download from zero
   });
@@ -133,7 +133,7 @@ describe("pull survives a flaky hub", () => {
   it("fails on a second mismatch with both hashes, leaving nothing half-verified", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", corrupt: true });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const pull = scope.cache(hub, dir).pull(ref(["big.bin"]));
     await expect(pull).rejects.toBeInstanceOf(ChecksumMismatchError);
     const etag = hub.file("org/tiny", "main", "big.bin")!.etag;
@@ -146,7 +146,7 @@ describe("pull survives a flaky hub", () => {
   it("checks non-LFS files against their git blob sha1", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "plain.txt", corrupt: true });
-    const err = (await scope.cache(hub, await scope.tmp()).pull(ref(["plain.txt"])).catch((e: unknown) => e)) as Error;
+    const err = (await scope.cache(hub, await scope.tempDir()).pull(ref(["plain.txt"])).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ChecksumMismatchError);
     expect(err.message).toMatch(/^git-sha1 of 'plain\.txt' is [0-9a-f]{40} but the hub says [0-9a-f]{40}/);
   });
@@ -175,7 +175,7 @@ describe("pull names every hub error clearly", () => {
     it(c.name, async () => {
       const hub = await scope.hub({ repos, token: "hf_good" });
       if (c.rule) hub.addRule(c.rule);
-      const err = (await scope.cache(hub, await scope.tmp(), { token: c.token }).pull(c.ref).catch((e: unknown) => e)) as Error;
+      const err = (await scope.cache(hub, await scope.tempDir(), { token: c.token }).pull(c.ref).catch((e: unknown) => e)) as Error;
       expect(err).toBeInstanceOf(c.type);
       expect(err.message.startsWith(c.message(hub.url))).toBe(true);
       // Permanent errors are not retried: no request was made twice.

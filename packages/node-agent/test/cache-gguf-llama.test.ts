@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 import { freePort } from "../src/supervisor/free-port.js";
 
 /**

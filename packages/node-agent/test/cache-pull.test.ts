@@ -3,13 +3,13 @@ import { readFile, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DownloadProgress } from "@omnigate/shared/models";
-import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 import { EntryNotFoundError } from "../src/hub/hub-errors.js";
 import { InvalidGgufError, NoDefaultFilesError, NoMatchingFilesError } from "../src/cache/cache-errors.js";
 import { defaultFilesFor } from "@omnigate/shared/default-files";
-import { Scope, bytes, tree } from "./cache-test-utils.js";
+import { CacheScope, bytes, tree } from "./cache-test-utils.js";
 
-const scope = new Scope();
+const scope = new CacheScope();
 afterEach(() => scope.cleanup());
 
 const gguf = buildTinyLlamaGguf({ seed: 5 });
@@ -25,7 +25,7 @@ const files = {
 describe("pull: layout and selection", () => {
   it("stores LFS and plain files in the huggingface_hub layout with relative links and refs", async () => {
     const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const cache = scope.cache(hub, dir);
     const model = await cache.pull({ repo: "org/tiny", revision: "main", files: [] });
 
@@ -57,7 +57,7 @@ describe("pull: layout and selection", () => {
     const many: Record<string, string> = {};
     for (let i = 0; i < 23; i++) many[`shard-${String(i).padStart(2, "0")}.txt`] = `content ${i}`;
     const hub = await scope.hub({ pageSize: 5, repos: { "org/many": { revisions: { main: { files: many } } } } });
-    const model = await scope.cache(hub, await scope.tmp()).pull({ repo: "org/many", revision: "main", files: [] });
+    const model = await scope.cache(hub, await scope.tempDir()).pull({ repo: "org/many", revision: "main", files: [] });
     expect(model.files).toHaveLength(23);
     expect(hub.log.filter((e) => e.stage === "tree")).toHaveLength(5);
     expect(hub.log.filter((e) => e.stage === "tree").map((e) => new URL(e.url, hub.url).searchParams.get("cursor"))).toEqual([null, "5", "10", "15", "20"]);
@@ -65,7 +65,7 @@ describe("pull: layout and selection", () => {
 
   it("picks files by literal path and by * / ** / ? globs", async () => {
     const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
-    const cache = scope.cache(hub, await scope.tmp());
+    const cache = scope.cache(hub, await scope.tempDir());
     const pick = async (patterns: string[]) => (await cache.pull({ repo: "org/tiny", revision: "main", files: patterns })).files;
     expect(await pick(["*.gguf"])).toEqual(["model.gguf"]);
     expect(await pick(["config.json", "**/*.txt"])).toEqual(["config.json", "tokenizer/vocab.txt"]);
@@ -76,7 +76,7 @@ describe("pull: layout and selection", () => {
 
   it("refuses patterns that match nothing: a literal path as file-not-found, globs by name", async () => {
     const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
-    const cache = scope.cache(hub, await scope.tmp());
+    const cache = scope.cache(hub, await scope.tempDir());
     const literal = cache.pull({ repo: "org/tiny", revision: "main", files: ["missing.gguf"] });
     await expect(literal).rejects.toBeInstanceOf(EntryNotFoundError);
     await expect(literal).rejects.toThrow("file 'missing.gguf' not found in repository 'org/tiny' at revision 'main'");
@@ -91,7 +91,7 @@ describe("pull: layout and selection", () => {
     const hub = await scope.hub({ repos: { "org/p": { revisions: { main: { files: { "a.bin": big, "b.txt": "x" } } } } } });
     hub.addRule({ stage: "bytes", path: "a.bin", bytesPerSec: 1_500_000 });
     const seen: DownloadProgress[] = [];
-    await scope.cache(hub, await scope.tmp()).pull({ repo: "org/p", revision: "main", files: [] }, { onProgress: (p) => seen.push(p) });
+    await scope.cache(hub, await scope.tempDir()).pull({ repo: "org/p", revision: "main", files: [] }, { onProgress: (p) => seen.push(p) });
     expect(seen.length).toBeGreaterThan(1);
     expect(seen.every((p) => p.total === big.length + 1)).toBe(true);
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.bytes).toBeGreaterThanOrEqual(seen[i - 1]!.bytes);
@@ -102,7 +102,7 @@ describe("pull: layout and selection", () => {
   it("calls onVerifying once, after the bytes are in", async () => {
     const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
     const events: string[] = [];
-    await scope.cache(hub, await scope.tmp()).pull(
+    await scope.cache(hub, await scope.tempDir()).pull(
       { repo: "org/tiny", revision: "main", files: ["*.gguf"] },
       { onProgress: (p) => events.push(`p${p.percent}`), onVerifying: () => events.push("verifying") },
     );
@@ -114,7 +114,7 @@ describe("pull: layout and selection", () => {
   it("sends the token to the hub only, never to the CDN it redirects to", async () => {
     const token = "hf_testtoken_1234567890";
     const hub = await scope.hub({ token, repos: { "org/private": { private: true, revisions: { main: { files } } } } });
-    await scope.cache(hub, await scope.tmp(), { token }).pull({ repo: "org/private", revision: "main", files: [] });
+    await scope.cache(hub, await scope.tempDir(), { token }).pull({ repo: "org/private", revision: "main", files: [] });
     const cdn = hub.log.filter((e) => e.server === "cdn");
     expect(cdn.length).toBeGreaterThan(0);
     expect(cdn.every((e) => !e.auth)).toBe(true);
@@ -123,13 +123,13 @@ describe("pull: layout and selection", () => {
 
   it("follows the hub's relative redirect for a renamed repo", async () => {
     const hub = await scope.hub({ aliases: { "old/name": "org/tiny" }, repos: { "org/tiny": { revisions: { main: { files } } } } });
-    const model = await scope.cache(hub, await scope.tmp()).pull({ repo: "old/name", revision: "main", files: ["config.json"] });
+    const model = await scope.cache(hub, await scope.tempDir()).pull({ repo: "old/name", revision: "main", files: ["config.json"] });
     expect(await readFile(join(model.snapshotDir, "config.json"), "utf8")).toBe('{"arch":"llama"}');
   });
 
   it("pulls by commit hash and by a tag, both in one cache", async () => {
     const hub = await scope.hub({ repos: { "org/r": { revisions: { main: { files: { "a.txt": "one" } }, "v1.0": { files: { "a.txt": "zero" } } } } } });
-    const cache = scope.cache(hub, await scope.tmp());
+    const cache = scope.cache(hub, await scope.tempDir());
     const commit = hub.commit("org/r", "v1.0")!;
     const byCommit = await cache.pull({ repo: "org/r", revision: commit, files: [] });
     expect(byCommit.commit).toBe(commit);
@@ -141,7 +141,7 @@ describe("pull: layout and selection", () => {
   it("downloads a blob once when two pulls in one process want it at the same time", async () => {
     const hub = await scope.hub({ repos: { "org/tiny": { revisions: { main: { files } } } } });
     hub.addRule({ stage: "bytes", path: "weights.bin", bytesPerSec: 1_000_000 });
-    const cache = scope.cache(hub, await scope.tmp());
+    const cache = scope.cache(hub, await scope.tempDir());
     const ref = { repo: "org/tiny", revision: "main", files: ["weights.bin"] };
     const [a, b] = await Promise.all([cache.pull(ref), cache.pull(ref)]);
     expect(a).toEqual(b);
@@ -151,7 +151,7 @@ describe("pull: layout and selection", () => {
   it("refuses a .gguf that fails the header check even though its hash matches", async () => {
     const broken = gguf.subarray(0, gguf.length - 1000); // tensor data cut off
     const hub = await scope.hub({ repos: { "org/bad": { revisions: { main: { files: { "m.gguf": broken } } } } } });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const pull = scope.cache(hub, dir).pull({ repo: "org/bad", revision: "main", files: [] });
     await expect(pull).rejects.toBeInstanceOf(InvalidGgufError);
     await expect(pull).rejects.toThrow(/'m\.gguf' is not a valid GGUF file: tensor .* ends at byte/);
@@ -173,7 +173,7 @@ describe("pull: a runtime's default files, for a model registered without 'files
 
   it("downloads only what llama_cpp's pick takes: one quantization and the projector", async () => {
     const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quantRepo } } } } });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const model = await scope.cache(hub, dir).pull({ repo: "org/quants", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") });
     expect(model.files).toEqual(["m-Q4_K_M.gguf", "mmproj-m-F16.gguf"]);
     expect(downloaded(hub)).toEqual(["m-Q4_K_M.gguf", "mmproj-m-F16.gguf"]);
@@ -183,14 +183,14 @@ describe("pull: a runtime's default files, for a model registered without 'files
 
   it("lets explicit files win over the pick", async () => {
     const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quantRepo } } } } });
-    const model = await scope.cache(hub, await scope.tmp()).pull({ repo: "org/quants", revision: "main", files: ["m-Q8_0.gguf"] }, { defaultFiles: defaultFilesFor("llama_cpp") });
+    const model = await scope.cache(hub, await scope.tempDir()).pull({ repo: "org/quants", revision: "main", files: ["m-Q8_0.gguf"] }, { defaultFiles: defaultFilesFor("llama_cpp") });
     expect(model.files).toEqual(["m-Q8_0.gguf"]);
     expect(downloaded(hub)).toEqual(["m-Q8_0.gguf"]);
   });
 
   it("refuses a repo the pick cannot serve before downloading anything, with the reason", async () => {
     const hub = await scope.hub({ repos: { "org/safetensors": { revisions: { main: { files: { "model.safetensors": weights, "config.json": "{}" } } } } } });
-    const pull = scope.cache(hub, await scope.tmp()).pull({ repo: "org/safetensors", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") });
+    const pull = scope.cache(hub, await scope.tempDir()).pull({ repo: "org/safetensors", revision: "main", files: [] }, { defaultFiles: defaultFilesFor("llama_cpp") });
     await expect(pull).rejects.toBeInstanceOf(NoDefaultFilesError);
     await expect(pull).rejects.toThrow(
       "'org/safetensors' at revision 'main' cannot be pulled without 'files': it has no .gguf model file for llama-server (it has config.json, model.safetensors); register a GGUF repo, or name the files with 'files'",
@@ -200,7 +200,7 @@ describe("pull: a runtime's default files, for a model registered without 'files
 
   it("picks the same way offline, among what is cached", async () => {
     const hub = await scope.hub({ repos: { "org/quants": { revisions: { main: { files: quantRepo } } } } });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     await scope.cache(hub, dir).pull({ repo: "org/quants", revision: "main", files: ["*.gguf"] });
     await hub.close();
     const offline = scope.cache({ url: "http://127.0.0.1:9" }, dir, { offline: true });

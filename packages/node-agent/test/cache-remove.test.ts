@@ -1,10 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
-import { Scope, bytes, tree, waitFor } from "./cache-test-utils.js";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { waitFor } from "@omnigate/testkit/wait";
+import { CacheScope, bytes, tree } from "./cache-test-utils.js";
 
-const scope = new Scope();
+const scope = new CacheScope();
 afterEach(() => scope.cleanup());
 
 const a = buildTinyLlamaGguf({ seed: 1 });
@@ -18,7 +19,7 @@ const blobFiles = (t: string[]) => t.filter((l) => l.startsWith("f ") && l.inclu
 describe("remove", () => {
   it("keeps blobs another wanted model still uses, and clears everything with the last one", async () => {
     const hub = await scope.hub({ repos: { "org/m": { revisions: { main: { files } } } } });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const cache = scope.cache(hub, dir);
     await cache.pull(modelA);
     const pulledB = await cache.pull(modelB);
@@ -39,7 +40,7 @@ describe("remove", () => {
     const hub = await scope.hub({
       repos: { "org/m": { revisions: { main: { files: { "m.gguf": a, "v.txt": "main" } }, "v1": { files: { "m.gguf": a, "v.txt": "v1" } } } } },
     });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const cache = scope.cache(hub, dir);
     const main = { repo: "org/m", revision: "main", files: [] };
     const v1 = { repo: "org/m", revision: "v1", files: [] };
@@ -60,7 +61,7 @@ describe("remove", () => {
 
   it("also clears snapshots left behind when the branch moved on", async () => {
     const hub = await scope.hub({ repos: { "org/m": { revisions: { main: { files: { "x.txt": "one" } } } } } });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const cache = scope.cache(hub, dir);
     const model = { repo: "org/m", revision: "main", files: [] };
     await cache.pull(model);
@@ -72,7 +73,7 @@ describe("remove", () => {
   });
 
   it("is a no-op for a model that was never pulled", async () => {
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     await scope.cache({ url: "http://127.0.0.1:9" }, dir).remove({ repo: "org/none", revision: "main", files: [] }, []);
     expect(await tree(dir)).toEqual([]);
   });
@@ -86,12 +87,12 @@ describe("a model deleted while downloading", () => {
   it("stops the download (resumable .incomplete only) and remove() leaves no debris", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", bytesPerSec: 500_000 });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const cache = scope.cache(hub, dir);
     const controller = new AbortController();
     let seen = 0;
     const pull = cache.pull(model, { signal: controller.signal, onProgress: (p) => (seen = p.bytes) });
-    await waitFor("download progress", () => seen > 100_000);
+    await waitFor(() => seen > 100_000, { what: "download progress", timeoutMs: 15_000 });
     controller.abort();
     const err = (await pull.catch((e: unknown) => e)) as Error;
     expect(err.name).toBe("AbortError");
@@ -107,13 +108,13 @@ describe("a model deleted while downloading", () => {
   it("remove() right after abort waits for the pull to wind down (the reconciler's order)", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", bytesPerSec: 500_000 });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const cache = scope.cache(hub, dir);
     const controller = new AbortController();
     let seen = 0;
     const pull = cache.pull(model, { signal: controller.signal, onProgress: (p) => (seen = p.bytes) });
     const settled = pull.catch((e: unknown) => e);
-    await waitFor("download progress", () => seen > 100_000);
+    await waitFor(() => seen > 100_000, { what: "download progress", timeoutMs: 15_000 });
     controller.abort();
     await cache.remove(model, []);
     expect(((await settled) as Error).name).toBe("AbortError");
@@ -123,14 +124,14 @@ describe("a model deleted while downloading", () => {
   it("never collects a blob that another download holds the lock of", async () => {
     const hub = await scope.hub({ repos });
     hub.addRule({ stage: "bytes", path: "big.bin", bytesPerSec: 1_500_000 });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const small = { repo: "org/big", revision: "main", files: ["small.txt"] };
     const other = { repo: "org/big", revision: "main", files: ["big.bin"] };
     await scope.cache(hub, dir).pull(small);
     // Another agent process (its own cache instance) is downloading big.bin into the same folder.
     let seen = 0;
     const downloading = scope.cache(hub, dir).pull(other, { onProgress: (p) => (seen = p.bytes) });
-    await waitFor("download progress", () => seen > 100_000);
+    await waitFor(() => seen > 100_000, { what: "download progress", timeoutMs: 15_000 });
     await scope.cache(hub, dir).remove(small, []); // stillWanted does not know about it: only the lock protects it
     const done = await downloading;
     expect((await readFile(join(done.snapshotDir, "big.bin"))).equals(big)).toBe(true);

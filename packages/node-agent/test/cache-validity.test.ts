@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { InsufficientDiskError, UnsafeInputError } from "../src/cache/cache-errors.js";
 import { HubBadResponseError, OfflineError } from "../src/hub/hub-errors.js";
-import { Scope, bytes, tree } from "./cache-test-utils.js";
+import { CacheScope, bytes, tree } from "./cache-test-utils.js";
 
-const scope = new Scope();
+const scope = new CacheScope();
 afterEach(() => scope.cleanup());
 
 const big = bytes(300_000, 4);
@@ -15,7 +15,7 @@ const ref = (files: string[] = [], repo = "org/m", revision = "main") => ({ repo
 describe("cached files are checked before use", () => {
   async function pulledThenDamaged(damage: (blob: string) => Promise<void>) {
     const hub = await scope.hub({ repos });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     await scope.cache(hub, dir).pull(ref());
     const blob = join(dir, "models--org--m", "blobs", hub.file("org/m", "main", "w.bin")!.etag);
     await damage(blob);
@@ -51,7 +51,7 @@ describe("cached files are checked before use", () => {
       [big.subarray(0, 120_000), ["bytes=120000-"]],
       [Buffer.alloc(120_000, 7), ["bytes=120000-", null]], // garbage prefix: hash fails, downloaded again from zero
     ] as const) {
-      const dir = await scope.tmp();
+      const dir = await scope.tempDir();
       await mkdir(join(dir, "models--org--m", "blobs"), { recursive: true });
       await writeFile(join(dir, "models--org--m", "blobs", `${etag}.incomplete`), partial);
       hub.clearLog();
@@ -65,7 +65,7 @@ describe("cached files are checked before use", () => {
 describe("HF_HUB_OFFLINE=1", () => {
   it("serves a pulled model without touching the network, by revision or commit", async () => {
     const hub = await scope.hub({ repos });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     const online = await scope.cache(hub, dir).pull(ref());
     hub.clearLog();
     const offline = scope.cache({ url: "http://127.0.0.1:9" }, dir, { offline: true });
@@ -77,7 +77,7 @@ describe("HF_HUB_OFFLINE=1", () => {
 
   it("fails clearly for what is not cached", async () => {
     const hub = await scope.hub({ repos });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     await scope.cache(hub, dir).pull(ref(["c.json"]));
     const offline = scope.cache(hub, dir, { offline: true });
     const never = offline.pull(ref([], "org/other"));
@@ -89,7 +89,7 @@ describe("HF_HUB_OFFLINE=1", () => {
 
   it("refuses a corrupt cached file instead of serving it", async () => {
     const hub = await scope.hub({ repos });
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     await scope.cache(hub, dir).pull(ref());
     await truncate(join(dir, "models--org--m", "blobs", hub.file("org/m", "main", "w.bin")!.etag), 10);
     await expect(scope.cache(hub, dir, { offline: true }).pull(ref())).rejects.toThrow(/'w\.bin' has sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \(HF_HUB_OFFLINE=1/);
@@ -101,7 +101,7 @@ describe("hostile input never escapes the cache folder", () => {
     const hub = await scope.hub({
       repos: { "org/evil": { revisions: { main: { commit, files: { "ok.txt": "fine" }, extraTreeEntries } } } },
     });
-    const parent = await scope.tmp();
+    const parent = await scope.tempDir();
     const dir = join(parent, "cache");
     await mkdir(dir);
     return { hub, parent, cache: scope.cache(hub, dir) };
@@ -149,7 +149,7 @@ describe("hostile input never escapes the cache folder", () => {
 
 describe("free disk space", () => {
   it("refuses a download that cannot fit, before fetching a byte", async () => {
-    const dir = await scope.tmp();
+    const dir = await scope.tempDir();
     // A sparse 10 TB file: the hub advertises it (sha256 given, so it is never read).
     const huge = join(dir, "huge.bin");
     await writeFile(huge, "");

@@ -9,11 +9,11 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ModelListEntry, ModelState } from "@omnigate/shared/models";
-import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
-import { startTestHub, type TestHub } from "./fixtures/hub/hub-server.mjs";
-import { standInEngineEnv } from "./helpers/engines.js";
-import { GatewayApi, httpJson } from "./helpers/gateway-api.js";
-import { TestScope } from "./helpers/processes.js";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { GatewayApi, httpJson } from "@omnigate/testkit/gateway-api";
+import { TestScope } from "@omnigate/testkit/scope";
 import {
   restartAgent,
   restartGateway,
@@ -22,8 +22,8 @@ import {
   startGateway,
   type AgentProcess,
   type GatewayProcess,
-} from "./helpers/stack.js";
-import { waitFor } from "./helpers/wait.js";
+} from "@omnigate/testkit/cluster";
+import { waitFor } from "@omnigate/testkit/wait";
 
 const REPO = "test-org/tiny-llama";
 const MODEL = "test-org/tiny-llama";

@@ -4,11 +4,11 @@
  * a gateway restart the agent recovers from by itself.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { standInEngineEnv } from "./helpers/engines.js";
-import { GatewayApi, httpJson } from "./helpers/gateway-api.js";
-import { TestScope } from "./helpers/processes.js";
-import { restartGateway, startAgent, startGateway } from "./helpers/stack.js";
-import { waitFor } from "./helpers/wait.js";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { GatewayApi, httpJson } from "@omnigate/testkit/gateway-api";
+import { TestScope } from "@omnigate/testkit/scope";
+import { restartGateway, startAgent, startGateway } from "@omnigate/testkit/cluster";
+import { waitFor } from "@omnigate/testkit/wait";
 import { freePort } from "../src/supervisor/free-port.js";
 
 const scope = new TestScope();

@@ -4,16 +4,18 @@
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { StateLog, TempDirs, cachedModel, modelRecord, standinModelServer, startApp, waitUntil } from "./fixtures/engines/harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { AGENT_AUTH, StateLog, cachedModel, modelRecord, standinModelServer, startApp } from "./helpers/engine-harness.js";
 
 const STREAMS = 24;
 const CHUNKS = 5;
-const temps = new TempDirs();
+const scope = new TestScope();
 let server: EngineModelServer;
 let app: { url: string; close: () => Promise<void> };
 
 beforeAll(async () => {
-  const dir = await temps.make();
+  const dir = await scope.tempDir();
   // 300 ms between chunks: a stream lasts over a second, far longer than starting all of them.
   server = standinModelServer(dir, { STANDIN_CHUNKS: String(CHUNKS), STANDIN_CHUNK_INTERVAL_MS: "300", STANDIN_PING_EVERY: "0" });
   await server.init();
@@ -27,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await server?.close();
-  await temps.cleanup();
+  await scope.cleanup();
 });
 
 describe("agent data plane: concurrent streams", () => {
@@ -41,7 +43,7 @@ describe("agent data plane: concurrent streams", () => {
       const res = await client.request({
         method: "POST",
         path: "/v1/chat/completions",
-        headers: { "content-type": "application/json" },
+        headers: { ...AGENT_AUTH, "content-type": "application/json" },
         body: JSON.stringify({ model: "many", stream: true, messages: [{ role: "user", content: `stream ${i}` }] }),
       });
       expect(res.statusCode).toBe(200);
@@ -73,6 +75,6 @@ describe("agent data plane: concurrent streams", () => {
     } finally {
       await client.close();
     }
-    await waitUntil(() => server.load("many")!.inFlight === 0, 2000, "every lease to be released");
+    await waitFor(() => server.load("many")!.inFlight === 0, { timeoutMs: 2000, what: "every lease to be released" });
   });
 });

@@ -1,19 +1,21 @@
 // The agent's OpenAI data plane end to end over real HTTP, llama.cpp side: the router in an app on
 // port 0, the model server, and the llama-server stand-in as the engine process.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { StateLog, TempDirs, captureLogger, cachedModel, modelRecord, standinModelServer, startApp, testLogger, waitUntil } from "./fixtures/engines/harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { AGENT_AUTH, StateLog, captureLogger, cachedModel, modelRecord, standinModelServer, startApp, testLogger } from "./helpers/engine-harness.js";
 
-const temps = new TempDirs();
+const scope = new TestScope();
 const cleanups: (() => Promise<void>)[] = [];
 
 /** A model server with the llama stand-in under `knobs`, its models ready, and an app in front. */
 async function agent(
   knobs: Record<string, string>,
   models: { name: string; args?: string[] }[],
-  limits?: { maxUploadBytes: number; maxJsonBytes: number },
+  limits?: { maxUploadBytes: number; maxBodyBytes: number },
   appLogger = testLogger(),
 ) {
-  const dir = await temps.make();
+  const dir = await scope.tempDir();
   const server = standinModelServer(dir, knobs);
   await server.init();
   const files = await cachedModel(dir, { "model.gguf": "GGUF" });
@@ -23,7 +25,7 @@ async function agent(
     return log;
   });
   await Promise.all(logs.map((l) => l.waitFor("ready")));
-  const app = await startApp(server, limits, "fast-path", appLogger);
+  const app = await startApp(server, limits, appLogger);
   cleanups.push(async () => {
     await app.close();
     await server.close();
@@ -32,14 +34,14 @@ async function agent(
 }
 
 function post(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
-  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), ...init });
+  return fetch(url, { method: "POST", ...init, headers: { ...AGENT_AUTH, "content-type": "application/json", ...init.headers }, body: JSON.stringify(body) });
 }
 
 const messages = [{ role: "user", content: "hello there" }];
 
 afterAll(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
-  await temps.cleanup();
+  await scope.cleanup();
 });
 
 describe("agent data plane: llama.cpp", () => {
@@ -50,7 +52,7 @@ describe("agent data plane: llama.cpp", () => {
   afterEach(async () => {
     // In-flight counting is exact: whatever the outcome, nothing stays counted (the lease ends on
     // the response's 'close', a moment after the client has read the last byte).
-    await waitUntil(() => a.server.load("chat-model")!.inFlight === 0, 2000, "chat-model's leases to be released");
+    await waitFor(() => a.server.load("chat-model")!.inFlight === 0, { timeoutMs: 2000, what: "chat-model's leases to be released" });
   });
 
   it("answers a chat completion through the engine", async () => {
@@ -113,7 +115,7 @@ describe("agent data plane: llama.cpp", () => {
     const missing = await post(`${a.url}/v1/chat/completions`, { model: "chat-model" });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: { param: string } }).error.param).toBe("messages");
-    const badJson = await fetch(`${a.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
+    const badJson = await fetch(`${a.url}/v1/chat/completions`, { method: "POST", headers: { ...AGENT_AUTH, "content-type": "application/json" }, body: "{nope" });
     expect(badJson.status).toBe(400);
     expect(((await badJson.json()) as { error: { code: string } }).error.code).toBe("invalid_json");
     const unknown = await post(`${a.url}/v1/chat/completions`, { model: "nobody", messages });
@@ -135,7 +137,7 @@ describe("agent data plane: llama.cpp", () => {
     expect(Buffer.from(first.value ?? []).toString("utf8"), "the first bytes of a stream").toMatch(/^data: /);
     expect(long.server.load("one-slot")!.inFlight).toBe(1);
     controller.abort();
-    await waitUntil(() => long.server.load("one-slot")!.inFlight === 0, 5000, "the lease to be released");
+    await waitFor(() => long.server.load("one-slot")!.inFlight === 0, { timeoutMs: 5000, what: "the lease to be released" });
     // The engine has one slot and the stream would hold it for a minute: an answer well before the
     // next chunk is due proves the engine saw the abort and freed the slot.
     const next = await post(`${long.url}/v1/chat/completions`, { model: "one-slot", messages, max_tokens: 2 }, { signal: AbortSignal.timeout(2000) });
@@ -156,7 +158,7 @@ describe("agent data plane: llama.cpp", () => {
     expect(JSON.parse(last.replace(/^data: /, ""))).toMatchObject({ error: { code: "engine_error" } });
     // The agent's log line carries the gateway's request id, so one grep finds both hops.
     expect(capture.records()).toContainEqual(expect.objectContaining({ msg: "engine stream broke off", request_id: "req-dying-1" }));
-    await waitUntil(() => dying.server.load("dying")!.inFlight === 0, 2000, "the lease to be released");
+    await waitFor(() => dying.server.load("dying")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
     await dying.logs[0]!.waitFor("ready", 10_000, 2);
     expect(dying.logs[0]!.names()).toEqual(["starting", "ready", "starting", "ready"]);
   });
@@ -170,7 +172,7 @@ describe("agent data plane: llama.cpp", () => {
   });
 
   it("answers 503 model_not_ready with Retry-After while the engine loads", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     const server = standinModelServer(dir, { STANDIN_HANG_AT_START: "1" });
     await server.init();
     server.start(modelRecord("loading", "llama_cpp", ["model.gguf"]), await cachedModel(dir, { "model.gguf": "GGUF" }), () => {});
@@ -188,7 +190,7 @@ describe("agent data plane: llama.cpp", () => {
   });
 
   it("answers 413 for a JSON body beyond the limit", async () => {
-    const small = await agent({}, [{ name: "small" }], { maxUploadBytes: 1024, maxJsonBytes: 1024 });
+    const small = await agent({}, [{ name: "small" }], { maxUploadBytes: 1024, maxBodyBytes: 1024 });
     const res = await post(`${small.url}/v1/chat/completions`, { model: "small", messages: [{ role: "user", content: "x".repeat(5000) }] });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");

@@ -4,16 +4,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findOnPath } from "../src/engines/binary.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { encodePng } from "./fixtures/engines/lib/png.mjs";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, startApp, testLogger, toneWav, waitUntil } from "./fixtures/engines/harness.js";
+import { encodePng } from "@omnigate/testkit/png";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { AGENT_AUTH, FAST, StateLog, cachedModel, modelRecord, standinConfig, startApp, testLogger, toneWav } from "./helpers/engine-harness.js";
 
-const temps = new TempDirs();
+const scope = new TestScope();
 const ffmpeg = await findOnPath(["ffmpeg"]);
 const cleanups: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
-  await temps.cleanup();
+  await scope.cleanup();
 });
 
 /** Width and height from a PNG's IHDR. */
@@ -23,8 +25,8 @@ function pngSize(b64: string): { width: number; height: number } {
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
 }
 
-async function mediaAgent(configOverrides: Record<string, string>, limits?: { maxUploadBytes: number; maxJsonBytes: number }) {
-  const dir = await temps.make();
+async function mediaAgent(configOverrides: Record<string, string>, limits?: { maxUploadBytes: number; maxBodyBytes: number }) {
+  const dir = await scope.tempDir();
   const server = new EngineModelServer({ config: standinConfig(configOverrides), stateDir: join(dir, "state"), logger: testLogger(), timing: FAST });
   await server.init();
   const whisperFiles = await cachedModel(join(dir, "w"), { "ggml-tiny.bin": "ggml" });
@@ -63,60 +65,60 @@ function audioForm(fields: Record<string, string>, file: Buffer = toneWav(1.5), 
 describe("agent data plane: whisper, TTS, stable-diffusion", () => {
   let a: Awaited<ReturnType<typeof mediaAgent>>;
   beforeAll(async () => {
-    a = await mediaAgent({}, { maxUploadBytes: 256 * 1024, maxJsonBytes: 1024 * 1024 });
+    a = await mediaAgent({}, { maxUploadBytes: 256 * 1024, maxBodyBytes: 1024 * 1024 });
   });
 
   describe("transcription and translation (whisper-server)", () => {
     it("transcribes, asking whisper to detect the language when none is named", async () => {
-      const res = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", body: audioForm({ model: "asr" }) });
+      const res = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr" }) });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { text: string };
       expect(body.text).toContain("stand-in transcript of 1.5 seconds of audio (language auto)");
-      await waitUntil(() => a.server.load("asr")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => a.server.load("asr")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
       expect(a.server.load("asr")!.capacity).toBe(1);
     });
 
     it("fixes whisper's text/html to text/plain for response_format text; passes srt and verbose_json", async () => {
-      const text = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", body: audioForm({ model: "asr", response_format: "text", language: "de" }) });
+      const text = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr", response_format: "text", language: "de" }) });
       expect(text.headers.get("content-type")).toBe("text/plain; charset=utf-8");
       expect(await text.text()).toContain("(language de)");
-      const srt = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", body: audioForm({ model: "asr", response_format: "srt" }) });
+      const srt = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr", response_format: "srt" }) });
       expect(await srt.text()).toMatch(/^1\n00:00:00,000 --> 00:00:01,500\n/);
-      const verbose = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", body: audioForm({ model: "asr", response_format: "verbose_json", temperature: "0.2" }) });
+      const verbose = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr", response_format: "verbose_json", temperature: "0.2" }) });
       expect(await verbose.json()).toMatchObject({ task: "transcribe", duration: 1.5, segments: [{ temperature: 0.2 }] });
     });
 
     it("translates through whisper's translate flag", async () => {
-      const res = await fetch(`${a.url}/v1/audio/translations`, { method: "POST", body: audioForm({ model: "asr" }) });
+      const res = await fetch(`${a.url}/v1/audio/translations`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr" }) });
       expect(((await res.json()) as { text: string }).text).toContain("English translation");
     });
 
     it("maps undecodable audio to a 400 that says which formats work", async () => {
-      const res = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", body: audioForm({ model: "asr" }, Buffer.from("not audio at all"), "x.txt") });
+      const res = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr" }, Buffer.from("not audio at all"), "x.txt") });
       expect(res.status).toBe(400);
       const err = (await res.json()) as { error: { code: string; message: string; param: string } };
       expect(err.error).toMatchObject({ code: "invalid_request", param: "file" });
       expect(err.error.message).toMatch(/failed to read audio data.*WAV, FLAC, MP3 or Ogg/);
-      await waitUntil(() => a.server.load("asr")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => a.server.load("asr")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
     });
 
     it("rejects a missing file (400), a file beyond the limit (413) and a non-multipart body (415)", async () => {
       const noFile = new FormData();
       noFile.append("model", "asr");
-      const missing = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", body: noFile });
+      const missing = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: noFile });
       expect(missing.status).toBe(400);
       expect(((await missing.json()) as { error: { param: string } }).error.param).toBe("file");
-      const big = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", body: audioForm({ model: "asr" }, toneWav(10)) });
+      const big = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr" }, toneWav(10)) });
       expect(big.status).toBe(413);
       expect(((await big.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
-      const json = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"model":"asr"}' });
+      const json = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: { ...AGENT_AUTH, "content-type": "application/json" }, body: '{"model":"asr"}' });
       expect(json.status).toBe(415);
     });
   });
 
   describe("speech (sherpa-onnx-offline-tts, one process per request)", () => {
     const speak = (body: Record<string, unknown>) =>
-      fetch(`${a.url}/v1/audio/speech`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "tts", input: "Hello from the node.", ...body }) });
+      fetch(`${a.url}/v1/audio/speech`, { method: "POST", headers: { ...AGENT_AUTH, "content-type": "application/json" }, body: JSON.stringify({ model: "tts", input: "Hello from the node.", ...body }) });
 
     it("returns the engine's WAV, and raw PCM with its rate for pcm", async () => {
       const wav = await speak({ voice: "alloy", response_format: "wav" });
@@ -155,7 +157,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
         expect(err.error).toMatchObject({ code: "unsupported_response_format", param: "response_format" });
         expect(err.error.message).toMatch(/needs ffmpeg.*'wav' or 'pcm'/);
       }
-      await waitUntil(() => a.server.load("tts")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => a.server.load("tts")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
       expect(a.server.load("tts")!.capacity).toBe(1);
     });
   });
@@ -164,7 +166,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
     it("generates n images of the asked size with created normalised to Unix seconds", async () => {
       const res = await fetch(`${a.url}/v1/images/generations`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...AGENT_AUTH, "content-type": "application/json" },
         body: JSON.stringify({ model: "sd", prompt: "a red fox", n: 2, size: "64x32" }),
       });
       expect(res.status).toBe(200);
@@ -178,7 +180,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
     it("refuses response_format url: images come back inline", async () => {
       const res = await fetch(`${a.url}/v1/images/generations`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...AGENT_AUTH, "content-type": "application/json" },
         body: JSON.stringify({ model: "sd", prompt: "x", response_format: "url" }),
       });
       expect(res.status).toBe(400);
@@ -192,7 +194,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       edit.append("size", "48x48");
       edit.append("image", new Blob([encodePng(48, 48, 1)], { type: "image/png" }), "in.png");
       edit.append("mask", new Blob([encodePng(48, 48, 2)], { type: "image/png" }), "mask.png");
-      const edited = await fetch(`${a.url}/v1/images/edits`, { method: "POST", body: edit });
+      const edited = await fetch(`${a.url}/v1/images/edits`, { method: "POST", headers: AGENT_AUTH, body: edit });
       expect(edited.status).toBe(200);
       const editBody = (await edited.json()) as { created: number; data: { b64_json: string }[] };
       expect(pngSize(editBody.data[0]!.b64_json)).toEqual({ width: 48, height: 48 });
@@ -203,7 +205,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       vary.append("n", "3");
       vary.append("size", "40x24");
       vary.append("image", new Blob([encodePng(40, 24, 3)], { type: "image/png" }), "in.png");
-      const varied = await fetch(`${a.url}/v1/images/variations`, { method: "POST", body: vary });
+      const varied = await fetch(`${a.url}/v1/images/variations`, { method: "POST", headers: AGENT_AUTH, body: vary });
       expect(varied.status).toBe(200);
       const varyBody = (await varied.json()) as { data: { b64_json: string }[] };
       expect(varyBody.data).toHaveLength(3);
@@ -215,7 +217,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       edit.append("model", "sd");
       edit.append("prompt", "x");
       edit.append("image", new Blob([Buffer.from("not an image")]), "in.png");
-      const res = await fetch(`${a.url}/v1/images/edits`, { method: "POST", body: edit });
+      const res = await fetch(`${a.url}/v1/images/edits`, { method: "POST", headers: AGENT_AUTH, body: edit });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/sd-server rejected the request: invalid image/);
     });
@@ -230,7 +232,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
     it("generates, edits and varies with one sd-cli process per request", async () => {
       const gen = await fetch(`${cli.url}/v1/images/generations`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...AGENT_AUTH, "content-type": "application/json" },
         body: JSON.stringify({ model: "sd", prompt: "a cat", n: 2, size: "32x16" }),
       });
       expect(gen.status).toBe(200);
@@ -242,7 +244,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       const vary = new FormData();
       vary.append("model", "sd");
       vary.append("image", new Blob([encodePng(16, 16, 4)], { type: "image/png" }), "in.png");
-      const varied = await fetch(`${cli.url}/v1/images/variations`, { method: "POST", body: vary });
+      const varied = await fetch(`${cli.url}/v1/images/variations`, { method: "POST", headers: AGENT_AUTH, body: vary });
       expect(varied.status).toBe(200);
       expect(((await varied.json()) as { data: unknown[] }).data).toHaveLength(1);
 
@@ -251,10 +253,10 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       edit.append("prompt", "hat");
       edit.append("image[]", new Blob([encodePng(16, 16, 5)], { type: "image/png" }), "in.png");
       edit.append("mask", new Blob([encodePng(16, 16, 6)], { type: "image/png" }), "m.png");
-      const edited = await fetch(`${cli.url}/v1/images/edits`, { method: "POST", body: edit });
+      const edited = await fetch(`${cli.url}/v1/images/edits`, { method: "POST", headers: AGENT_AUTH, body: edit });
       expect(edited.status).toBe(200);
       expect(cli.server.engines().find((e) => e.model === "sd")).toMatchObject({ up: true });
-      await waitUntil(() => cli.server.load("sd")!.inFlight === 0, 2000, "the lease to be released");
+      await waitFor(() => cli.server.load("sd")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
       expect(cli.server.load("sd")!.capacity).toBe(1);
     });
 
@@ -262,7 +264,7 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       const vary = new FormData();
       vary.append("model", "sd");
       vary.append("image", new Blob([Buffer.from("garbage")]), "in.png");
-      const res = await fetch(`${cli.url}/v1/images/variations`, { method: "POST", body: vary });
+      const res = await fetch(`${cli.url}/v1/images/variations`, { method: "POST", headers: AGENT_AUTH, body: vary });
       expect(res.status).toBe(502);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/sd-cli exited with 1: .*load image from/);
     });
@@ -281,7 +283,7 @@ describe.skipIf(!ffmpeg)("agent data plane: TTS formats through a real ffmpeg", 
     for (const [format, check] of Object.entries(magic)) {
       const res = await fetch(`${a.url}/v1/audio/speech`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...AGENT_AUTH, "content-type": "application/json" },
         body: JSON.stringify({ model: "tts", input: "Encoded speech.", response_format: format }),
       });
       expect(res.status, format).toBe(200);

@@ -3,10 +3,11 @@ import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseNvidiaSmi, queryGpus } from "../src/gpus.js";
-import { TempDirs, standin } from "./fixtures/engines/harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { standin } from "@omnigate/testkit/stand-ins";
 
-const temps = new TempDirs();
-afterAll(() => temps.cleanup());
+const scope = new TestScope();
+afterAll(() => scope.cleanup());
 
 describe("GPU discovery", () => {
   it("reads index, name and memory from nvidia-smi", async () => {
@@ -19,7 +20,7 @@ describe("GPU discovery", () => {
 
   it("reports nothing when nvidia-smi is absent or fails (no driver)", async () => {
     expect(await queryGpus({ bin: "/nonexistent/nvidia-smi" })).toEqual([]);
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     const failing = join(dir, "nvidia-smi");
     await writeFile(failing, `#!/bin/sh\necho "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."\nexit 9\n`);
     await chmod(failing, 0o755);

@@ -1,27 +1,19 @@
-// The stand-ins themselves speak ENGINES.md: what other suites (and the gateway's end-to-end tests and
-// benchmarks) rely on when they use them in place of the real engines.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
+// The stand-ins themselves speak the engines' protocols (docs/engines.md): what other suites (and the
+// gateway's end-to-end tests and benchmarks) rely on when they use them in place of the real engines.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { TestScope } from "@omnigate/testkit/scope";
+import { standin } from "@omnigate/testkit/stand-ins";
+import type { TestProcess } from "@omnigate/testkit/test-process";
 import { freePort } from "../src/supervisor/free-port.js";
-import { TempDirs, standin } from "./fixtures/engines/harness.js";
 
-const temps = new TempDirs();
-const children: ChildProcess[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  await temps.cleanup();
-});
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
-function run(bin: string, args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
-  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let out = "";
-  child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-  return Object.assign(child, { output: () => out });
+/** Runs a stand-in as its executable, as the agent does. */
+function run(bin: string, args: string[], env: Record<string, string> = {}): TestProcess {
+  return scope.spawn(bin, { name: bin, args, env, direct: true });
 }
 
 async function status(url: string): Promise<number | "refused"> {
@@ -49,7 +41,7 @@ async function watch(url: string, until: number, timeoutMs = 10_000): Promise<(n
 
 describe("engine stand-ins", () => {
   it("llama-server: port open while loading, /health 503 'Loading model', then 200", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     await writeFile(join(dir, "m.gguf"), "GGUF");
     const port = await freePort();
     run(standin("llama-server"), ["-m", join(dir, "m.gguf"), "--host", "127.0.0.1", "--port", String(port)], { STANDIN_LOAD_MS: "1500" });
@@ -60,7 +52,7 @@ describe("engine stand-ins", () => {
   });
 
   it("whisper-server: connection refused until the model is loaded, then /health 200", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     await writeFile(join(dir, "ggml-tiny.bin"), "ggml");
     const port = await freePort();
     run(standin("whisper-server"), ["-m", join(dir, "ggml-tiny.bin"), "--host", "127.0.0.1", "--port", String(port)], { STANDIN_LOAD_MS: "1000" });
@@ -68,7 +60,7 @@ describe("engine stand-ins", () => {
   });
 
   it("sd-server: no /health; /v1/models answers once loaded", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     await writeFile(join(dir, "sd.safetensors"), "st");
     const port = await freePort();
     run(standin("sd-server"), ["-m", join(dir, "sd.safetensors"), "-l", "127.0.0.1", "--listen-port", String(port)]);
@@ -77,18 +69,18 @@ describe("engine stand-ins", () => {
   });
 
   it("refuse unknown flags and missing model files like the real binaries", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     await writeFile(join(dir, "m.gguf"), "GGUF");
     const bogus = run(standin("llama-server"), ["-m", join(dir, "m.gguf"), "--port", "1", "--no-such-flag"]);
-    expect((await once(bogus, "exit"))[0]).toBe(1);
-    expect(bogus.output()).toContain("invalid argument: --no-such-flag");
+    expect((await bogus.exited).code).toBe(1);
+    expect((await bogus.result()).stderr + bogus.stdout).toContain("invalid argument: --no-such-flag");
     const missing = run(standin("whisper-server"), ["-m", join(dir, "nope.bin"), "--port", "1"]);
-    expect((await once(missing, "exit"))[0]).not.toBe(0);
+    expect((await missing.exited).code).not.toBe(0);
     const tts = run(standin("sherpa-onnx-offline-tts"), [`--vits-model=${join(dir, "m.gguf")}`, `--vits-tokens=${join(dir, "m.gguf")}`, "two", "texts"]);
-    expect((await once(tts, "exit"))[0]).toBe(1);
-    expect(tts.output()).toMatch(/exactly one positional argument/);
+    expect((await tts.result()).code).toBe(1);
+    expect(tts.stdout + tts.stderr).toMatch(/exactly one positional argument/);
     const sherpaStyle = run(standin("sherpa-onnx-offline-tts"), ["--vits-model", join(dir, "m.gguf"), "text"]);
-    expect((await once(sherpaStyle, "exit"))[0]).toBe(1);
-    expect(sherpaStyle.output()).toMatch(/option format is --x=y/);
+    expect((await sherpaStyle.result()).code).toBe(1);
+    expect(sherpaStyle.stdout + sherpaStyle.stderr).toMatch(/option format is --x=y/);
   });
 });

@@ -5,21 +5,25 @@
 //   OMNIGATE_WHISPER_SERVER_BIN + OMNIGATE_TEST_WHISPER_MODEL  (a ggml-*.bin)
 //   OMNIGATE_SD_SERVER_BIN or OMNIGATE_SD_CLI_BIN + OMNIGATE_TEST_SD_MODEL  (a checkpoint file)
 //   OMNIGATE_TTS_BIN + OMNIGATE_TEST_TTS_MODEL_DIR  (a sherpa-onnx VITS/Kokoro voice folder)
+// The built-in TTS engine is real everywhere (sherpa-onnx-node is a dependency): it runs the voice
+// folder OMNIGATE_TEST_TTS_MODEL_DIR names, else the tiny piper test voice.
 import { readdir } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Capability, RuntimeType } from "@omnigate/shared/runtimes";
 import type { CachedModel } from "../src/cache/types.js";
-import { writeTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 import { EngineRequestError } from "../src/engines/engine-errors.js";
 import type { EngineCall, EngineReply } from "../src/engines/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { encodePng } from "./fixtures/engines/lib/png.mjs";
-import { FAST, StateLog, TempDirs, cachedModel, modelRecord, standinConfig, testLogger, toneWav } from "./fixtures/engines/harness.js";
+import { encodePng } from "@omnigate/testkit/png";
+import { TestScope } from "@omnigate/testkit/scope";
+import { tinyPiperFiles } from "@omnigate/testkit/tiny-piper-voice";
+import { FAST, StateLog, cachedModel, modelRecord, standinConfig, testLogger, toneWav } from "./helpers/engine-harness.js";
 
 const env = process.env;
-const temps = new TempDirs();
-afterAll(() => temps.cleanup());
+const scope = new TestScope();
+afterAll(() => scope.cleanup());
 
 interface Target {
   readonly runtime: RuntimeType;
@@ -52,7 +56,7 @@ function adapterSuite(label: string, target: Target): void {
     const name = `${target.runtime}-model`;
 
     beforeAll(async () => {
-      const dir = await temps.make();
+      const dir = await scope.tempDir();
       server = new EngineModelServer({
         config: standinConfig(target.config),
         stateDir: join(dir, "state"),
@@ -176,6 +180,14 @@ adapterSuite("stable-diffusion adapter × sd-cli stand-in", {
   config: { OMNIGATE_SD_SERVER_BIN: "/nonexistent/sd-server" },
   model: async (dir) => ({ files: await cachedModel(dir, { "sd_turbo.safetensors": "st" }) }),
   timeoutMs: STANDIN,
+});
+adapterSuite(`onnx TTS adapter × built-in engine (sherpa-onnx-node), ${env.OMNIGATE_TEST_TTS_MODEL_DIR ?? "tiny piper voice"}`, {
+  runtime: "onnx_runtime",
+  config: { OMNIGATE_TTS_BIN: "" },
+  model: async (dir) => ({
+    files: env.OMNIGATE_TEST_TTS_MODEL_DIR ? await existing(env.OMNIGATE_TEST_TTS_MODEL_DIR, true) : await cachedModel(dir, tinyPiperFiles()),
+  }),
+  timeoutMs: env.OMNIGATE_TEST_TTS_MODEL_DIR ? REAL : STANDIN,
 });
 adapterSuite("onnx TTS adapter × sherpa-onnx-offline-tts stand-in", {
   runtime: "onnx_runtime",

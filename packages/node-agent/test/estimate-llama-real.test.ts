@@ -5,17 +5,16 @@
 // gateway's estimate for the same file and arguments must land within 10% of what llama-server
 // logs: model buffer + KV cache + compute buffers.
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { splitArgs } from "@omnigate/shared/argv";
 import { parseGgufHeader } from "@omnigate/shared/gguf";
 import { estimateBytes, ggufMemoryProfile, llamaSettingsFromArgs } from "@omnigate/shared/memory-estimate";
-import { buildLlamaGguf, TINY_LLAMA_SHAPE, type LlamaShape } from "../src/cache/gguf-writer.js";
+import { buildLlamaGguf, TINY_LLAMA_SHAPE, type LlamaShape } from "@omnigate/testkit/gguf-writer";
+import { TestScope } from "@omnigate/testkit/scope";
 import { loadEngineConfig } from "../src/engines/engine-env.js";
 import { createLlamaCppAdapter } from "../src/engines/llama-cpp.js";
 import { freePort } from "../src/supervisor/free-port.js";
-import { TempDirs, cachedModel, modelRecord } from "./fixtures/engines/harness.js";
+import { cachedModel, modelRecord } from "./helpers/engine-harness.js";
 
 const bin = process.env.OMNIGATE_LLAMA_SERVER_BIN;
 const MIB = 1024 * 1024;
@@ -64,14 +63,12 @@ function loggedBuffers(argv: string[]): Promise<{ model: number; kv: number; com
 }
 
 describe.skipIf(!bin)("the memory estimate against the real llama-server", () => {
-  const temps = new TempDirs();
-  afterAll(() => temps.cleanup());
+  const scope = new TestScope();
+  afterAll(() => scope.cleanup());
 
   it.each(SHAPES)("is within 10% for $what", async ({ shape, engineArgs }) => {
     const gguf = buildLlamaGguf(shape, { weightType: "f16" });
-    const dir = await temps.make();
-    const files = await cachedModel(dir, { "model.gguf": Buffer.alloc(0) });
-    await writeFile(join(files.snapshotDir, "model.gguf"), gguf);
+    const files = await cachedModel(await scope.tempDir(), { "model.gguf": gguf });
 
     // The argv exactly as the agent builds it: node args, the model's engine_args, the default -c.
     const adapter = createLlamaCppAdapter(loadEngineConfig({ OMNIGATE_LLAMA_SERVER_BIN: bin!, OMNIGATE_LLAMA_ARGS: NODE_ARGS }));

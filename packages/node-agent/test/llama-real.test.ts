@@ -4,24 +4,26 @@
 // Start, health wait, chat, completion, streaming, client abort, crash and restart.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTinyLlamaGguf } from "../src/cache/gguf-writer.js";
+import { writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { FAST, StateLog, TempDirs, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp, waitUntil } from "./fixtures/engines/harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { AGENT_AUTH, FAST, StateLog, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp } from "./helpers/engine-harness.js";
 
 const bin = process.env.OMNIGATE_LLAMA_SERVER_BIN;
 
 describe.skipIf(!bin)("real llama-server through the agent", () => {
-  const temps = new TempDirs();
+  const scope = new TestScope();
   let server: EngineModelServer;
   let app: { url: string; close: () => Promise<void> };
   let log: StateLog;
   const captured = captureLogger();
   const messages = [{ role: "user", content: "Tell me a story." }];
   const post = (path: string, body: unknown, init: RequestInit = {}) =>
-    fetch(`${app.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), ...init });
+    fetch(`${app.url}${path}`, { method: "POST", headers: { ...AGENT_AUTH, "content-type": "application/json" }, body: JSON.stringify(body), ...init });
 
   beforeAll(async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     const files = await cachedModel(dir, { "tiny-llama.gguf": Buffer.alloc(0) });
     await writeTinyLlamaGguf(join(files.snapshotDir, "tiny-llama.gguf"));
     server = new EngineModelServer({
@@ -41,7 +43,7 @@ describe.skipIf(!bin)("real llama-server through the agent", () => {
   afterAll(async () => {
     await app?.close();
     await server?.close();
-    await temps.cleanup();
+    await scope.cleanup();
   });
 
   it("starts the engine and waits for /health before reporting ready", async () => {
@@ -77,7 +79,7 @@ describe.skipIf(!bin)("real llama-server through the agent", () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { object: string });
     expect(chunks.length).toBeGreaterThanOrEqual(2);
     expect(chunks.every((c) => c.object === "chat.completion.chunk")).toBe(true);
-    await waitUntil(() => server.load("tiny-llama")!.inFlight === 0, 2000, "the lease to be released");
+    await waitFor(() => server.load("tiny-llama")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
   });
 
   it("aborts the engine request when the client goes away mid-stream", async () => {
@@ -89,9 +91,9 @@ describe.skipIf(!bin)("real llama-server through the agent", () => {
     expect(Buffer.from(first.value ?? []).toString("utf8"), "the first bytes of a stream").toMatch(/^data: /);
     expect(server.load("tiny-llama")!.inFlight).toBe(1);
     controller.abort();
-    await waitUntil(() => server.load("tiny-llama")!.inFlight === 0, 10_000, "the lease to be released");
+    await waitFor(() => server.load("tiny-llama")!.inFlight === 0, { timeoutMs: 10_000, what: "the lease to be released" });
     // llama-server itself logs the cancellation of the task whose client went away.
-    await waitUntil(() => captured.messages().some((m) => /cancel task/.test(m)), 10_000, "llama-server to cancel the task");
+    await waitFor(() => captured.messages().some((m) => /cancel task/.test(m)), { timeoutMs: 10_000, what: "llama-server to cancel the task" });
     const next = await post("/v1/completions", { model: "tiny-llama", prompt: "b", max_tokens: 2 }, { signal: AbortSignal.timeout(20_000) });
     expect(next.status).toBe(200);
   }, 40_000);

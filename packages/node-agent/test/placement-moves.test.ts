@@ -8,12 +8,12 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { buildTinyLlamaGguf } from "../src/cache/gguf-writer.js";
-import { startTestHub, type TestHub } from "./fixtures/hub/hub-server.mjs";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
 import { chat, estimateOf, holding, nodeAction, patchModel, placedOn, startFleet, type Fleet } from "./helpers/fleet.js";
-import { TestScope } from "./helpers/processes.js";
-import { REPO_ROOT, restartAgent } from "./helpers/stack.js";
-import { waitFor } from "./helpers/wait.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { REPO_ROOT, restartAgent } from "@omnigate/testkit/cluster";
+import { waitFor } from "@omnigate/testkit/wait";
 
 const REPO = "test-org/tiny-llama";
 const GGUF = buildTinyLlamaGguf();

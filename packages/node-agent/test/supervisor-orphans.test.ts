@@ -1,43 +1,41 @@
 // Engines of an agent that was SIGKILLed outlive it (their own process group); the next agent start
 // reaps them from the pid files — and only them. Runs the built supervisor (dist/) in a child agent.
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdir, readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { FIXTURES, TempDirs, isAlive, testLogger, waitUntil } from "./fixtures/engines/harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import type { TestProcess } from "@omnigate/testkit/test-process";
+import { waitFor } from "@omnigate/testkit/wait";
+import { isAlive, testLogger } from "./helpers/engine-harness.js";
 import { PidFiles } from "../src/supervisor/pid-files.js";
 
-const temps = new TempDirs();
-const children: ChildProcess[] = [];
-const strayPids: number[] = [];
+const AGENT_LIKE = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "agent-like.mjs");
 
-afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  for (const pid of strayPids.splice(0)) {
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
+
+/** Kills `pid` at cleanup: an engine this test made an orphan on purpose. */
+function reapLater(pid: number): void {
+  scope.defer(() => {
     try {
       process.kill(pid, "SIGKILL");
     } catch {
       // already gone
     }
-  }
-  await temps.cleanup();
-});
+  });
+}
 
 /** Starts the agent-like script; resolves with its process and a reader of its JSON event lines. */
-function startAgent(args: string[]): { child: ChildProcess; next: (event: string) => Promise<Record<string, unknown>> } {
-  const child = spawn(process.execPath, [join(FIXTURES, "agent-like.mjs"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout! });
-  const events: Record<string, unknown>[] = [];
-  lines.on("line", (line) => events.push(JSON.parse(line) as Record<string, unknown>));
+function startAgent(args: string[]): { child: TestProcess; next: (event: string) => Promise<Record<string, unknown>> } {
+  const child = scope.spawn(AGENT_LIKE, { name: "agent-like", args });
+  const events = () => child.lines.filter((l) => l.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
   return {
     child,
     async next(event) {
-      await waitUntil(() => events.some((e) => e.event === event || e.event === "failed"), 20_000, `agent event '${event}'`);
-      const found = events.find((e) => e.event === event);
-      if (!found) throw new Error(`agent reported ${JSON.stringify(events)}`);
+      await waitFor(() => events().some((e) => e.event === event || e.event === "failed"), { timeoutMs: 20_000, what: `agent event '${event}'` });
+      const found = events().find((e) => e.event === event);
+      if (!found) throw new Error(`agent reported ${JSON.stringify(events())}`);
       return found;
     },
   };
@@ -45,7 +43,7 @@ function startAgent(args: string[]): { child: ChildProcess; next: (event: string
 
 describe("engines left behind by a SIGKILLed agent", () => {
   it("are stopped when the agent starts again", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     const stateDir = join(dir, "state");
     const modelDir = join(dir, "model");
     await mkdir(modelDir, { recursive: true });
@@ -53,10 +51,9 @@ describe("engines left behind by a SIGKILLed agent", () => {
 
     const first = startAgent([stateDir, modelDir]);
     const { pid } = (await first.next("ready")) as { pid: number };
-    strayPids.push(pid);
+    reapLater(pid);
     expect(await isAlive(pid)).toBe(true);
-    first.child.kill("SIGKILL");
-    await once(first.child, "exit");
+    await first.child.kill();
     // The orphan really survives its agent: that is the problem being solved.
     await new Promise((r) => setTimeout(r, 300));
     expect(await isAlive(pid)).toBe(true);
@@ -66,15 +63,12 @@ describe("engines left behind by a SIGKILLed agent", () => {
     await second.next("init");
     expect(await isAlive(pid)).toBe(false);
     expect(await readdir(join(stateDir, "engines"))).toEqual([]);
-    second.child.kill("SIGTERM");
-    await once(second.child, "exit");
+    await second.child.stop();
   });
 
   it("never kill a process that is not the recorded engine (a reused pid)", async () => {
-    const dir = await temps.make();
-    const bystander = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
-    children.push(bystander);
-    await once(bystander, "spawn");
+    const dir = await scope.tempDir();
+    const bystander = scope.spawn("-e", { name: "bystander", args: ["setTimeout(() => {}, 60000)"] }).child;
     const pids = new PidFiles(join(dir, "engines"), testLogger());
     // A stale record whose pid now belongs to some other program.
     await pids.write("tiny", bystander.pid!, ["/opt/engines/llama-server", "-m", "/x.gguf", "--port", "41234"]);

@@ -6,29 +6,20 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { EngineReply } from "../src/engines/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
 import type { EngineTiming } from "../src/supervisor/types.js";
-import {
-  StateLog,
-  TempDirs,
-  cachedModel,
-  isAlive,
-  modelRecord,
-  standinConfig,
-  standinModelServer,
-  testLogger,
-  toneWav,
-  waitUntil,
-} from "./fixtures/engines/harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { StateLog, cachedModel, isAlive, modelRecord, standinConfig, standinModelServer, testLogger, toneWav } from "./helpers/engine-harness.js";
 
-const temps = new TempDirs();
+const scope = new TestScope();
 const servers: EngineModelServer[] = [];
 
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
-  await temps.cleanup();
+  await scope.cleanup();
 });
 
 async function llama(knobs: Record<string, string>, timing: Partial<EngineTiming> = {}) {
-  const dir = await temps.make();
+  const dir = await scope.tempDir();
   const server = standinModelServer(dir, { STANDIN_COUNTER_FILE: join(dir, "starts"), ...knobs }, timing);
   servers.push(server);
   await server.init();
@@ -102,12 +93,12 @@ describe("engine supervisor", () => {
   it("fails an engine that never becomes ready within the timeout, and kills it", async () => {
     const t = await llama({ STANDIN_HANG_AT_START: "1", STANDIN_PID_FILE: "" }, { readyTimeoutMs: 800 });
     t.start();
-    await waitUntil(() => pidOf(t.server) !== undefined, 5000, "the engine to spawn");
+    await waitFor(() => pidOf(t.server) !== undefined, { timeoutMs: 5000, what: "the engine to spawn" });
     const pid = pidOf(t.server)!;
     const failed = await t.log.waitFor("failed");
     expect(failed.state === "failed" && failed.error).toMatch(/did not become ready within 1s/);
     expect(failed.state === "failed" && failed.error).toMatch(/loading model/);
-    await waitUntil(async () => !(await isAlive(pid)), 5000, "the hung engine to be gone");
+    await waitFor(async () => !(await isAlive(pid)), { timeoutMs: 5000, what: "the hung engine to be gone" });
   });
 
   it("stops an engine that ignores SIGTERM with SIGKILL, and stop() does not throw", async () => {
@@ -163,7 +154,7 @@ describe("engine supervisor", () => {
     expect(await isAlive(first)).toBe(true);
     opened.lease.release();
     expect(t.server.load("tiny")!.inFlight).toBe(0);
-    await waitUntil(async () => !(await isAlive(first)), 5000, "the idle engine to be unloaded");
+    await waitFor(async () => !(await isAlive(first)), { timeoutMs: 5000, what: "the idle engine to be unloaded" });
     expect(t.server.engines()[0]).toMatchObject({ up: false });
     // Still servable: the gateway keeps routing here, and the next request brings it back.
     expect(t.log.names()).toEqual(["starting", "ready"]);
@@ -199,7 +190,7 @@ describe("engine supervisor", () => {
   });
 
   it("settles queued and running requests when the model is stopped (none left hanging)", async () => {
-    const dir = await temps.make();
+    const dir = await scope.tempDir();
     const server = standinModelServer(dir, { STANDIN_RESPONSE_DELAY_MS: "5000" });
     servers.push(server);
     await server.init();

@@ -63,3 +63,27 @@ export function errorBody(code: ErrorCode, message: string, param?: string | nul
 export function statusOf(code: ErrorCode): number {
   return ERROR_CODES[code].status;
 }
+
+/**
+ * An error that becomes an OpenAI error body with its code's status: thrown by the gateway and the
+ * agent alike, answered by each one's error responder. Subclasses carry context (`ModelNotReadyError
+ * { model, nodes }`); `headers` go out with the answer (`Retry-After`).
+ */
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly param: string | null = null,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.status = statusOf(code);
+  }
+
+  /** The OpenAI error body of this error. */
+  body(): OpenAIErrorBody {
+    return errorBody(this.code, this.message, this.param);
+  }
+}

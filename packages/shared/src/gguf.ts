@@ -1,10 +1,92 @@
-import {
-  FIXED_VALUE_SIZE,
-  GGUF_DEFAULT_ALIGNMENT,
-  GGUF_MAGIC,
-  GgufValueType,
-  ggmlTensorBytes,
-} from "./gguf-types.js";
+/**
+ * GGUF, the one definition the whole workspace reads and writes it by: the format's constants and a
+ * header parser over any byte source. The agent checks its cached files with it, the gateway reads a
+ * hub file's header over HTTP Range with it to estimate memory, and the test kit's writer encodes
+ * with the same constants. No I/O of its own.
+ * Sources: ggml/include/gguf.h and ggml/src/ggml.c (type_traits: block size, bytes per block).
+ */
+
+export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
+export const GGUF_DEFAULT_ALIGNMENT = 32;
+
+/** KV value types (gguf_type). */
+export const GgufValueType = {
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
+} as const;
+export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
+
+/** Byte width of each fixed-size value type; strings and arrays are variable. */
+export const FIXED_VALUE_SIZE: Readonly<Record<number, number>> = {
+  0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8,
+};
+
+/** ggml tensor types the writer uses by name. */
+export const GgmlType = { F32: 0, F16: 1, Q8_0: 8 } as const;
+
+/**
+ * ggml type → [elements per block, bytes per block]. Types missing here (new quantisations) get an
+ * offset-only check instead of being refused: a newer llama.cpp may well load them.
+ */
+export const GGML_BLOCK: Readonly<Record<number, readonly [number, number]>> = {
+  0: [1, 4], // F32
+  1: [1, 2], // F16
+  2: [32, 18], // Q4_0
+  3: [32, 20], // Q4_1
+  6: [32, 22], // Q5_0
+  7: [32, 24], // Q5_1
+  8: [32, 34], // Q8_0
+  9: [32, 36], // Q8_1
+  10: [256, 84], // Q2_K
+  11: [256, 110], // Q3_K
+  12: [256, 144], // Q4_K
+  13: [256, 176], // Q5_K
+  14: [256, 210], // Q6_K
+  15: [256, 292], // Q8_K
+  16: [256, 66], // IQ2_XXS
+  17: [256, 74], // IQ2_XS
+  18: [256, 98], // IQ3_XXS
+  19: [256, 50], // IQ1_S
+  20: [32, 18], // IQ4_NL
+  21: [256, 110], // IQ3_S
+  22: [256, 82], // IQ2_S
+  23: [256, 136], // IQ4_XS
+  24: [1, 1], // I8
+  25: [1, 2], // I16
+  26: [1, 4], // I32
+  27: [1, 8], // I64
+  28: [1, 8], // F64
+  29: [256, 56], // IQ1_M
+  30: [1, 2], // BF16
+  34: [256, 54], // TQ1_0
+  35: [256, 66], // TQ2_0
+  39: [32, 17], // MXFP4
+};
+
+/**
+ * Bytes a tensor occupies; `unknown` for a type this table does not know, `ragged` when a row is not
+ * a whole number of blocks (ggml refuses such a tensor).
+ */
+export function ggmlTensorBytes(type: number, dims: readonly bigint[]): bigint | "unknown" | "ragged" {
+  const block = GGML_BLOCK[type];
+  if (!block) return "unknown";
+  const [blockElems, blockBytes] = block;
+  const first = dims[0] ?? 1n;
+  if (first % BigInt(blockElems) !== 0n) return "ragged";
+  const elements = dims.reduce((a, d) => a * d, 1n);
+  return (elements / BigInt(blockElems)) * BigInt(blockBytes);
+}
 
 /**
  * Where header bytes come from: a local file (the agent's cache) or HTTP `Range` reads of a hub file
@@ -175,49 +257,47 @@ async function readValue(r: ByteReader, type: number, key: string, maxItems: num
 /** Parses the header, KV section and tensor infos of a GGUF file without reading tensor data. */
 export async function parseGgufHeader(source: GgufSource, options: ReadGgufOptions = {}): Promise<GgufHeader> {
   const maxItems = options.maxArrayItems ?? 64;
-  {
-    const size = source.size;
-    const r = new ByteReader(source);
-    if (size < 24) throw new GgufFormatError(`file is ${size} bytes, too short for a GGUF header`);
-    const magic = await r.u32("magic");
-    if (magic !== GGUF_MAGIC) throw new GgufFormatError("not a GGUF file (magic is not 'GGUF')");
-    const version = await r.u32("version");
-    if (version !== 2 && version !== 3) throw new GgufFormatError(`unsupported GGUF version ${version} (expected 2 or 3)`);
-    // Smallest tensor info: 8 (name len) + 4 (n_dims) + 4 (type) + 8 (offset); smallest KV: 8 + 4 + 1.
-    const tensorCount = await r.length(await r.u64("tensor count"), 24, "tensor count");
-    const kvCount = await r.length(await r.u64("kv count"), 13, "kv count");
+  const size = source.size;
+  const r = new ByteReader(source);
+  if (size < 24) throw new GgufFormatError(`file is ${size} bytes, too short for a GGUF header`);
+  const magic = await r.u32("magic");
+  if (magic !== GGUF_MAGIC) throw new GgufFormatError("not a GGUF file (magic is not 'GGUF')");
+  const version = await r.u32("version");
+  if (version !== 2 && version !== 3) throw new GgufFormatError(`unsupported GGUF version ${version} (expected 2 or 3)`);
+  // Smallest tensor info: 8 (name len) + 4 (n_dims) + 4 (type) + 8 (offset); smallest KV: 8 + 4 + 1.
+  const tensorCount = await r.length(await r.u64("tensor count"), 24, "tensor count");
+  const kvCount = await r.length(await r.u64("kv count"), 13, "kv count");
 
-    const kv = new Map<string, GgufValue>();
-    const kvTypes = new Map<string, number>();
-    for (let n = 0; n < kvCount; n++) {
-      const key = await r.string(`key of kv ${n}`);
-      const type = await r.u32(`type of ${key}`);
-      kvTypes.set(key, type);
-      kv.set(key, await readValue(r, type, key, maxItems));
-    }
-
-    const tensors: GgufTensorInfo[] = [];
-    for (let n = 0; n < tensorCount; n++) {
-      const name = await r.string(`name of tensor ${n}`);
-      const nDims = await r.u32(`dims of ${name}`);
-      if (nDims < 1 || nDims > 4) throw new GgufFormatError(`tensor ${name} has ${nDims} dimensions (1 to 4 allowed)`);
-      const dims: bigint[] = [];
-      for (let d = 0; d < nDims; d++) dims.push(await r.u64(`dim ${d} of ${name}`));
-      const type = await r.u32(`type of ${name}`);
-      const offset = await r.u64(`offset of ${name}`);
-      tensors.push({ name, dims, type, offset });
-    }
-
-    const arch = kv.get("general.architecture");
-    if (typeof arch !== "string" || arch.length === 0) throw new GgufFormatError("general.architecture is missing");
-    const alignValue = kv.get("general.alignment");
-    const alignment = alignValue === undefined ? GGUF_DEFAULT_ALIGNMENT : Number(alignValue);
-    if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) {
-      throw new GgufFormatError(`general.alignment ${String(alignValue)} is not a power of two`);
-    }
-    const dataOffset = Math.ceil(r.pos / alignment) * alignment;
-    return { version, kv, kvTypes, tensors, architecture: arch, alignment, dataOffset, fileSize: size };
+  const kv = new Map<string, GgufValue>();
+  const kvTypes = new Map<string, number>();
+  for (let n = 0; n < kvCount; n++) {
+    const key = await r.string(`key of kv ${n}`);
+    const type = await r.u32(`type of ${key}`);
+    kvTypes.set(key, type);
+    kv.set(key, await readValue(r, type, key, maxItems));
   }
+
+  const tensors: GgufTensorInfo[] = [];
+  for (let n = 0; n < tensorCount; n++) {
+    const name = await r.string(`name of tensor ${n}`);
+    const nDims = await r.u32(`dims of ${name}`);
+    if (nDims < 1 || nDims > 4) throw new GgufFormatError(`tensor ${name} has ${nDims} dimensions (1 to 4 allowed)`);
+    const dims: bigint[] = [];
+    for (let d = 0; d < nDims; d++) dims.push(await r.u64(`dim ${d} of ${name}`));
+    const type = await r.u32(`type of ${name}`);
+    const offset = await r.u64(`offset of ${name}`);
+    tensors.push({ name, dims, type, offset });
+  }
+
+  const arch = kv.get("general.architecture");
+  if (typeof arch !== "string" || arch.length === 0) throw new GgufFormatError("general.architecture is missing");
+  const alignValue = kv.get("general.alignment");
+  const alignment = alignValue === undefined ? GGUF_DEFAULT_ALIGNMENT : Number(alignValue);
+  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) {
+    throw new GgufFormatError(`general.alignment ${String(alignValue)} is not a power of two`);
+  }
+  const dataOffset = Math.ceil(r.pos / alignment) * alignment;
+  return { version, kv, kvTypes, tensors, architecture: arch, alignment, dataOffset, fileSize: size };
 }
 
 /** Every tensor's data lies inside the file; the first problem found, or null. */

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import type { GgufHeader, GgufValue } from "./gguf.js";
-import { ggmlTensorBytes } from "./gguf-types.js";
+import { ggmlTensorBytes, type GgufHeader, type GgufValue } from "./gguf.js";
 
 /**
  * How much memory a model needs on a node, decided before anything is downloaded.

@@ -23,7 +23,7 @@ export type Capability = z.infer<typeof Capability>;
 
 export interface RuntimeInfo {
   readonly kind: ModelKind;
-  /** The engine binary's PATH name (ENGINES.md). */
+  /** The engine, as messages name it: its binary's PATH name, or sherpa-onnx for TTS. */
   readonly engine: string;
   readonly capabilities: readonly Capability[];
 }
@@ -32,7 +32,7 @@ export interface RuntimeInfo {
 export const RUNTIMES: Readonly<Record<RuntimeType, RuntimeInfo>> = {
   llama_cpp: { kind: "llm", engine: "llama-server", capabilities: ["chat", "completion", "embedding"] },
   whisper: { kind: "asr", engine: "whisper-server", capabilities: ["transcription", "translation"] },
-  onnx_runtime: { kind: "tts", engine: "sherpa-onnx-offline-tts", capabilities: ["speech"] },
+  onnx_runtime: { kind: "tts", engine: "sherpa-onnx", capabilities: ["speech"] },
   stable_diffusion: {
     kind: "image",
     engine: "sd-server",
@@ -65,11 +65,6 @@ export const CAPABILITY_LABELS: Readonly<Record<Capability, string>> = {
   image_edit: "image edits",
   image_variation: "image variations",
 };
-
-/** Endpoint path → the capability it needs. */
-export const ENDPOINT_CAPABILITIES: ReadonlyMap<string, Capability> = new Map(
-  Capability.options.map((c) => [CAPABILITY_ENDPOINTS[c], c] as const),
-);
 
 export function capabilitiesOf(runtime: RuntimeType): readonly Capability[] {
   return RUNTIMES[runtime].capabilities;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ApiError } from "./errors.js";
 
 // Control characters (C0, DEL, C1): never valid in a name, path or id anywhere in omnigate.
 // eslint-disable-next-line no-control-regex
@@ -93,4 +94,20 @@ export function describeZodError(error: z.ZodError): { message: string; param: s
 export function formatEnvErrors(error: z.ZodError): string {
   const lines = error.issues.map((i) => `  ${i.path.map(String).join(".") || "(env)"}: ${i.message}`);
   return `Invalid configuration:\n${lines.join("\n")}`;
+}
+
+/**
+ * A request body checked against a contract schema: the parsed value, or an `invalid_request`
+ * ApiError naming the field. The one validation step of every route and both data planes.
+ */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ApiError("invalid_request", "The request body must be a JSON object, e.g. {\"model\": \"…\", …}.");
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const { message, param } = describeZodError(parsed.error);
+    throw new ApiError("invalid_request", message, param);
+  }
+  return parsed.data;
 }

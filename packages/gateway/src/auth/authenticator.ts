@@ -2,15 +2,19 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Request } from "express";
 import type { ApiKeyView } from "@omnigate/shared/admin";
 import type { ApiKeyStore } from "../store/key-store.js";
-import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import type { ClusterCredentials } from "./credentials.js";
+
+/** Whether a digest is some registered node's secret (the node registry answers this). */
+export interface NodeSecrets {
+  holdsSecret(digest: Buffer): boolean;
+}
 
 /** Who a bearer credential belongs to. */
 export type Principal =
   | { readonly kind: "admin" }
   | { readonly kind: "node_token" }
   | { readonly kind: "client"; readonly key: ApiKeyView }
-  | { readonly kind: "node_secret"; readonly node: NodeEntry }
+  | { readonly kind: "node_secret" }
   | { readonly kind: "unknown" };
 
 export type PrincipalKind = Principal["kind"];
@@ -43,7 +47,7 @@ export class Authenticator {
   constructor(
     credentials: ClusterCredentials,
     private readonly keys: ApiKeyStore,
-    private readonly nodes: NodeRegistry,
+    private readonly nodes: NodeSecrets,
   ) {
     this.#adminHash = sha256(credentials.adminKey.value);
     this.#nodeTokenHash = sha256(credentials.nodeToken.value);
@@ -56,9 +60,7 @@ export class Authenticator {
     const key = this.keys.findByHash(digest.toString("hex"));
     if (key) return { kind: "client", key };
     // Only to answer 403 rather than 401 when a node secret lands on the wrong route.
-    for (const node of this.nodes.list()) {
-      if (timingSafeEqual(digest, node.secretHash)) return { kind: "node_secret", node };
-    }
+    if (this.nodes.holdsSecret(digest)) return { kind: "node_secret" };
     return { kind: "unknown" };
   }
 }

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from "express";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import { PRINCIPAL_LABELS, bearerOf, type Authenticator, type Principal, type PrincipalKind } from "./authenticator.js";
 
 /** What a route accepts, in words for the 403 message. */

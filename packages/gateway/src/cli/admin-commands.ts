@@ -3,7 +3,7 @@ import type { ApiKeyView, CreatedApiKey } from "@omnigate/shared/admin";
 import type { NodeView } from "@omnigate/shared/node-protocol";
 import { formatAge, formatDate, shortId, table } from "./format.js";
 import { type CommandContext, positiveNumber } from "./context.js";
-import { CliError } from "./client.js";
+import { CliError } from "./admin-client.js";
 
 export function registerNodeCommands(program: Command, context: (cmd: Command) => CommandContext): void {
   const nodes = program.command("nodes").description("inspect, cordon and drain node agents");

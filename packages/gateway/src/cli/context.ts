@@ -1,9 +1,9 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { GatewayClient, resolveSettings } from "./client.js";
+import { AdminClient, resolveSettings } from "./admin-client.js";
 
 /** What every command gets: the client and the output mode. */
 export interface CommandContext {
-  readonly client: GatewayClient;
+  readonly client: AdminClient;
   readonly json: boolean;
   print(text: string): void;
   printJson(value: unknown): void;
@@ -12,7 +12,7 @@ export interface CommandContext {
 export function commandContext(cmd: Command, env: NodeJS.ProcessEnv = process.env): CommandContext {
   const globals = cmd.optsWithGlobals<{ url?: string; json?: boolean }>();
   return {
-    client: new GatewayClient(resolveSettings(env, globals.url)),
+    client: new AdminClient(resolveSettings(env, globals.url)),
     json: globals.json === true,
     print: (text) => console.log(text),
     printJson: (value) => console.log(JSON.stringify(value, null, 2)),
@@ -22,6 +22,13 @@ export function commandContext(cmd: Command, env: NodeJS.ProcessEnv = process.en
 /** Commander's repeatable option: `--file a --file b` → ["a", "b"]. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** `--voice alloy=0`, repeatable: OpenAI voice name → the voice's speaker id. */
+export function voiceEntry(value: string, previous: Record<string, number>): Record<string, number> {
+  const match = /^([^=]+)=(\d+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError("must be name=speaker-id, e.g. alloy=0");
+  return { ...previous, [match[1]!]: Number(match[2]) };
 }
 
 export function positiveNumber(value: string): number {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from "commander";
-import { CliError } from "./client.js";
+import { CliError } from "./admin-client.js";
 import { buildProgram } from "./program.js";
 
 async function main(): Promise<void> {

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import type { DeleteModelResponse, ModelList, ModelListEntry, ModelRecord, RegisterModelRequest } from "@omnigate/shared/models";
-import { CliError, modelPath } from "./client.js";
+import { CliError, modelPath } from "./admin-client.js";
 import { describeNode, shortId, table } from "./format.js";
 import { waitForModel } from "./wait-for-model.js";
-import { type CommandContext, collect, positiveNumber } from "./context.js";
+import { type CommandContext, collect, positiveNumber, voiceEntry } from "./context.js";
 
 interface AddOptions {
   name?: string;
@@ -14,6 +14,7 @@ interface AddOptions {
   revision?: string;
   file: string[];
   runtime?: string;
+  voice: Record<string, number>;
   wait?: boolean;
   timeout: number;
   interval: number;
@@ -24,7 +25,7 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
 
   models
     .command("add")
-    .description("register a model from a Hugging Face repo; every node that runs its runtime pulls it")
+    .description("register a model from a Hugging Face repo; the nodes it is placed on pull it")
     .argument("<repo>", "Hugging Face repo id, org/name")
     .option("--name <name>", "public model name (default: the repo id)")
     .option("--revision <rev>", "branch, tag or commit (default: main)")
@@ -34,6 +35,7 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
     .option("--selector <label=value>", "only nodes with this label; repeat for several", collect, [])
     .option("--memory-mib <mib>", "memory per replica, overriding the estimate read from its files", positiveNumber)
     .option("--policy <policy>", "spread (default: least committed nodes) | binpack (fill the fullest node that fits)")
+    .option("--voice <name=id>", "text-to-speech: a name for one of the voice's speakers, e.g. alloy=0; repeat for several", voiceEntry, {})
     .option("--wait", "wait until a node reports it ready, showing each node's state and progress")
     .option("--timeout <seconds>", "with --wait: give up after this long", positiveNumber, 3600)
     .option("--interval <ms>", "with --wait: how often to poll", positiveNumber, 1000)
@@ -47,6 +49,7 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
       if (opts.selector.length > 0) body.node_selector = selectorArg(opts.selector);
       if (opts.memoryMib !== undefined) body.resources = { memory_mib: opts.memoryMib };
       if (opts.policy) body.placement_policy = opts.policy as RegisterModelRequest["placement_policy"];
+      if (Object.keys(opts.voice).length > 0) body.options = { voices: opts.voice };
       const record = await ctx.client.call<ModelRecord>("POST", "/api/models", body);
       if (!ctx.json) {
         ctx.print(`registered ${record.name} (${record.repo}@${record.revision}, runtime ${record.runtime}, ${record.capabilities.join(", ")}, replicas ${record.replicas})`);

@@ -7,19 +7,19 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import { GatewayEnv } from "../config.js";
 import { startGateway, type RunningGateway } from "../server.js";
-import { GatewayClient } from "./client.js";
+import { AdminClient } from "./admin-client.js";
 import { waitForModel } from "./wait-for-model.js";
 
 // The terminal rendering of `models add --wait`, against an in-process gateway on port 0.
 
 let dir: string;
 let gw: RunningGateway;
-let client: GatewayClient;
+let client: AdminClient;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "omnigate-wait-"));
   gw = await startGateway(GatewayEnv.parse({ OMNIGATE_PORT: "0", OMNIGATE_DATA_DIR: dir }), pino({ level: "silent" }));
-  client = new GatewayClient({ url: gw.url, adminKey: gw.credentials.adminKey.value });
+  client = new AdminClient({ url: gw.url, adminKey: gw.credentials.adminKey.value });
 });
 afterEach(async () => {
   await gw.close();

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ModelListEntry } from "@omnigate/shared/models";
 import { describeNode, shortId } from "./format.js";
-import { modelPath, type GatewayClient } from "./client.js";
+import { modelPath, type AdminClient } from "./admin-client.js";
 
 /** Where progress goes: a terminal gets one live line, anything else plain lines on change. */
 export interface ProgressOutput {
@@ -23,7 +23,7 @@ export type WaitOutcome = { ok: true; entry: ModelListEntry; message: string } |
  * deleted, or the timeout passes (not ok). Transient errors (gateway restarting) are shown and
  * polled through.
  */
-export async function waitForModel(client: GatewayClient, name: string, options: WaitOptions): Promise<WaitOutcome> {
+export async function waitForModel(client: AdminClient, name: string, options: WaitOptions): Promise<WaitOutcome> {
   const deadline = Date.now() + options.timeoutMs;
   const printer = options.out.isTTY ? new LiveLine(options.out) : new ChangeLines(options.out);
   try {

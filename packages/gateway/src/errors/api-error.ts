@@ -1,22 +1,9 @@
-import { CAPABILITY_LABELS, type Capability, type RuntimeType } from "@omnigate/shared/runtimes";
-import { statusOf, type ErrorCode } from "@omnigate/shared/errors";
+import { ApiError } from "@omnigate/shared/errors";
 import type { ModelNodeView } from "@omnigate/shared/models";
+import { CAPABILITY_LABELS, type Capability, type RuntimeType } from "@omnigate/shared/runtimes";
 
-/** An error that becomes an OpenAI error body; the error middleware maps it. */
-export class ApiError extends Error {
-  override name = "ApiError";
-  readonly status: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly param: string | null = null,
-    /** Extra response headers (`Retry-After`). */
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(message);
-    this.status = statusOf(code);
-  }
-}
+// The gateway's routing errors, with the context they name. Their base, ApiError, is the shared one
+// the agent throws too.
 
 export class ModelNotFoundError extends ApiError {
   override name = "ModelNotFoundError";
@@ -95,6 +82,18 @@ export class ModelUnplacedError extends ApiError {
     const why = reasons.length ? reasons.join("; ") : "no node is placed to serve it";
     super("model_unplaced", `Model '${model}' is not placed on any node: ${why}. Retry in ${retryAfterS} s; GET /v1/models/${model} shows its placement.`, "model", {
       "Retry-After": String(retryAfterS),
+    });
+  }
+}
+
+/** Shutdown began: the client retries elsewhere, or here after the restart. */
+export class ShuttingDownError extends ApiError {
+  override name = "ShuttingDownError";
+  constructor() {
+    // Connection: close, so the client's next request opens a connection elsewhere (or later).
+    super("shutting_down", "The gateway is shutting down. Retry in a few seconds (another gateway instance, or this one after its restart).", null, {
+      "Retry-After": "5",
+      Connection: "close",
     });
   }
 }

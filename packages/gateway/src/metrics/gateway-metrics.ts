@@ -1,6 +1,7 @@
 import type { RequestHandler } from "express";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { LabelledChildren, requestMetricDefinitions } from "@omnigate/shared/metrics";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { LabelledChildren } from "@omnigate/shared/metrics";
+import { RequestMetrics, scrapeHandler } from "@omnigate/server-kit/request-metrics";
 import type { NodeRegistry } from "../nodes/node-registry.js";
 
 /** Where scrape-time gauges read from: nothing on the request path updates them. */
@@ -19,11 +20,8 @@ export interface MetricsSources {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  /** Labelled children of the request metrics (shared with the agent's: same names but the prefix). */
-  readonly #requests: LabelledChildren<Counter.Internal>;
-  readonly #duration: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
-  readonly #ttfb: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
-  readonly #ttft: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
+  /** The request metrics (the agent's have the same names but the prefix). */
+  readonly #requests: RequestMetrics;
   readonly #upstreamFailures: Counter<"node" | "reason">;
   readonly #failovers: Counter<"model">;
   readonly #ejections: Counter<"node">;
@@ -32,15 +30,7 @@ export class GatewayMetrics {
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const defs = requestMetricDefinitions("omnigate", "");
-    const requests = new Counter({ ...defs.requests, labelNames: [...defs.requests.labelNames], registers });
-    const duration = new Histogram({ ...defs.duration, labelNames: [...defs.duration.labelNames], registers });
-    const ttfb = new Histogram({ ...defs.ttfb, labelNames: [...defs.ttfb.labelNames], registers });
-    const ttft = new Histogram({ ...defs.ttft, labelNames: [...defs.ttft.labelNames], registers });
-    this.#requests = new LabelledChildren((...l) => requests.labels(...l));
-    this.#duration = new LabelledChildren((...l) => duration.labels(...l));
-    this.#ttfb = new LabelledChildren((...l) => ttfb.labels(...l));
-    this.#ttft = new LabelledChildren((...l) => ttft.labels(...l));
+    this.#requests = new RequestMetrics(this.registry, "omnigate", "", { firstToken: true });
     this.#upstreamFailures = new Counter({
       name: "omnigate_upstream_failures_total",
       help: "Forwarding failures by node and reason (refused, reset, timeout, http_5xx, stream).",
@@ -138,10 +128,7 @@ export class GatewayMetrics {
 
   /** One answered request. `ttfbS` / `ttftS` are undefined when no body byte / no token went out. */
   request(model: string, endpoint: string, status: number, durationS: number, ttfbS: number | undefined, ttftS: number | undefined): void {
-    this.#requests.get(model, endpoint, String(status)).inc();
-    this.#duration.get(model, endpoint).observe(durationS);
-    if (ttfbS !== undefined) this.#ttfb.get(model, endpoint).observe(ttfbS);
-    if (ttftS !== undefined) this.#ttft.get(model, endpoint).observe(ttftS);
+    this.#requests.record(model, endpoint, status, durationS, ttfbS, ttftS);
   }
 
   /** A node answered a request (the attempt that reached the client). */
@@ -162,13 +149,5 @@ export class GatewayMetrics {
   }
 
   /** `GET /metrics` in the Prometheus text format. */
-  readonly handler: RequestHandler = (_req, res, next) => {
-    this.registry
-      .metrics()
-      .then((text) => {
-        res.setHeader("Content-Type", this.registry.contentType);
-        res.end(text);
-      })
-      .catch(next);
-  };
+  readonly handler: RequestHandler = scrapeHandler(this.registry);
 }

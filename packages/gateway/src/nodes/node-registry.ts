@@ -83,6 +83,12 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return timingSafeEqual(entry.secretHash, hashSecret(secret)) ? entry : undefined;
   }
 
+  /** Whether `digest` (a sha256) is some registered node's secret: a 403, not a 401, on a wrong route. */
+  holdsSecret(digest: Buffer): boolean {
+    for (const node of this.#nodes.values()) if (timingSafeEqual(digest, node.secretHash)) return true;
+    return false;
+  }
+
   heartbeat(entry: NodeEntry, heartbeat: HeartbeatParsed): void {
     const { models, engines, ...registration } = heartbeat;
     entry.registration = registration;

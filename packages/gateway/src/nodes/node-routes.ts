@@ -1,5 +1,4 @@
 import { Router, type Request } from "express";
-import type { z } from "zod";
 import {
   Heartbeat,
   NodeRegistration,
@@ -7,8 +6,8 @@ import {
   type NodeView,
   type RegisterResponse,
 } from "@omnigate/shared/node-protocol";
-import { describeZodError } from "@omnigate/shared/validation";
-import { ApiError } from "../errors/api-error.js";
+import { parseBody } from "@omnigate/shared/validation";
+import { ApiError } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import type { PlacementController } from "../placement/placement-controller.js";
 import type { NodeAdmin } from "./node-admin.js";
@@ -41,7 +40,7 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
   const router = Router();
 
   router.post("/api/nodes/register", requireAuth(deps.auth, NODE_TOKEN_ONLY), (req, res) => {
-    const registration = parseBody(NodeRegistration, req);
+    const registration = parseBody(NodeRegistration, req.body ?? {});
     const known = nodes.get(registration.runtime_id) !== undefined;
     const { secret } = nodes.register(registration);
     log.info(
@@ -58,7 +57,7 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
 
   router.post("/api/nodes/:runtime_id/heartbeat", (req, res) => {
     const node = authenticateNode(deps, req);
-    const heartbeat = parseBody(Heartbeat, req);
+    const heartbeat = parseBody(Heartbeat, req.body ?? {});
     if (heartbeat.runtime_id !== node.runtimeId) {
       throw new ApiError("invalid_request", `runtime_id in the body (${heartbeat.runtime_id}) differs from the one in the URL (${node.runtimeId}).`, "runtime_id");
     }
@@ -122,13 +121,4 @@ function authenticateNode(deps: NodeRoutesDeps, req: Request): NodeEntry {
     throw new ApiError("node_not_found", `No node '${runtimeId}' is registered (the gateway may have restarted). Register again with POST /api/nodes/register.`, "runtime_id");
   }
   throw invalidCredential(NODE_SECRET);
-}
-
-function parseBody<S extends z.ZodType>(schema: S, req: Request): z.output<S> {
-  const parsed = schema.safeParse(req.body ?? {});
-  if (!parsed.success) {
-    const { message, param } = describeZodError(parsed.error);
-    throw new ApiError("invalid_request", message, param);
-  }
-  return parsed.data;
 }

@@ -1,4 +1,4 @@
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 
 /** Seconds a client should wait when the gateway holds too many bodies: they drain in milliseconds. */
 const RETRY_AFTER_S = 1;

@@ -1,47 +1,43 @@
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Router, type RequestHandler } from "express";
-import type { GatewayConfig } from "../config.js";
-import { ApiError } from "../errors/api-error.js";
+import type { RequestHandler } from "express";
+import { endpointOf, type EndpointSpec } from "@omnigate/shared/endpoints";
+import { errorResponder } from "@omnigate/server-kit/respond";
+import { requestIdOf } from "@omnigate/server-kit/request-id";
+import type { ApiError } from "@omnigate/shared/errors";
+import { ShuttingDownError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
-import { WaitQueues } from "../routing/queue.js";
-import type { ModelLookup, PlacementLookup } from "../routing/readiness.js";
-import { OutlierDetector } from "../routing/scheduler-outlier.js";
-import { Scheduler, type Lease } from "../routing/scheduler.js";
+import { WaitQueues } from "../scheduling/queue.js";
+import type { PlacementLookup } from "../scheduling/readiness.js";
+import type { ModelLookup } from "../store/model-store.js";
+import { OutlierDetector } from "../scheduling/scheduler-outlier.js";
+import { Scheduler, type Lease } from "../scheduling/scheduler.js";
 import { AgentPools } from "./agent-pools.js";
 import { BodyBudget } from "./body-budget.js";
-import { ENDPOINTS, type EndpointSpec } from "./endpoints.js";
 import { Forwarder, agentAddress } from "./forward.js";
+import type { ProxyConfig } from "./proxy-env.js";
 import { parseJsonRequest, parseMultipartRequest, type BodyLimits } from "./parse-request.js";
 import { ClientGoneError } from "./read-body.js";
-import { respondError } from "./respond-error.js";
 import type { ProxyExchange } from "./upstream-attempt.js";
 
 export interface DataPlaneDeps {
   readonly models: ModelLookup;
   readonly nodes: NodeRegistry;
   readonly placement: PlacementLookup;
-  readonly config: GatewayConfig;
+  readonly config: ProxyConfig;
   readonly logger: Logger;
-  /**
-   * The credential check for `handle()`, where no Express middleware runs first: an ApiError
-   * (401/403) refuses the request. Without it `handle()` serves nothing. The Express `router`
-   * relies on the app's auth middleware instead.
-   */
-  readonly authorize?: (req: IncomingMessage) => ApiError | undefined;
+  /** The credential check (client key or admin key): an ApiError (401/403) refuses the request. */
+  readonly authorize: (req: IncomingMessage) => ApiError | undefined;
 }
 
 export interface DataPlane {
-  /** Mounted at the app root behind client API-key auth: serves the OpenAI inference endpoints. */
-  readonly router: Router;
   /**
-   * The same endpoints without Express (its routing and request decoration cost more per request
-   * than the whole proxy hop), for the HTTP server to try before the app:
+   * The one entrance of inference: the gateway's HTTP server offers every request here first, and
+   * hands it to the Express app only when this returns false (Express's routing and request
+   * decoration cost more per request than the whole proxy hop):
    * `createServer((req, res) => dataPlane.handle(req, res) || app(req, res))`.
-   * Serves a POST to one of the nine endpoints (after `authorize`) and returns true; returns false
-   * for anything else, and always when no `authorize` was given.
+   * Serves a POST to one of the nine endpoints (after `authorize`) and returns true.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** `GET /metrics` (Prometheus text); the app decides where and behind what to mount it. */
@@ -56,21 +52,6 @@ export interface DataPlane {
 
 /** How long close() lets running requests finish before cutting them. */
 const CLOSE_GRACE_MS = 5_000;
-
-// A client's id is kept when it is a plain token; anything else (or none) gets a fresh UUID.
-const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
-
-function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers["x-request-id"];
-  return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-class ShuttingDownError extends ApiError {
-  override name = "ShuttingDownError";
-  constructor() {
-    super("shutting_down", "The gateway is shutting down. Retry in a few seconds.", null, { "Retry-After": "5" });
-  }
-}
 
 /**
  * The OpenAI data plane (issue 5): each endpoint reads just enough of the body to route it (model,
@@ -125,6 +106,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   });
   const limits: BodyLimits = { maxBodyBytes: config.OMNIGATE_MAX_BODY_BYTES, maxUploadBytes: config.OMNIGATE_MAX_UPLOAD_BYTES };
   const bodies = new BodyBudget(config.OMNIGATE_MAX_BUFFERED_BYTES);
+  const respond = errorResponder({ log, limits: { who: "the gateway", ...limits } });
 
   // A node registered, reported or went offline: waiters re-check, pools of vanished agents close.
   // Pools are re-checked only when some node's address changed (a registration), not on every
@@ -142,10 +124,10 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
 
   const clientGone = new ClientGoneError();
 
-  /** One request to `spec`'s endpoint; `fail` answers an error when nothing was sent yet. */
-  async function serve(spec: EndpointSpec, req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void): Promise<void> {
+  /** One authorized request to `spec`'s endpoint, its X-Request-Id set. */
+  async function serve(spec: EndpointSpec, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const x: ProxyExchange = {
-      id: requestIdOf(req),
+      id,
       res,
       started: performance.now(),
       clientGone: false,
@@ -157,7 +139,6 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     let model = "";
     // The body stays in memory until the request ends (a failover re-sends it): counted until then.
     const account = bodies.account();
-    res.setHeader("X-Request-Id", x.id);
     res.on("close", () => {
       account.release();
       if (!res.writableFinished) {
@@ -171,7 +152,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       metrics.request(model, spec.capability, status, (now - x.started) / 1000, since(x.firstByteAt), since(x.firstTokenAt));
       log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
     });
-    if (closing) return fail(new ShuttingDownError());
+    if (closing) return respond(res, new ShuttingDownError());
     try {
       const options = { ...limits, account };
       const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, options) : await parseMultipartRequest(req, res, spec, options);
@@ -180,35 +161,30 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       await forwarder.forward(x, spec, parsed);
     } catch (err) {
       if (x.clientGone || err instanceof ClientGoneError) return;
-      fail(err);
+      respond(res, err);
     }
   }
 
-  const router = Router();
-  for (const spec of ENDPOINTS) router.post(spec.path, (req, res, next) => void serve(spec, req, res, next));
-
-  const byPath = new Map(ENDPOINTS.map((spec) => [spec.path, spec]));
   const authorize = deps.authorize;
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
-    if (!authorize || req.method !== "POST" || !req.url) return false;
-    const q = req.url.indexOf("?");
-    const spec = byPath.get(q < 0 ? req.url : req.url.slice(0, q));
+    const spec = endpointOf(req.method, req.url);
     if (!spec) return false;
-    const fail = (err: unknown): void => respondError(res, err, log);
+    // Every answer carries the id, a refusal too: the client and both logs can name the request.
+    const id = requestIdOf(req);
+    res.setHeader("X-Request-Id", id);
     const denied = authorize(req);
     if (denied) {
       // The body is not wanted: drop it so the connection stays usable for the next request.
       req.resume();
-      fail(denied);
+      respond(res, denied);
       return true;
     }
-    void serve(spec, req, res, fail);
+    void serve(spec, id, req, res);
     return true;
   }
 
   let closed: Promise<void> | undefined;
   return {
-    router,
     handle,
     metrics: metrics.handler,
     inFlight: (runtimeId, model) => scheduler.inFlight(runtimeId, model),

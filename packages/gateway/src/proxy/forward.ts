@@ -1,14 +1,15 @@
 import type { NodeRegistrationParsed } from "@omnigate/shared/node-protocol";
-import { ApiError } from "../errors/api-error.js";
+import { ApiError } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
-import type { WaitQueues } from "../routing/queue.js";
-import { resolveReadiness, type ModelLookup, type PlacementLookup, type ReadyTarget } from "../routing/readiness.js";
-import type { OutlierDetector } from "../routing/scheduler-outlier.js";
-import type { Lease, Scheduler } from "../routing/scheduler.js";
+import type { WaitQueues } from "../scheduling/queue.js";
+import { resolveReadiness, type PlacementLookup, type ReadyTarget } from "../scheduling/readiness.js";
+import type { ModelLookup } from "../store/model-store.js";
+import type { OutlierDetector } from "../scheduling/scheduler-outlier.js";
+import type { Lease, Scheduler } from "../scheduling/scheduler.js";
 import type { AgentPools } from "./agent-pools.js";
-import type { EndpointSpec } from "./endpoints.js";
+import type { EndpointSpec } from "@omnigate/shared/endpoints";
 import type { ParsedRequest } from "./parse-request.js";
 import {
   UpstreamAttempt,

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Request } from "express";
-import multer, { MulterError, type Options as MulterOptions, type StorageEngine } from "multer";
 import type { Writable } from "node:stream";
-import { describeZodError } from "@omnigate/shared/validation";
-import { ApiError } from "../errors/api-error.js";
-import type { EndpointSpec } from "./endpoints.js";
+import type { Request } from "express";
+import multer, { type Options as MulterOptions, type StorageEngine } from "multer";
+import { formFields, missingFilePart, type JsonEndpoint, type MultipartEndpoint } from "@omnigate/shared/endpoints";
+import { ApiError } from "@omnigate/shared/errors";
+import { parseBody } from "@omnigate/shared/validation";
+import { multipartError } from "@omnigate/server-kit/body-errors";
 import type { BodyAccount } from "./body-budget.js";
-import { PayloadTooLargeError, readBody } from "./read-body.js";
+import { readBody } from "./read-body.js";
 
 /** What the data plane needs from a request: where to route it, and the bytes to forward untouched. */
 export interface ParsedRequest {
@@ -33,7 +34,7 @@ const JSON_CONTENT_TYPE = "application/json";
  * A JSON body: read whole (bounded), parsed once to read `model` and `stream` and validated with the
  * shared schema; the original bytes are what gets forwarded, never a re-serialisation.
  */
-export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec, limits: BodyOptions): Promise<ParsedRequest> {
+export async function parseJsonRequest(req: IncomingMessage, spec: JsonEndpoint, limits: BodyOptions): Promise<ParsedRequest> {
   const type = req.headers["content-type"];
   // Absent is tolerated (curl --data-binary); anything else must say JSON.
   if (type !== undefined && !type.toLowerCase().includes("json")) {
@@ -42,7 +43,7 @@ export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec,
       `${spec.path} takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`,
     );
   }
-  const body = await readBody(req, limits.maxBodyBytes, "request body", limits.account);
+  const body = await readBody(req, { limit: limits.maxBodyBytes, what: "request body", variable: "OMNIGATE_MAX_BODY_BYTES" }, limits.account);
   let value: unknown;
   try {
     value = JSON.parse(body.toString("utf8"));
@@ -52,15 +53,8 @@ export async function parseJsonRequest(req: IncomingMessage, spec: EndpointSpec,
       `The request body is not valid JSON (${(err as Error).message}). Send a JSON object with Content-Type: application/json.`,
     );
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ApiError("invalid_request", "The request body must be a JSON object, e.g. {\"model\": \"…\", …}.");
-  }
-  const parsed = spec.schema.safeParse(value);
-  if (!parsed.success) {
-    const { message, param } = describeZodError(parsed.error);
-    throw new ApiError("invalid_request", message, param);
-  }
-  return { model: parsed.data.model, stream: parsed.data.stream === true, body, contentType: JSON_CONTENT_TYPE };
+  const parsed = parseBody(spec.schema, value);
+  return { model: parsed.model, stream: parsed.stream === true, body, contentType: JSON_CONTENT_TYPE };
 }
 
 /**
@@ -115,23 +109,6 @@ function uploadParser(maxUploadBytes: number) {
   return parser;
 }
 
-function multerToApiError(err: unknown, maxUploadBytes: number): unknown {
-  if (err instanceof ApiError) return err;
-  if (err instanceof MulterError) {
-    if (err.code === "LIMIT_FILE_SIZE") return new PayloadTooLargeError(maxUploadBytes, `file '${err.field ?? "?"}'`);
-    if (err.code === "LIMIT_FIELD_VALUE") {
-      return new ApiError("payload_too_large", `The form field '${err.field ?? "?"}' is too long. Send a shorter value.`, err.field ?? null);
-    }
-    return new ApiError("invalid_multipart", `Bad multipart form: ${err.message}${err.field ? ` (field '${err.field}')` : ""}.`, err.field ?? null);
-  }
-  // busboy's messages are fixed strings ("Unexpected end of form", "Malformed part header").
-  const message = err instanceof Error ? err.message : String(err);
-  return new ApiError(
-    "invalid_multipart",
-    `The multipart body is malformed (${message}). Send multipart/form-data as an OpenAI SDK or curl -F builds it.`,
-  );
-}
-
 /**
  * A multipart body: read whole (bounded by OMNIGATE_MAX_UPLOAD_BYTES), checked by multer, its text
  * fields validated with the shared schema and the file part required; the raw bytes are forwarded.
@@ -139,7 +116,7 @@ function multerToApiError(err: unknown, maxUploadBytes: number): unknown {
 export async function parseMultipartRequest(
   req: UploadRequest,
   res: ServerResponse,
-  spec: EndpointSpec,
+  spec: MultipartEndpoint,
   limits: BodyOptions,
 ): Promise<ParsedRequest> {
   const type = req.headers["content-type"] ?? "";
@@ -149,23 +126,18 @@ export async function parseMultipartRequest(
       `${spec.path} takes multipart/form-data (a file upload), not '${type.slice(0, 100) || "no Content-Type"}'. Send the file with an OpenAI SDK or curl -F file=@audio.wav.`,
     );
   }
-  const body = await readBody(req, limits.maxUploadBytes, "upload", limits.account);
+  const body = await readBody(req, { limit: limits.maxUploadBytes, what: "upload", variable: "OMNIGATE_MAX_UPLOAD_BYTES" }, limits.account);
   req.rawBody = body;
   await new Promise<void>((resolve, reject) => {
     uploadParser(limits.maxUploadBytes)(req, res, (err?: unknown) =>
-      err ? reject(multerToApiError(err, limits.maxUploadBytes)) : resolve(),
+      err ? reject(multipartError(err, { who: "the gateway", maxUploadBytes: limits.maxUploadBytes })) : resolve(),
     );
   });
   const files = (req.files ?? []) as Express.Multer.File[];
-  const fileFields = spec.fileFields ?? [];
-  if (!files.some((f) => fileFields.includes(f.fieldname))) {
-    const wanted = fileFields.map((f) => `'${f}'`).join(" or ");
-    throw new ApiError("invalid_multipart", `The form has no file part ${wanted}. Attach the file as ${wanted}.`, fileFields[0] ?? null);
+  if (!files.some((f) => spec.file.fields.includes(f.fieldname))) {
+    const { message, param } = missingFilePart(spec);
+    throw new ApiError("invalid_multipart", message, param);
   }
-  const parsed = spec.schema.safeParse(req.body ?? {});
-  if (!parsed.success) {
-    const { message, param } = describeZodError(parsed.error);
-    throw new ApiError("invalid_request", message, param);
-  }
-  return { model: parsed.data.model, stream: parsed.data.stream === true, body, contentType: type };
+  const parsed = parseBody(spec.schema, formFields(req.body));
+  return { model: parsed.model, stream: parsed.stream === true, body, contentType: type };
 }

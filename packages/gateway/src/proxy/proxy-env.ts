@@ -29,3 +29,6 @@ export const proxyEnv = {
   // Cap on one ejection's cool-down, so a node that recovers is used again within this time.
   OMNIGATE_OUTLIER_MAX_EJECTION_MS: z.coerce.number().int().min(1).default(300_000),
 };
+
+/** The data plane's part of the gateway config. */
+export type ProxyConfig = z.infer<z.ZodObject<typeof proxyEnv>>;

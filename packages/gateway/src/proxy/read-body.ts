@@ -1,18 +1,18 @@
 import type { IncomingMessage } from "node:http";
-import { ApiError } from "../errors/api-error.js";
+import type { ApiError } from "@omnigate/shared/errors";
+import { payloadTooLarge } from "@omnigate/server-kit/body-errors";
 import { BodyBudgetError, type BodyAccount } from "./body-budget.js";
 
-export class PayloadTooLargeError extends ApiError {
-  override name = "PayloadTooLargeError";
-  constructor(limit: number, what: string, closeConnection = false) {
-    super(
-      "payload_too_large",
-      `The ${what} is larger than ${limit} bytes, the gateway's limit. Send a smaller ${what}.`,
-      null,
-      // A body too big to drain is left unread: that connection cannot be reused.
-      closeConnection ? { Connection: "close" } : {},
-    );
-  }
+/** The body a request may have: its limit, what it is called, and the variable that sets the limit. */
+export interface BodyLimit {
+  readonly limit: number;
+  readonly what: string;
+  readonly variable: string;
+}
+
+function tooLarge(bound: BodyLimit, closeConnection = false): ApiError {
+  // A body too big to drain is left unread: that connection cannot be reused.
+  return payloadTooLarge(bound.what, bound.limit, { who: "the gateway" }, bound.variable, closeConnection ? { Connection: "close" } : {});
 }
 
 /**
@@ -49,12 +49,13 @@ export class ClientGoneError extends Error {
  * A Content-Length over the limit is refused before a byte is read. Every byte kept is counted in
  * `account` (the gateway-wide budget); a body the budget cannot take is refused with a 429.
  */
-export function readBody(req: IncomingMessage, limit: number, what: string, account?: BodyAccount): Promise<Buffer> {
+export function readBody(req: IncomingMessage, bound: BodyLimit, account?: BodyAccount): Promise<Buffer> {
+  const { limit } = bound;
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
     const tooBigToDrain = Number(declared) - limit > drainAllowance(limit);
     if (!tooBigToDrain) drain(req, drainAllowance(limit));
-    return Promise.reject(new PayloadTooLargeError(limit, what, tooBigToDrain));
+    return Promise.reject(tooLarge(bound, tooBigToDrain));
   }
   return new Promise<Buffer>((resolve, reject) => {
     let first: Buffer | undefined;
@@ -75,7 +76,7 @@ export function readBody(req: IncomingMessage, limit: number, what: string, acco
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) return refuse(new PayloadTooLargeError(limit, what));
+      if (size > limit) return refuse(tooLarge(bound));
       if (account && !account.take(chunk.length)) return refuse(new BodyBudgetError(account.max));
       if (!first) first = chunk;
       else (chunks ??= [first]).push(chunk);

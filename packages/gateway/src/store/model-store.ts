@@ -1,7 +1,11 @@
 import { EventEmitter } from "node:events";
 import type { Database, Statement } from "better-sqlite3";
 import { ModelRecord } from "@omnigate/shared/models";
-import type { ModelLookup } from "../routing/readiness.js";
+
+/** What routing needs of the registered models: one by name (a Map serves in tests). */
+export interface ModelLookup {
+  get(name: string): ModelRecord | undefined;
+}
 
 /**
  * Registered models. Every request looks its model up, so the records live in a Map loaded once

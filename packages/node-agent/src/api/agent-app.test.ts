@@ -1,11 +1,12 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Router } from "express";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import type { DeleteResult } from "../reconciler/reconciler.js";
 import { createAgentApp } from "./agent-app.js";
 import { NodeSecretAuth, scrapeTokenDigest } from "./auth.js";
+import type { AgentDataPlane } from "./data-plane.js";
+import { createAgentServer } from "./listener.js";
 
 const SECRET = "ogn_node-secret-for-tests-0123456789";
 let server: Server;
@@ -18,8 +19,14 @@ beforeEach(async () => {
   auth = new NodeSecretAuth();
   deleted = [];
   answer = { deleted: true };
-  const openaiRouter = Router();
-  openaiRouter.get("/v1/ping", (_req, res) => void res.json({ pong: true }));
+  // Stands in for the engines: answers which endpoint it was handed (the real one is tested with them).
+  const dataPlane: AgentDataPlane = {
+    serve: (spec, req, res) => {
+      req.resume();
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ served: spec.capability }));
+    },
+  };
   const app = createAgentApp({
     logger: createLogger("silent"),
     auth,
@@ -28,9 +35,8 @@ beforeEach(async () => {
       return answer;
     },
     health: () => ({ runtime_id: "rid", registered: auth.hasSecret }),
-    openaiRouter,
   });
-  server = app.listen(0, "127.0.0.1");
+  server = createAgentServer({ app, auth, dataPlane, track: () => {} }).listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -60,23 +66,28 @@ describe("agent API", () => {
     expect(before.status).toBe(401);
     expect((await errorOf(before)).message).toMatch(/not registered/);
     auth.setSecret(SECRET);
-    const missing = await call("/v1/ping", {}, null);
+    const missing = await call("/v1/embeddings", { method: "POST" }, null);
     expect(missing.status).toBe(401);
     expect(await errorOf(missing)).toMatchObject({ code: "missing_api_key", type: "authentication_error" });
-    const wrong = await call("/v1/ping", {}, `${SECRET}x`);
+    const wrong = await call("/v1/embeddings", { method: "POST" }, `${SECRET}x`);
     expect(wrong.status).toBe(401);
     expect((await errorOf(wrong)).code).toBe("invalid_api_key");
     // A forgotten node (secret cleared) accepts nothing again.
     auth.setSecret(null);
-    expect((await call("/v1/ping")).status).toBe(401);
+    expect((await call("/v1/embeddings", { method: "POST" })).status).toBe(401);
     expect(deleted).toEqual([]);
   });
 
-  it("mounts the data-plane router behind the node secret", async () => {
+  it("hands the nine endpoints to the data plane behind the node secret, and nothing else", async () => {
     auth.setSecret(SECRET);
-    const res = await call("/v1/ping");
+    const res = await call("/v1/embeddings?x=1", { method: "POST", body: "{}" });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ pong: true });
+    expect(await res.json()).toEqual({ served: "embedding" });
+    // Not one of the nine exact paths: the app's, which knows no such route.
+    const slash = await call("/v1/embeddings/", { method: "POST", body: "{}" });
+    expect(slash.status).toBe(404);
+    expect((await errorOf(slash)).code).toBe("not_found");
+    expect((await call("/v1/embeddings")).status).toBe(404);
   });
 
   it("deletes models whose names contain '/', raw or percent-encoded", async () => {
@@ -122,7 +133,7 @@ describe("agent API /metrics", () => {
       health: () => ({ runtime_id: "rid", registered: true }),
       metrics: { handler: (_req, res) => void res.type("text/plain").send("m 1\n"), scrapeToken: scrapeTokenDigest(scrapeToken) },
     });
-    const s = app.listen(0, "127.0.0.1");
+    const s = createAgentServer({ app, auth: metricsAuth, track: () => {} }).listen(0, "127.0.0.1");
     await new Promise((r) => s.once("listening", r));
     return {
       url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/metrics`,

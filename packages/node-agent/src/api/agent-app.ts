@@ -1,5 +1,6 @@
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from "express";
-import { errorBody } from "@omnigate/shared/errors";
+import express, { type ErrorRequestHandler, type RequestHandler } from "express";
+import { ApiError } from "@omnigate/shared/errors";
+import { errorResponder, notFound, sendApiError } from "@omnigate/server-kit/respond";
 import type { AgentDeleteResponse } from "@omnigate/shared/node-protocol";
 import { ModelName } from "@omnigate/shared/validation";
 import type { Logger } from "../logger.js";
@@ -13,8 +14,6 @@ export interface AgentAppDeps {
   deleteModel(name: string): Promise<DeleteResult>;
   /** What `/healthz` shows besides liveness. */
   health(): { runtime_id: string; registered: boolean };
-  /** The data plane (`/v1/*` forwarded to engines), behind the same node-secret auth. */
-  readonly openaiRouter?: Router;
   /**
    * `GET /metrics` (Prometheus text): behind the node secret, or the optional scrape token's digest
    * (`scrapeTokenDigest(OMNIGATE_AGENT_METRICS_TOKEN)`) so a Prometheus need not hold the secret.
@@ -22,7 +21,10 @@ export interface AgentAppDeps {
   readonly metrics?: { readonly handler: RequestHandler; readonly scrapeToken?: Buffer };
 }
 
-/** The agent's HTTP API. Only the gateway calls it (node secret), except `/healthz`. */
+/**
+ * The agent's HTTP API besides inference (the listener hands the nine inference endpoints to the
+ * data plane before the app sees them). Only the gateway calls it (node secret), except `/healthz`.
+ */
 export function createAgentApp(deps: AgentAppDeps): express.Express {
   const log = deps.logger.child({ component: "agent-api" });
   const app = express();
@@ -44,42 +46,23 @@ export function createAgentApp(deps: AgentAppDeps): express.Express {
     const name = Array.isArray(segments) ? segments.join("/") : segments;
     const parsed = ModelName.safeParse(name);
     if (!parsed.success) {
-      res.status(400).json(errorBody("invalid_request", `Invalid model name: ${parsed.error.issues[0]?.message ?? "bad name"}.`, "name"));
+      sendApiError(res, new ApiError("invalid_request", `Invalid model name: ${parsed.error.issues[0]?.message ?? "bad name"}.`, "name"));
       return;
     }
     const result = await deps.deleteModel(parsed.data);
     if (result.error) {
       log.error({ model: parsed.data, error: result.error }, "delete incomplete");
-      res.status(500).json(errorBody("internal_error", `Model '${parsed.data}' stopped, but ${result.error}. The agent retries with its next heartbeat.`));
+      sendApiError(res, new ApiError("internal_error", `Model '${parsed.data}' stopped, but ${result.error}. The agent retries with its next heartbeat.`));
       return;
     }
     const body: AgentDeleteResponse = { name: parsed.data, deleted: result.deleted };
     res.json(body);
   });
 
-  if (deps.openaiRouter) app.use(deps.openaiRouter);
-
-  app.use((req, res) => {
-    res.status(404).json(errorBody("not_found", `Unknown endpoint ${req.method} ${req.path} on the node agent.`));
-  });
-
-  const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const e = err as { type?: string; status?: number; message?: string };
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (e?.type === "entity.parse.failed") {
-      res.status(400).json(errorBody("invalid_json", `The request body is not valid JSON: ${e.message}.`));
-      return;
-    }
-    if (e?.type === "entity.too.large") {
-      res.status(413).json(errorBody("payload_too_large", "The request body is too large."));
-      return;
-    }
-    log.error({ err, method: req.method, url: req.originalUrl }, "request failed");
-    res.status(500).json(errorBody("internal_error", "The node agent hit an internal error; the details are in its log."));
-  };
+  // Nothing else: an OpenAI-shaped 404, and every error through the agent's one error responder.
+  const respond = errorResponder({ log, limits: { who: "this node" } });
+  app.use((req, res) => respond(res, notFound(req.method, req.path, "The node agent serves only the gateway.")));
+  const onError: ErrorRequestHandler = (err, _req, res, _next) => respond(res, err);
   app.use(onError);
   return app;
 }

@@ -1,20 +1,18 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
-import { errorBody, type ErrorCode } from "@omnigate/shared/errors";
-import { sendJson } from "./openai-reply.js";
+import { ApiError } from "@omnigate/shared/errors";
+import { sendApiError } from "@omnigate/server-kit/respond";
 
 function sha256(value: string): Buffer {
   return createHash("sha256").update(value).digest();
 }
 
-/** Why a request was refused (401), in the OpenAI error shape's terms. */
-export interface AuthDenial {
-  readonly code: Extract<ErrorCode, "missing_api_key" | "invalid_api_key">;
-  readonly message: string;
-}
-
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+const MISSING = new ApiError("missing_api_key", "Missing credentials: send Authorization: Bearer <node secret>. Only the gateway calls the agent API.");
+const UNREGISTERED = new ApiError("invalid_api_key", "This agent is not registered with the gateway (yet), so no node secret is valid; retry once it has registered.");
+const INVALID = new ApiError("invalid_api_key", "Invalid node secret. Only the gateway calls the agent API, with the secret this agent got at registration.");
 
 /**
  * The agent's only credential: the node secret the gateway handed out at registration. It changes
@@ -38,36 +36,26 @@ export class NodeSecretAuth {
   }
 
   /**
-   * Checks `Authorization: Bearer <node secret>`; undefined when it passes. `scrapeToken` (a digest
-   * from `scrapeTokenDigest`) is a second accepted credential, for `/metrics` only.
+   * Checks `Authorization: Bearer <node secret>`: undefined when it passes, else the 401 to answer.
+   * `scrapeToken` (a digest from `scrapeTokenDigest`) is a second accepted credential, for
+   * `/metrics` only.
    */
-  check(req: IncomingMessage, scrapeToken?: Buffer): AuthDenial | undefined {
+  check(req: IncomingMessage, scrapeToken?: Buffer): ApiError | undefined {
     const header = req.headers.authorization;
     const match = header ? BEARER.exec(header) : null;
-    if (!match) {
-      return { code: "missing_api_key", message: "Missing credentials: send Authorization: Bearer <node secret>. Only the gateway calls the agent API." };
-    }
+    if (!match) return MISSING;
     const candidate = sha256(match[1]!);
     if (scrapeToken && timingSafeEqual(scrapeToken, candidate)) return undefined;
-    if (this.#digest === null) {
-      return { code: "invalid_api_key", message: "This agent is not registered with the gateway (yet), so no node secret is valid; retry once it has registered." };
-    }
-    if (!timingSafeEqual(this.#digest, candidate)) {
-      return { code: "invalid_api_key", message: "Invalid node secret. Only the gateway calls the agent API, with the secret this agent got at registration." };
-    }
+    if (this.#digest === null) return UNREGISTERED;
+    if (!timingSafeEqual(this.#digest, candidate)) return INVALID;
     return undefined;
-  }
-
-  /** Answers a denial as a 401 with an OpenAI-shaped body. */
-  static refuse(res: ServerResponse, denial: AuthDenial): void {
-    sendJson(res, 401, errorBody(denial.code, denial.message));
   }
 
   /** Express middleware: 401 with an OpenAI-shaped body unless `check` passes. */
   middleware(scrapeToken?: Buffer): RequestHandler {
     return (req, res, next) => {
       const denial = this.check(req, scrapeToken);
-      if (denial) NodeSecretAuth.refuse(res, denial);
+      if (denial) sendApiError(res, denial);
       else next();
     };
   }

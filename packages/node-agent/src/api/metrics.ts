@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Request, RequestHandler, Response, NextFunction } from "express";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { NodeModelStatus } from "@omnigate/shared/models";
 import type { EngineHealth } from "@omnigate/shared/node-protocol";
-import { LabelledChildren, requestMetricDefinitions } from "@omnigate/shared/metrics";
-import { ENDPOINT_CAPABILITIES } from "@omnigate/shared/runtimes";
+import { endpointOf } from "@omnigate/shared/endpoints";
+import { RequestMetrics, scrapeHandler } from "@omnigate/server-kit/request-metrics";
 
 /** What the agent's scrape-time gauges read: the reconciler's statuses and the engines' health. */
 export interface AgentMetricsSources {
@@ -25,10 +25,8 @@ export interface AgentMetricsSources {
  */
 export class AgentMetrics {
   readonly registry = new Registry();
-  /** Labelled children of the request metrics (shared with the gateway's: same names but the prefix). */
-  readonly #requests: LabelledChildren<Counter.Internal>;
-  readonly #duration: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
-  readonly #ttfb: LabelledChildren<Histogram.Internal<"model" | "endpoint">>;
+  /** The request metrics (the gateway's have the same names but the prefix). */
+  readonly #requests: RequestMetrics;
   readonly #downloadBytes: Counter<"repo">;
   #sources: AgentMetricsSources | undefined;
 
@@ -37,13 +35,7 @@ export class AgentMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     // Arrow functions below read the sources bound later.
     const sources = (): AgentMetricsSources | undefined => this.#sources;
-    const defs = requestMetricDefinitions("omnigate_agent", " at the agent");
-    const requests = new Counter({ ...defs.requests, labelNames: [...defs.requests.labelNames], registers });
-    const duration = new Histogram({ ...defs.duration, labelNames: [...defs.duration.labelNames], registers });
-    const ttfb = new Histogram({ ...defs.ttfb, labelNames: [...defs.ttfb.labelNames], registers });
-    this.#requests = new LabelledChildren((...l) => requests.labels(...l));
-    this.#duration = new LabelledChildren((...l) => duration.labels(...l));
-    this.#ttfb = new LabelledChildren((...l) => ttfb.labels(...l));
+    this.#requests = new RequestMetrics(this.registry, "omnigate_agent", " at the agent", { firstToken: false });
     this.#downloadBytes = new Counter({
       name: "omnigate_agent_download_bytes_total",
       help: "Bytes downloaded from the Hugging Face Hub into the cache, by repository.",
@@ -124,9 +116,7 @@ export class AgentMetrics {
 
   /** One answered data-plane request. */
   recordRequest(model: string, endpoint: string, status: number, durationS: number, ttfbS?: number): void {
-    this.#requests.get(model, endpoint, String(status)).inc();
-    this.#duration.get(model, endpoint).observe(durationS);
-    if (ttfbS !== undefined) this.#ttfb.get(model, endpoint).observe(ttfbS);
+    this.#requests.record(model, endpoint, status, durationS, ttfbS);
   }
 
   /** The name as a label if the agent holds that model, else "" (a hostile name never becomes one). */
@@ -140,12 +130,10 @@ export class AgentMetrics {
   /**
    * Times a data-plane request and counts its status once it ends (finished or cut); anything that
    * is not a POST to one of the nine endpoints is left alone. Works on Node's own request/response,
-   * so the agent's server calls it for every request, fast path or Express alike.
+   * so the agent's listener calls it for every request.
    */
   track(req: IncomingMessage & { body?: unknown }, res: ServerResponse): void {
-    if (req.method !== "POST" || !req.url) return;
-    const q = req.url.indexOf("?");
-    const capability = ENDPOINT_CAPABILITIES.get(q < 0 ? req.url : req.url.slice(0, q));
+    const capability = endpointOf(req.method, req.url)?.capability;
     if (!capability) return;
     const started = performance.now();
     let firstByte: number | undefined;
@@ -180,15 +168,7 @@ export class AgentMetrics {
   }
 
   /** `GET /metrics` in the Prometheus text format. */
-  readonly handler: RequestHandler = (_req, res, next) => {
-    this.registry
-      .metrics()
-      .then((text) => {
-        res.setHeader("Content-Type", this.registry.contentType);
-        res.end(text);
-      })
-      .catch(next);
-  };
+  readonly handler: RequestHandler = scrapeHandler(this.registry);
 }
 
 /** The agent process's metrics (one registry per process). */

@@ -1,17 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import express, { type ErrorRequestHandler } from "express";
+import express from "express";
 import multer from "multer";
-import type { z } from "zod";
-import { describeZodError } from "@omnigate/shared/validation";
-import { EngineRequestError } from "../engines/engine-errors.js";
+import { ApiError } from "@omnigate/shared/errors";
 import type { UploadedFile } from "../engines/types.js";
-import { sendError } from "./openai-reply.js";
 
 export interface BodyLimits {
   /** Largest multipart file. */
   readonly maxUploadBytes: number;
   /** Largest JSON body. */
-  readonly maxJsonBytes: number;
+  readonly maxBodyBytes: number;
 }
 
 const MIB = 1024 * 1024;
@@ -21,7 +18,7 @@ const RAW = Symbol("omnigate.rawBody");
 
 /**
  * What the data plane reads from a request: Node's own request plus what the body parsers leave on
- * it (`body`, multer's `files`). An Express request is one; so is a plain one on the fast path.
+ * it (`body`, multer's `files`): the listener's plain request, no Express decoration.
  */
 export type ApiRequest = IncomingMessage & { body?: unknown; files?: unknown };
 type WithRaw = ApiRequest & { [RAW]?: Buffer };
@@ -33,14 +30,23 @@ export function rawBody(req: ApiRequest): Buffer | undefined {
   return (req as WithRaw)[RAW];
 }
 
+/** JSON, bounded; a body that says it is something else is refused (415), as the gateway does. */
 export function jsonParser(limits: BodyLimits): BodyParser {
-  return express.json({
-    limit: limits.maxJsonBytes,
+  const parse = express.json({
+    limit: limits.maxBodyBytes,
     type: ["application/json", "application/*+json"],
     verify: (req, _res, buf) => {
       (req as WithRaw)[RAW] = buf;
     },
   }) as unknown as BodyParser;
+  return (req, res, next) => {
+    const type = req.headers["content-type"];
+    if (type !== undefined && !/json/i.test(type)) {
+      next(new ApiError("unsupported_media_type", `This endpoint takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`));
+      return;
+    }
+    parse(req, res, next);
+  };
 }
 
 /** `req.is("multipart/form-data")` without Express: a body, and that media type. */
@@ -58,67 +64,13 @@ export function multipartParser(limits: BodyLimits): BodyParser {
   }).any() as unknown as BodyParser;
   return (req, res, next) => {
     if (!isMultipart(req)) {
-      sendError(res, "unsupported_media_type", "Send this request as multipart/form-data (a 'file' or 'image' part plus the fields).");
+      next(new ApiError("unsupported_media_type", "Send this request as multipart/form-data (a 'file' or 'image' part plus the fields)."));
       return;
     }
     upload(req, res, next);
   };
 }
 
-/** Body parser failures as OpenAI errors (413 beyond the limits) for the Express router. */
-export function bodyErrors(limits: BodyLimits): ErrorRequestHandler {
-  return (err: unknown, _req, res, next) => {
-    if (!answerBodyError(err, res, limits)) next(err);
-  };
-}
-
-/** Answers a body parser failure as an OpenAI error; false when `err` is not one (nothing sent). */
-export function answerBodyError(err: unknown, res: ServerResponse, limits: BodyLimits): boolean {
-  const mib = (n: number) => `${Math.round((n / MIB) * 100) / 100} MiB`;
-  if (err instanceof multer.MulterError) {
-    if (err.code === "LIMIT_FILE_SIZE") {
-      sendError(res, "payload_too_large", `The uploaded file is larger than ${mib(limits.maxUploadBytes)}, the most this node accepts.`, err.field ?? null);
-    } else if (err.code === "LIMIT_FIELD_VALUE") {
-      sendError(res, "payload_too_large", `The form field '${err.field ?? "?"}' is longer than 1 MiB.`, err.field ?? null);
-    } else {
-      sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`, err.field ?? null);
-    }
-    return true;
-  }
-  const type = (err as { type?: unknown } | null)?.type;
-  if (type === "entity.too.large") {
-    sendError(res, "payload_too_large", `The JSON body is larger than ${mib(limits.maxJsonBytes)}, the most this node accepts.`);
-  } else if (type === "entity.parse.failed") {
-    sendError(res, "invalid_json", "The request body is not valid JSON.");
-  } else if (type === "encoding.unsupported" || type === "charset.unsupported") {
-    sendError(res, "unsupported_media_type", "Send the JSON body as UTF-8.");
-  } else if (err instanceof Error && /multipart|boundary|unexpected end of form/i.test(err.message)) {
-    sendError(res, "invalid_multipart", `Invalid multipart form: ${err.message}.`);
-  } else {
-    return false;
-  }
-  return true;
-}
-
-/** The body checked against a contract schema; a readable 400 naming the field otherwise. */
-export function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
-  if (body === undefined || body === null || typeof body !== "object") {
-    throw new EngineRequestError("invalid_request", "Send a JSON object body with Content-Type: application/json.");
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const { message, param } = describeZodError(parsed.error);
-    throw new EngineRequestError("invalid_request", message, param);
-  }
-  return parsed.data;
-}
-
 export function uploadedFiles(req: ApiRequest): UploadedFile[] {
   return Array.isArray(req.files) ? (req.files as UploadedFile[]) : [];
-}
-
-/** Fields parsed by multer; repeated fields arrive as arrays and keep their last value. */
-export function formFields(req: ApiRequest): Record<string, unknown> {
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(body).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
 }

@@ -1,46 +1,11 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import { errorBody, statusOf, type ErrorCode } from "@omnigate/shared/errors";
+import { errorBody } from "@omnigate/shared/errors";
+import { sendJson } from "@omnigate/server-kit/respond";
 import type { Logger } from "../logger.js";
-import { EngineRequestError } from "../engines/engine-errors.js";
 import type { EngineReply } from "../engines/types.js";
 
-/** Seconds a client should wait before retrying a model that is starting. */
-const RETRY_AFTER_S = "2";
-
-/**
- * A JSON answer on Node's own response API (no Express helpers): the data plane answers both on the
- * fast path (plain `ServerResponse`) and through the Express router with this one function.
- */
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader("content-type", "application/json; charset=utf-8");
-  res.setHeader("content-length", Buffer.byteLength(text));
-  res.end(text);
-}
-
-export function sendError(res: ServerResponse, code: ErrorCode, message: string, param: string | null = null, status?: number): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  if (code === "model_not_ready") res.setHeader("retry-after", RETRY_AFTER_S);
-  sendJson(res, status ?? statusOf(code), errorBody(code, message, param));
-}
-
-/** Maps whatever a request failed with to an OpenAI error; 5xx details are logged, not leaked. */
-export function sendFailure(res: ServerResponse, err: unknown, log: Logger): void {
-  if (err instanceof EngineRequestError) {
-    if (err.status >= 500) log.warn({ request_id: requestIdOf(res), code: err.code, message: err.message }, "engine request failed");
-    sendError(res, err.code, err.message, err.param, err.status);
-    return;
-  }
-  log.error({ request_id: requestIdOf(res), err }, "unexpected error in the data plane");
-  sendError(res, "internal_error", "The node agent hit an internal error; the details are in its log. Retry the request.");
-}
-
-/** Text and JSON types say their charset, as Express's `res.type()` did before the fast path. */
+/** Text and JSON types say their charset, as Express's `res.type()` does. */
 function withCharset(type: string): string {
   return /charset=/i.test(type) || !/^text\/|[/+]json\b/i.test(type) ? type : `${type}; charset=utf-8`;
 }
@@ -83,7 +48,7 @@ export async function sendReply(res: ServerResponse, reply: EngineReply, signal:
         if (!res.destroyed) res.end();
       } catch (err) {
         if (signal.aborted || res.destroyed) return;
-        log.warn({ request_id: requestIdOf(res), err }, "engine stream broke off");
+        log.warn({ request_id: res.getHeader("x-request-id"), err }, "engine stream broke off");
         const event = errorBody("engine_error", "The engine stopped in the middle of the stream (it may have crashed); retry the request.");
         res.end(`data: ${JSON.stringify(event)}\n\n`);
       } finally {
@@ -92,10 +57,4 @@ export async function sendReply(res: ServerResponse, reply: EngineReply, signal:
       return;
     }
   }
-}
-
-/** The gateway's X-Request-Id for this request (both hops and both logs share it), if it sent one. */
-function requestIdOf(res: ServerResponse): string | undefined {
-  const id = res.req?.headers["x-request-id"];
-  return typeof id === "string" ? id : undefined;
 }

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkGgufFile, readGgufHeader } from "./gguf.js";
-import { GgmlType, GgufValueType } from "@omnigate/shared/gguf-types";
-import { buildTinyLlamaGguf, encodeGguf, toHalf, writeTinyLlamaGguf } from "./gguf-writer.js";
+import { GgmlType, GgufValueType } from "@omnigate/shared/gguf";
+import { buildTinyLlamaGguf, encodeGguf, toHalf, writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 
 let dir: string;
 beforeEach(async () => {

@@ -22,7 +22,7 @@ export const engineEnv = {
   OMNIGATE_SD_SERVER_BIN: z.string().optional(),
   // sd-cli binary, used one process per request when no sd-server; unset = `sd-cli`, then `sd`, on PATH.
   OMNIGATE_SD_CLI_BIN: z.string().optional(),
-  // sherpa-onnx-offline-tts binary; unset = look it up on PATH.
+  // sherpa-onnx-offline-tts binary: TTS then runs it once per request; unset = the built-in engine (sherpa-onnx-node).
   OMNIGATE_TTS_BIN: z.string().optional(),
   // Extra llama-server arguments for every model, split like a shell would (no expansion), e.g. "-ngl 99 -c 8192".
   OMNIGATE_LLAMA_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
@@ -30,7 +30,7 @@ export const engineEnv = {
   OMNIGATE_WHISPER_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
   // Extra sd-server / sd-cli arguments for every model, e.g. "--steps 20 --vae-tiling".
   OMNIGATE_SD_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
-  // Extra sherpa-onnx-offline-tts arguments for every model, e.g. "--num-threads=4".
+  // Extra TTS arguments for every voice, in sherpa-onnx-offline-tts's form (the built-in engine takes them too), e.g. "--num-threads=4".
   OMNIGATE_TTS_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
   // ffmpeg for TTS mp3/opus/aac/flac; unset = `ffmpeg` on PATH; absent = only wav and pcm.
   OMNIGATE_FFMPEG_BIN: z.string().optional(),
@@ -52,7 +52,7 @@ export const engineEnv = {
   OMNIGATE_ENGINE_CRASH_LOOP_WINDOW_S: z.coerce.number().min(0).max(86_400).default(300),
   // Stop an engine idle this long (no request in flight) and restart it on the next request; 0 = never.
   OMNIGATE_IDLE_UNLOAD_S: z.coerce.number().min(0).max(86_400).default(0),
-  // Requests run at once per one-shot model (TTS, sd-cli): each is a process on the GPU.
+  // Requests run at once per one-shot model (sherpa-onnx-offline-tts, sd-cli): each is a process on the GPU.
   OMNIGATE_ONESHOT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   // Longest wait for an engine's answer (headers, and between body chunks); 0 = none.
   OMNIGATE_ENGINE_REQUEST_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(600),

@@ -1,17 +1,13 @@
-import { statusOf, type ErrorCode } from "@omnigate/shared/errors";
+import { ApiError, type ErrorCode } from "@omnigate/shared/errors";
+
+/** Seconds a client should wait before retrying a model whose engine is starting. */
+const RETRY_AFTER_S = "2";
 
 /** A request the engine (or the agent on its behalf) refused or failed; becomes an OpenAI error body. */
-export class EngineRequestError extends Error {
+export class EngineRequestError extends ApiError {
   override readonly name = "EngineRequestError";
-  readonly status: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly param: string | null = null,
-    status?: number,
-  ) {
-    super(message);
-    this.status = status ?? statusOf(code);
+  constructor(code: ErrorCode, message: string, param: string | null = null) {
+    super(code, message, param, code === "model_not_ready" ? { "Retry-After": RETRY_AFTER_S } : {});
   }
 }
 

@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EngineRequestError } from "./engine-errors.js";
 import { imagesResponse, parseSize, rejectUrlFormat } from "./images.js";
-import type { SdModelFiles } from "./stable-diffusion.js";
+import type { SdModelFiles } from "./sd-model-files.js";
 import type { EngineCall, EngineReply, OneShotContext, OneShotPlan } from "./types.js";
 
 const ENGINE = "sd-cli";

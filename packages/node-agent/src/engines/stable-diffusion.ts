@@ -1,34 +1,17 @@
 import { FormData } from "undici";
-import type { ModelRecord } from "@omnigate/shared/models";
-import type { CachedModel } from "../cache/types.js";
 import { findAndProbe } from "./binary.js";
 import { probeOptions, type EngineConfig } from "./engine-env.js";
 import { EngineRequestError, EngineSetupError } from "./engine-errors.js";
 import { answersOk, connectionFailure, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
 import { imagesResponse, normaliseCreated, parseSize, rejectUrlFormat } from "./images.js";
-import { extraArgs, filePath, filesMatching, requireFile } from "./model-files.js";
+import { extraArgs } from "./model-files.js";
 import { sdCliPlan } from "./sd-cli.js";
+import { sdModelFiles } from "./sd-model-files.js";
 import type { EngineAdapter, EngineCall, EngineReply, ServerPlan, ServerTarget, UploadedFile } from "./types.js";
 
 const ENGINE = "sd-server";
 /** Denoising strength for variations and edits: keeps the composition, changes the details. */
 export const IMG2IMG_STRENGTH = 0.75;
-
-export interface SdModelFiles {
-  readonly model: string;
-  readonly vae?: string;
-}
-
-/** The checkpoint (and a separate VAE when the repo has one). */
-export function sdModelFiles(model: ModelRecord, files: CachedModel): SdModelFiles {
-  const weights = filesMatching(files, /\.(safetensors|ckpt|gguf)$/i);
-  const vae = weights.find((f) => /(^|[._-])(vae|ae)([._-]|$)/i.test(f.split("/").pop() ?? ""));
-  const main = weights.filter((f) => f !== vae && !/(taesd|lora|clip|t5xxl|controlnet)/i.test(f));
-  return {
-    model: requireFile(model, files, main, "stable-diffusion checkpoint (.safetensors, .ckpt or .gguf)"),
-    ...(vae ? { vae: filePath(files, vae) } : {}),
-  };
-}
 
 function blobOf(file: UploadedFile): Blob {
   return new Blob([file.buffer], { type: file.mimetype || "application/octet-stream" });

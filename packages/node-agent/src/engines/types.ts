@@ -64,7 +64,10 @@ export interface ServerTarget {
   readonly timeoutMs: number;
 }
 
-/** What a one-shot run needs from the agent: a process runner with the engine environment. */
+/**
+ * What a request needs from the agent to run processes (a one-shot engine, or ffmpeg after a server
+ * engine answered): a runner with the engine environment, temp dirs, ffmpeg if the node has it.
+ */
 export interface OneShotContext {
   /** Runs argv[0] with argv[1..] (no shell); resolves with its exit; kills it on abort or timeout. */
   run(argv: readonly string[], options: { cwd: string; signal: AbortSignal }): Promise<OneShotResult>;
@@ -84,6 +87,8 @@ export interface OneShotResult {
 /** A model run as a long-lived HTTP engine process. */
 export interface ServerPlan {
   readonly kind: "server";
+  /** The engine as logs name it; default: its binary's file name (a node program would be "node"). */
+  readonly name?: string;
   /** The engine's full argv (binary first) for a free port; never run through a shell. */
   argv(port: number): string[];
   /** One readiness poll: true when the engine serves requests. Connection errors mean "not yet". */
@@ -92,7 +97,8 @@ export interface ServerPlan {
   capacity(target: ServerTarget, signal: AbortSignal): Promise<number>;
   /** Agent-side queue: at most this many requests at the engine at once; null = the engine queues itself. */
   readonly concurrency: number | null;
-  forward(call: EngineCall, target: ServerTarget, signal: AbortSignal): Promise<EngineReply>;
+  /** `processes` is for post-processing the answer (TTS formats through ffmpeg). */
+  forward(call: EngineCall, target: ServerTarget, signal: AbortSignal, processes: OneShotContext): Promise<EngineReply>;
 }
 
 /** A model run as one process per request (sherpa-onnx-offline-tts, sd-cli). */

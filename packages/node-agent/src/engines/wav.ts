@@ -1,4 +1,4 @@
-/** The PCM inside a RIFF/WAVE file (what sherpa-onnx-offline-tts writes: 16-bit mono). */
+/** The PCM inside a RIFF/WAVE file (what sherpa-onnx-offline-tts and the TTS engine write: 16-bit mono). */
 export interface WavInfo {
   readonly sampleRate: number;
   readonly channels: number;

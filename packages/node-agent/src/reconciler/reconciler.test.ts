@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NodeModelStatus, type ModelRecord, type ModelState } from "@omnigate/shared/models";
 import { capabilitiesOf, kindOf, type RuntimeType } from "@omnigate/shared/runtimes";
 import { FolderModelCache, RecordingModelServer } from "../../test/helpers/model-doubles.js";
-import { waitFor } from "../../test/helpers/wait.js";
+import { waitFor } from "@omnigate/testkit/wait";
 import { createLogger } from "../logger.js";
 import { HeldModelsStore } from "./held-models-store.js";
 import { Reconciler } from "./reconciler.js";

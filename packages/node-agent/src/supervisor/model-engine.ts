@@ -163,7 +163,7 @@ export class ModelEngine {
       }
       if (plan.kind !== "server") throw new EngineRequestError("model_not_ready", this.unavailable() ?? "not ready");
       const target = await this.ready(signal);
-      return plan.forward(call, target, signal);
+      return plan.forward(call, target, signal, this.deps.oneShot);
     };
     if (!this.queue) return task();
     return this.queue.add(task, { signal });
@@ -255,7 +255,7 @@ export class ModelEngine {
     const proc = EngineProcess.spawn(argv, {
       env: this.deps.env,
       tailLines: timing.logLines,
-      logger: this.log.child({ component: "engine", engine: basename(argv[0]!) }),
+      logger: this.log.child({ component: "engine", engine: plan.name ?? basename(argv[0]!) }),
     });
     this.proc = proc;
     let exit: ExitReason | undefined;

@@ -9,12 +9,12 @@ import { join } from "node:path";
 import { parseGgufHeader } from "@omnigate/shared/gguf";
 import { estimateMib, ggufMemoryProfile } from "@omnigate/shared/memory-estimate";
 import type { ModelListEntry } from "@omnigate/shared/models";
-import type { TestHub } from "../fixtures/hub/hub-server.mjs";
-import { standInEngineEnv } from "./engines.js";
-import { GatewayApi, httpJson } from "./gateway-api.js";
-import type { TestScope } from "./processes.js";
-import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "./stack.js";
-import { waitFor } from "./wait.js";
+import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
+import { GatewayApi, httpJson } from "@omnigate/testkit/gateway-api";
+import type { TestHub } from "@omnigate/testkit/hub";
+import type { TestScope } from "@omnigate/testkit/scope";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { waitFor } from "@omnigate/testkit/wait";
 
 export interface FleetNode {
   readonly name: string;
