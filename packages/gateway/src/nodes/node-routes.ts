@@ -39,10 +39,12 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
   const log = deps.logger.child({ component: "nodes" });
   const router = Router();
 
-  router.post("/api/nodes/register", requireAuth(deps.auth, NODE_TOKEN_ONLY), (req, res) => {
+  router.post("/api/nodes/register", requireAuth(deps.auth, NODE_TOKEN_ONLY), async (req, res) => {
     const registration = parseBody(NodeRegistration, req.body ?? {});
     const known = nodes.get(registration.runtime_id) !== undefined;
     const { secret } = nodes.register(registration);
+    // The answer waits until the placement counts the node: its first heartbeat gets its models.
+    await placement.settled();
     log.info(
       { runtime_id: registration.runtime_id, hostname: registration.hostname, agent_url: registration.agent_url, runtimes: registration.supported_runtimes, again: known },
       "node registered",

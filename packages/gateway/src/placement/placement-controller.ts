@@ -69,6 +69,8 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
   readonly #fingerprints = new WeakMap<NodeEntry, string>();
   #standings = new Map<string, NodeStanding>();
   #scheduled = false;
+  /** Callers of settled() waiting for the scheduled recompute. */
+  #settling: Array<() => void> = [];
   #lastRun = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #unsubscribe: Array<() => void> = [];
@@ -115,6 +117,7 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     for (const off of this.#unsubscribe.splice(0)) off();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    for (const resolve of this.#settling.splice(0)) resolve();
   }
 
   /** Recompute soon, once, however many changes arrive meanwhile. */
@@ -124,8 +127,24 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     const wait = Math.max(0, this.#lastRun + MIN_RECOMPUTE_GAP_MS - performance.now());
     setTimeout(() => {
       this.#scheduled = false;
-      this.recompute();
+      try {
+        this.recompute();
+      } catch (err) {
+        this.#log.error({ err }, "placement failed");
+      } finally {
+        for (const resolve of this.#settling.splice(0)) resolve();
+      }
     }, wait).unref();
+  }
+
+  /**
+   * Resolves once every change seen so far is in the placement: at once when no recompute is
+   * scheduled. A node's registration waits for it, so its first heartbeat already gets its models
+   * (thousands registering together after a gateway restart share the same few recomputes).
+   */
+  settled(): Promise<void> {
+    if (!this.#scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.#settling.push(resolve));
   }
 
   recompute(): void {
@@ -201,9 +220,10 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
         if (r.role === "lost" || after.some((a) => a.node === r.node && a.role !== "lost")) continue;
         if (byName.has(name) && this.#d.inFlight(r.node, name) > 0) this.#retire(r.node, name, now);
       }
-      this.emit("placement", name, after);
     }
     this.#reindex();
+    // Listeners (waiting requests) read routable(): told once the index is current.
+    for (const name of result.changed) this.emit("placement", name, result.placement.get(name) ?? []);
     this.#log.info({ changed: [...result.changed], ms: Math.round(performance.now() - started) }, "placement changed");
   }
 
