@@ -81,6 +81,11 @@ describe("gateway process: control plane", () => {
           repo: "ggml-org/tiny-llama",
           revision: "main",
           nodes: [{ runtime_id: llm.runtimeId, ready: true, state: "ready" }],
+          replicas: { desired: "all", placed: 1, ready: 1 },
+          memory_mib: 1,
+          node_selector: {},
+          placement_policy: "spread",
+          placement_errors: [],
         },
       ],
     });
@@ -185,7 +190,11 @@ describe("gateway process: control plane", () => {
       return nodes[0]?.online === false ? nodes[0] : undefined;
     }, { timeoutMs: 10_000, what: "the node to go offline" });
     expect(offline).toMatchObject({ online: false });
-    expect((await gw.call("GET", "/v1/models/org/live", admin)).body).toMatchObject({ ready: false, nodes: [] });
+    // Still placed there (it may come back within OMNIGATE_REPLACE_AFTER_MS), shown offline, not ready.
+    expect((await gw.call("GET", "/v1/models/org/live", admin)).body).toMatchObject({
+      ready: false,
+      nodes: [{ runtime_id: node.runtimeId, ready: false, state: "pending", offline: true }],
+    });
     await waitFor(() => gw.output.includes("node missed its heartbeats; offline"), { timeoutMs: 5_000, what: "the offline log line" });
 
     await node.heartbeat([{ name: "org/live", state: "ready" }]);

@@ -132,6 +132,8 @@ export const ModelNodeView = z.object({
   error: z.string().optional(),
   /** Being moved off this node (drain, scale down, surplus): no new requests; removed once idle and replaced. */
   leaving: z.boolean().optional(),
+  /** The node missed its heartbeats: its replica is placed elsewhere once OMNIGATE_REPLACE_AFTER_MS has passed. */
+  offline: z.boolean().optional(),
 });
 export type ModelNodeView = z.infer<typeof ModelNodeView>;
 

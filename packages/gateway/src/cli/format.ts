@@ -28,7 +28,8 @@ export function formatProgress(p: DownloadProgress): string {
 }
 
 /** "ready", "downloading 43.0% (…)", "failed: reason". */
-export function describeNode(node: Pick<ModelNodeView, "state" | "progress" | "error">): string {
+export function describeNode(node: Pick<ModelNodeView, "state" | "progress" | "error" | "offline">): string {
+  if (node.offline) return "node offline";
   if (node.state === "downloading" && node.progress) return `downloading ${formatProgress(node.progress)}`;
   if (node.state === "failed") return `failed: ${node.error ?? "unknown error"}`;
   return node.state;

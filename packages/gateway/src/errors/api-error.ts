@@ -50,7 +50,8 @@ export class NoCapableNodeError extends ApiError {
 }
 
 /** "downloading 43%", "starting", "failed: checksum mismatch" — what the nodes say. */
-export function describeNodeState(node: Pick<ModelNodeView, "state" | "progress" | "error">): string {
+export function describeNodeState(node: Pick<ModelNodeView, "state" | "progress" | "error" | "offline">): string {
+  if (node.offline) return "node offline";
   if (node.state === "downloading" && node.progress) return `downloading ${Math.floor(node.progress.percent)}%`;
   if (node.state === "failed") return `failed: ${node.error ?? "unknown error"}`;
   return node.state;

@@ -56,6 +56,7 @@ export function nodeViews(nodes: NodeRegistry, placement: PlacementLookup, model
       ...(status?.progress ? { progress: status.progress } : {}),
       ...(status?.error ? { error: status.error } : {}),
       ...(replica.role === "leaving" ? { leaving: true } : {}),
+      ...(online ? {} : { offline: true }),
     });
   }
   return views;
