@@ -78,7 +78,7 @@ interface Stack {
 
 async function startStack(options: { nodeTimeoutMs?: number } = {}): Promise<Stack> {
   const { gateway, agents } = await startCluster(scope, {
-    gateway: { heartbeatIntervalMs: 200, nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000, env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000" } },
+    gateway: { heartbeatIntervalMs: 200, nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000, env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000", HF_ENDPOINT: hub.url } },
     agentEnv: { HF_ENDPOINT: hub.url, ...standInEngineEnv() },
   });
   const agent = agents[0]!;
@@ -158,7 +158,10 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
     const files = await filesUnder(repoCacheDir(s.agent, QUANTS));
     expect(files.filter((f) => f.startsWith("snapshots/")).map((f) => f.replace(/^snapshots\/[0-9a-f]{40}\//, ""))).toEqual(["tiny-Q4_K_M.gguf"]);
     expect(files.filter((f) => f.startsWith("blobs/"))).toHaveLength(1);
-    expect(hub.log.filter((e) => e.stage === "bytes" && e.method === "GET").map((e) => e.path)).toEqual(["tiny-Q4_K_M.gguf"]);
+    // The agent downloaded Q4_K_M alone; the gateway read only its header (Range) for the estimate.
+    const reads = hub.log.filter((e) => e.stage === "bytes" && e.method === "GET");
+    expect(reads.filter((e) => e.range === null).map((e) => e.path)).toEqual(["tiny-Q4_K_M.gguf"]);
+    expect(new Set(reads.map((e) => e.path))).toEqual(new Set(["tiny-Q4_K_M.gguf"]));
     const answer = await httpJson<{ choices?: unknown[] }>(`${s.gateway.url}/v1/chat/completions`, {
       token: s.gateway.adminKey,
       json: { model: QUANTS, messages: [{ role: "user", content: "hello" }], max_tokens: 4 },
@@ -169,6 +172,22 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
   it("registered without 'files', a repo with no GGUF fails with the reason and downloads nothing", async () => {
     const s = await startStack();
     expect((await s.api.registerModel({ name: "no-gguf", repo: NO_GGUF, runtime: "llama_cpp" })).status).toBe(201);
+    const why = "it has no .gguf model file for llama-server (it has config.json, model.safetensors)";
+    // The gateway's estimate reads the file list first: placed nowhere, with the reason.
+    const unplaced = await waitFor(async () => {
+      const entry = await s.api.model("no-gguf");
+      return entry?.placement_errors[0]?.includes(why) ? entry : undefined;
+    }, { what: "no-gguf unplaced with the reason" });
+    expect(unplaced.placement_errors[0]).toContain(`cannot be placed: '${NO_GGUF}' at revision 'main' cannot be served without 'files': ${why}`);
+    expect(unplaced.nodes).toEqual([]);
+    const refused = await httpJson<{ error?: { code: string; message: string } }>(`${s.gateway.url}/v1/chat/completions`, {
+      token: s.gateway.adminKey,
+      json: { model: "no-gguf", messages: [{ role: "user", content: "hello" }] },
+    });
+    expect([refused.status, refused.body.error?.code]).toEqual([503, "model_unplaced"]);
+    expect(refused.body.error?.message).toContain(why);
+    // Placed anyway (a memory figure needs no estimate), the node fails on the same pick and says so.
+    expect((await s.api.call(`/api/models/no-gguf`, { method: "PATCH", json: { resources: { memory_mib: 64 } } })).status).toBe(200);
     const failed = await waitFor(async () => {
       const node = (await s.api.model("no-gguf"))?.nodes[0];
       return node?.state === "failed" ? node : undefined;
@@ -180,7 +199,8 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
   it("reports a failed pull with its reason, and readiness says so", async () => {
     const s = await startStack();
     hub.addRule({ repo: REPO, path: "tiny-q8_0.gguf", status: 403, errorMessage: "Access to this file is restricted" });
-    await s.api.registerModel({ repo: REPO, files: ["*.gguf"] });
+    // A memory figure, so the gateway reads no header and the refusal reaches the node's pull.
+    await s.api.registerModel({ repo: REPO, files: ["*.gguf"], resources: { memory_mib: 64 } });
     const failed = await waitFor(async () => {
       const node = (await s.api.model(MODEL))?.nodes[0];
       return node?.state === "failed" ? node : undefined;
@@ -214,12 +234,12 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
   it("one DELETE: the online node deletes at once, the paused one when it answers again", async () => {
     const { gateway, agents } = await startCluster(scope, {
       agents: 2,
-      gateway: { heartbeatIntervalMs: 200, nodeTimeoutMs: 10_000, env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000" } },
+      gateway: { heartbeatIntervalMs: 200, nodeTimeoutMs: 10_000, env: { OMNIGATE_NODE_CALL_TIMEOUT_MS: "1000", HF_ENDPOINT: hub.url } },
       agentEnv: { HF_ENDPOINT: hub.url, ...standInEngineEnv() },
     });
     const [online, paused] = agents as [AgentProcess, AgentProcess];
     const api = new GatewayApi(gateway);
-    expect((await api.registerModel({ repo: REPO, files: ["*.gguf"] })).status).toBe(201);
+    expect((await api.registerModel({ repo: REPO, files: ["*.gguf"], replicas: "all" })).status).toBe(201);
     await waitFor(async () => (await api.model(MODEL))?.nodes.filter((n) => n.ready).length === 2, { what: "ready on both", timeoutMs: 20_000 });
     paused.pause();
     try {
@@ -290,7 +310,7 @@ describe("models end to end (gateway + agent + test hub + stand-in llama-server)
 
   it("reports state changes at once, not at the next heartbeat tick", async () => {
     // Heartbeats every 30 s: only the immediate heartbeats on state changes can make this fast.
-    const gateway = await startGateway(scope, { heartbeatIntervalMs: 30_000, nodeTimeoutMs: 120_000 });
+    const gateway = await startGateway(scope, { heartbeatIntervalMs: 30_000, nodeTimeoutMs: 120_000, env: { HF_ENDPOINT: hub.url } });
     const api = new GatewayApi(gateway);
     expect((await api.registerModel({ repo: REPO, files: ["*.gguf"] })).status).toBe(201);
     const agent = await startAgent(scope, { gateway, env: { HF_ENDPOINT: hub.url, ...standInEngineEnv() } });

@@ -21,8 +21,15 @@ const BLOCK = 1024 * 1024;
 /** A header bigger than this is not read (nothing real comes close: vocabularies are a few MiB). */
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 
+/** `transient`: the hub could not answer (unreachable, 5xx, 429); otherwise it answered no. */
 export class HubReadError extends Error {
   override name = "HubReadError";
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -160,7 +167,7 @@ export class HubReader {
         });
       } catch (err) {
         const e = err as { code?: string; message?: string; cause?: { code?: string } };
-        throw new HubReadError(`cannot reach the hub at ${this.#endpoint} for ${what}: ${e.code ?? e.cause?.code ?? e.message ?? String(err)}`);
+        throw new HubReadError(`cannot reach the hub at ${this.#endpoint} for ${what}: ${e.code ?? e.cause?.code ?? e.message ?? String(err)}`, true);
       }
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === "string") {
@@ -189,5 +196,5 @@ function statusError(status: number, errorCode: unknown, what: string, hasToken:
     );
   }
   if (status === 404) return new HubReadError(`the hub has no ${what} (404${errorCode ? ` ${String(errorCode)}` : ""})`);
-  return new HubReadError(`the hub answered ${status} for ${what}`);
+  return new HubReadError(`the hub answered ${status} for ${what}`, status === 429 || status >= 500);
 }

@@ -6,7 +6,7 @@ import type { ModelRecord } from "@omnigate/shared/models";
 import { selectFiles } from "@omnigate/shared/repo-glob";
 import type { Logger } from "../logger.js";
 import type { PlacementStore } from "../store/placement-store.js";
-import type { HubReader } from "./hub-reader.js";
+import { HubReadError, type HubReader } from "./hub-reader.js";
 import type { ModelEstimate } from "./model-estimate.js";
 
 export interface ModelEstimatorEvents {
@@ -99,7 +99,13 @@ export class ModelEstimator extends EventEmitter<ModelEstimatorEvents> {
       p.attempts++;
       const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (p.attempts - 1));
       const why = err instanceof Error ? err.message : String(err);
-      p.reason = `memory estimate pending: ${why}; retrying in ${Math.round(delay / 1000)} s (or give resources.memory_mib)`;
+      const retry = `${Math.round(delay / 1000)} s`;
+      // The hub down is waited out; the hub saying no (no such repo, no file to serve) needs the
+      // operator, and is only looked at again in case the repo changes.
+      p.reason =
+        err instanceof HubReadError && err.transient
+          ? `memory estimate pending: ${why}; retrying in ${retry} (or give resources.memory_mib)`
+          : `cannot be placed: ${why} (checked again in ${retry})`;
       this.#log.warn({ model: record.name, error: why, attempt: p.attempts, retry_in_ms: delay }, "memory estimate failed; will retry");
       this.emit("change", record.name);
       p.timer = setTimeout(() => {
@@ -121,7 +127,12 @@ export class ModelEstimator extends EventEmitter<ModelEstimatorEvents> {
     } else {
       const pick = defaultFilesFor(record.runtime);
       if (pick) {
-        const chosen = new Set(pick(listing.map((f) => f.path)));
+        let chosen: Set<string>;
+        try {
+          chosen = new Set(pick(listing.map((f) => f.path)));
+        } catch (err) {
+          throw new Error(`'${record.repo}' at revision '${record.revision}' cannot be served without 'files': ${err instanceof Error ? err.message : String(err)}`);
+        }
         files = listing.filter((f) => chosen.has(f.path));
       }
     }
