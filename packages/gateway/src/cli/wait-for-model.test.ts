@@ -28,7 +28,8 @@ afterEach(async () => {
 
 describe("waitForModel", () => {
   it("redraws one truncated line on a terminal and ends it with a newline once ready", async () => {
-    await client.call("POST", "/api/models", { repo: "org/live-line", files: ["m.gguf"] });
+    // A memory figure: no hub to read an estimate from here.
+    await client.call("POST", "/api/models", { repo: "org/live-line", files: ["m.gguf"], resources: { memory_mib: 1 } });
     const registration = NodeRegistration.parse({
       runtime_id: randomUUID(),
       supported_runtimes: ["llama_cpp"],
@@ -38,6 +39,8 @@ describe("waitForModel", () => {
       version: "test",
     });
     const { entry } = gw.nodes.register(registration);
+    // As POST /api/nodes/register does: answered once the placement counts the node.
+    await gw.placement.settled();
     const report = (models: unknown[]) => gw.nodes.heartbeat(entry, Heartbeat.parse({ ...registration, models }));
     report([{ name: "org/live-line", state: "downloading", progress: { bytes: 5, total: 10, percent: 50 } }]);
 
@@ -59,6 +62,14 @@ describe("waitForModel", () => {
     expect(writes.slice(0, -1).every((w) => w.startsWith(CLEAR) && w.length - CLEAR.length <= 39)).toBe(true);
     expect(writes.at(-2)).toContain("ready");
     expect(writes.at(-1)).toBe("\n");
+  });
+
+  it("says why a model is not placed while it waits, and again only when the reason changes", async () => {
+    await client.call("POST", "/api/models", { repo: "org/homeless", files: ["m.gguf"], resources: { memory_mib: 64 } });
+    const writes: string[] = [];
+    const outcome = await waitForModel(client, "org/homeless", { timeoutMs: 300, intervalMs: 20, out: { write: (t: string) => writes.push(t) } });
+    expect(outcome.ok).toBe(false);
+    expect(writes).toEqual(["org/homeless: not placed yet: no node is registered: start a node agent that can run llama_cpp\n"]);
   });
 
   it("stops at once when the model is deleted while waiting", async () => {

@@ -66,7 +66,10 @@ function settle(entry: ModelListEntry): WaitOutcome | null {
 }
 
 function summary(name: string, entry: ModelListEntry): string {
-  if (entry.nodes.length === 0) return `${name}: waiting for an online node that runs ${entry.runtime}`;
+  if (entry.nodes.length === 0) {
+    const why = entry.placement_errors[0];
+    return why ? `${name}: not placed yet: ${why}` : `${name}: waiting for an online node that runs ${entry.runtime}`;
+  }
   return `${name}: ${entry.nodes.map((n) => `${shortId(n.runtime_id)} ${describeNode(n)}`).join(" · ")}`;
 }
 
@@ -99,14 +102,16 @@ class LiveLine {
 /** A pipe or log: one line per node whenever what it reports changes (downloads in 10% steps). */
 class ChangeLines {
   readonly #last = new Map<string, string>();
-  #waitingShown = false;
+  #lastWaiting = "";
   #lastNote = "";
   constructor(private readonly out: ProgressOutput) {}
 
   show(name: string, entry: ModelListEntry): void {
-    if (entry.nodes.length === 0 && !this.#waitingShown) {
-      this.out.write(`${summary(name, entry)}\n`);
-      this.#waitingShown = true;
+    if (entry.nodes.length === 0) {
+      // Not placed yet: shown again only when the reason changes.
+      const waiting = summary(name, entry);
+      if (waiting !== this.#lastWaiting) this.out.write(`${waiting}\n`);
+      this.#lastWaiting = waiting;
     }
     for (const node of entry.nodes) {
       const step = node.state === "downloading" && node.progress ? `downloading:${Math.floor(node.progress.percent / 10)}` : `${node.state}:${node.error ?? ""}`;
