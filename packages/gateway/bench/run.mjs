@@ -82,6 +82,8 @@ async function startGateway() {
     OMNIGATE_NODE_TOKEN: nodeToken,
     OMNIGATE_HEARTBEAT_INTERVAL_MS: "500",
     OMNIGATE_NODE_TIMEOUT_MS: "3000",
+    // The gateway reads the model's GGUF header from the hub (its memory estimate) before placing it.
+    HF_ENDPOINT: hub.url,
     LOG_LEVEL: "info",
   }), [], { ipc: true });
   procs.push(gw);
@@ -187,9 +189,9 @@ const chatBody = (stream, model = MODEL) =>
 
 /**
  * A node that is just the direct stand-in: registered and heartbeating with the node protocol (the
- * bench holds the node token), reporting BARE_MODEL ready. The stand-in ignores the node secret. The
- * real agent is assigned BARE_MODEL too but cannot fetch it (its repo is not on the hub), so this
- * node alone serves it: client → gateway → stand-in, the gateway's own hop with no agent behind.
+ * bench holds the node token), reporting BARE_MODEL ready. The stand-in ignores the node secret.
+ * BARE_MODEL is placed on this node alone (its label), so it is client → gateway → stand-in: the
+ * gateway's own hop with no agent behind.
  */
 async function startBareNode(standinUrl) {
   const registration = {
@@ -199,6 +201,7 @@ async function startBareNode(standinUrl) {
     agent_url: standinUrl,
     hostname: "bench-bare-node",
     version: "bench",
+    labels: { role: "bare" },
   };
   const res = await fetch(`${gw.url}/api/nodes/register`, {
     method: "POST",
@@ -258,7 +261,7 @@ await waitReady(gw);
 const key = (await api(gw, "/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
 // Bench-only: the node secret over the gateway host's IPC channel, to time the agent on its own.
 const agentNode = (await gw.ask({ type: "nodes" })).nodes[0];
-const bareReg = await api(gw, "/api/models", { method: "POST", body: JSON.stringify({ name: BARE_MODEL, repo: "bench/not-on-the-hub", runtime: "llama_cpp", files: ["absent.gguf"] }) });
+const bareReg = await api(gw, "/api/models", { method: "POST", body: JSON.stringify({ name: BARE_MODEL, repo: "bench/not-on-the-hub", runtime: "llama_cpp", files: ["absent.gguf"], node_selector: { role: "bare" }, resources: { memory_mib: 1 } }) });
 if (bareReg.status !== 201) throw new Error(`register ${BARE_MODEL}: ${bareReg.status} ${JSON.stringify(bareReg.body)}`);
 const bareNode = await startBareNode(direct.url);
 await waitUntil(async () => (await api(gw, `/v1/models/${BARE_MODEL}`)).body?.ready === true, `${BARE_MODEL} ready`);

@@ -46,7 +46,7 @@ describe("startGateway close()", () => {
     gw = await startGateway(GatewayEnv.parse({ OMNIGATE_PORT: "0", OMNIGATE_DATA_DIR: dir, OMNIGATE_SHUTDOWN_TIMEOUT_MS: "10000" }), pino({ level: "silent" }));
     const admin = gw.credentials.adminKey.value;
     const auth = { authorization: `Bearer ${admin}`, "content-type": "application/json" };
-    await fetch(`${gw.url}/api/models`, { method: "POST", headers: auth, body: JSON.stringify({ name: "m", repo: "org/m", files: ["m.gguf"] }) });
+    await fetch(`${gw.url}/api/models`, { method: "POST", headers: auth, body: JSON.stringify({ name: "m", repo: "org/m", files: ["m.gguf"], resources: { memory_mib: 1 } }) });
     const registration = NodeRegistration.parse({
       runtime_id: randomUUID(),
       supported_runtimes: ["llama_cpp"],
@@ -57,6 +57,7 @@ describe("startGateway close()", () => {
     });
     const { entry } = gw.nodes.register(registration);
     gw.nodes.heartbeat(entry, Heartbeat.parse({ ...registration, models: [{ name: "m", state: "ready" }] }));
+    await gw.placement.settled();
 
     const inFlight = fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: auth, body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] }) });
     await arrived;

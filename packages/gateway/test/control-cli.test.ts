@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI_MAIN } from "@omnigate/testkit/cluster";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { startTestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import type { ProcessResult, TestProcess } from "@omnigate/testkit/test-process";
 import { waitFor } from "@omnigate/testkit/wait";
@@ -21,9 +23,19 @@ function cliDone(args: string[], env: Record<string, string>): Promise<ProcessRe
   return cli(args, env).result();
 }
 
-async function setup() {
+/**
+ * A gateway process and what the CLI needs to reach it. With `hub`, the gateway reads the models'
+ * files from a test hub holding these repos (the memory estimate), as a real `models add` does.
+ */
+async function setup(hub?: Parameters<typeof startTestHub>[0]) {
   const dir = await scope.tempDir("omnigate-cli-");
-  const gw = await startControlGateway(scope, { dataDir: dir });
+  let gatewayEnv: Record<string, string> = {};
+  if (hub) {
+    const served = await startTestHub(hub);
+    scope.defer(() => served.close());
+    gatewayEnv = { HF_ENDPOINT: served.url };
+  }
+  const gw = await startControlGateway(scope, { dataDir: dir, env: gatewayEnv });
   const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
   // The CLI finds the admin key in the data dir, as on the gateway's own machine.
   const env = { OMNIGATE_URL: gw.url, OMNIGATE_DATA_DIR: dir };
@@ -32,7 +44,7 @@ async function setup() {
 
 describe("omnigate CLI", () => {
   it("models add --wait shows each node's state and download progress until ready", async () => {
-    const { gw, nodeToken, env } = await setup();
+    const { gw, nodeToken, env } = await setup({ repos: { "org/tiny": { revisions: { main: { files: { "tiny.gguf": buildTinyLlamaGguf() } } } } } });
     const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
     await node.register();
     await node.heartbeat();
@@ -53,7 +65,7 @@ describe("omnigate CLI", () => {
   });
 
   it("models add --wait exits 1 naming the reason when every node failed", async () => {
-    const { gw, nodeToken, env } = await setup();
+    const { gw, nodeToken, env } = await setup({ repos: { "org/asr": { revisions: { main: { files: { "ggml-base.bin": "not really a model" } } } } } });
     const node = new FakeNode(() => gw.url, nodeToken, ["whisper"]);
     await node.register();
     const run = cli(["models", "add", "org/asr", "--runtime", "whisper", "--wait", "--interval", "100"], env);
@@ -68,18 +80,21 @@ describe("omnigate CLI", () => {
     const { gw, nodeToken, env } = await setup();
     const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
     await node.register();
-    expect((await cliDone(["models", "add", "org/a", "--name", "alpha", "--file", "a.gguf"], env)).code).toBe(0);
+    // A memory figure: no hub to read an estimate from here.
+    expect((await cliDone(["models", "add", "org/a", "--name", "alpha", "--file", "a.gguf", "--memory-mib", "512"], env)).code).toBe(0);
     await node.heartbeat([{ name: "alpha", state: "ready" }]);
 
     const ls = await cliDone(["models", "ls"], env);
     expect(ls.code).toBe(0);
-    expect(ls.stdout).toMatch(/^NAME\s+RUNTIME\s+READY\s+NODES/m);
-    expect(ls.stdout).toMatch(new RegExp(`^alpha\\s+llama_cpp\\s+yes\\s+${node.runtimeId.slice(0, 8)} ready$`, "m"));
+    expect(ls.stdout).toMatch(/^NAME\s+RUNTIME\s+READY\s+REPLICAS\s+MEMORY\s+NODES/m);
+    // REPLICAS: ready/placed/desired.
+    expect(ls.stdout).toMatch(new RegExp(`^alpha\\s+llama_cpp\\s+yes\\s+1/1/1\\s+512 MiB\\s+${node.runtimeId.slice(0, 8)} ready$`, "m"));
     const lsJson = await cliDone(["models", "ls", "--json"], env);
     expect(JSON.parse(lsJson.stdout)).toMatchObject([{ id: "alpha", ready: true, repo: "org/a" }]);
 
     const nodes = await cliDone(["nodes", "ls"], env);
-    expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+alpha:ready\\s+\\d+s ago$`, "m"));
+    // MEMORY: what is committed (the node reports no capacity).
+    expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+512 MiB\\s+alpha:ready\\s+\\d+s ago$`, "m"));
     expect(JSON.parse((await cliDone(["--json", "nodes", "ls"], env)).stdout)).toMatchObject([{ runtime_id: node.runtimeId, online: true }]);
 
     // A text-to-speech voice with names for its speakers.

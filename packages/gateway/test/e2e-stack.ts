@@ -72,7 +72,8 @@ export async function startStack(scope: TestScope, hub: TestHub, options: StackO
   const gateway = await startGateway(scope, {
     heartbeatIntervalMs: 200,
     nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000,
-    env: { LOG_LEVEL: "warn", ...options.gatewayEnv },
+    // The gateway reads the models' headers from the same hub (memory estimates).
+    env: { LOG_LEVEL: "warn", HF_ENDPOINT: hub.url, ...options.gatewayEnv },
   });
   const runtimes = [...new Set(options.models.map((k) => MODELS[k].runtime))];
   const engineEnv = standInEngineEnv(runtimes.flatMap((r) => ENGINE_VARS[r]));
@@ -88,7 +89,8 @@ export async function startStack(scope: TestScope, hub: TestHub, options: StackO
   await waitFor(async () => (await api.nodes()).filter((n) => n.online).length === options.agents, { what: "agents registered" });
   for (const key of options.models) {
     const m = MODELS[key];
-    const res = await api.registerModel({ name: key, repo: m.repo, runtime: m.runtime, files: Object.keys(m.files) });
+    // On every node: the tests route between them.
+    const res = await api.registerModel({ name: key, repo: m.repo, runtime: m.runtime, files: Object.keys(m.files), replicas: "all" });
     if (res.status !== 201) throw new Error(`registering ${key}: ${res.status} ${JSON.stringify(res.body)}`);
   }
   await waitForReady(api, options.models, agents.length);

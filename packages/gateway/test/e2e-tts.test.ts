@@ -27,7 +27,7 @@ let client: OpenAI;
 
 beforeAll(async () => {
   hub = await startTestHub({ repos: { [REPO]: { revisions: { main: { files: tinyPiperFiles() } } } } });
-  const gateway = await startGateway(scope, { heartbeatIntervalMs: 200, nodeTimeoutMs: 2_000, env: { LOG_LEVEL: "warn" } });
+  const gateway = await startGateway(scope, { heartbeatIntervalMs: 200, nodeTimeoutMs: 2_000, env: { LOG_LEVEL: "warn", HF_ENDPOINT: hub.url } });
   // No engine binaries, and no OMNIGATE_TTS_BIN: text-to-speech is the built-in engine.
   const engines: Record<string, string> = standInEngineEnv([]);
   delete engines.OMNIGATE_TTS_BIN;

@@ -37,7 +37,7 @@ describe("agent /metrics (real agent process)", () => {
   it("counts downloaded bytes and requests, and takes the node secret or the scrape token only", async () => {
     const token = randomCredential("scrape");
     const { gateway, agents } = await startCluster(scope, {
-      gateway: { heartbeatIntervalMs: 200 },
+      gateway: { heartbeatIntervalMs: 200, env: { HF_ENDPOINT: hub.url } },
       agentEnv: { HF_ENDPOINT: hub.url, OMNIGATE_AGENT_METRICS_TOKEN: token, ...standInEngineEnv() },
     });
     const agent = agents[0]!;
