@@ -1,9 +1,6 @@
 import { open } from "node:fs/promises";
 import { GgufFormatError, parseGgufHeader, tensorBoundsProblem, type GgufHeader, type ReadGgufOptions } from "@omnigate/shared/gguf";
 
-export { GgufFormatError, tensorBoundsProblem };
-export type { GgufHeader, ReadGgufOptions };
-
 /** Parses a local GGUF file's header (the parser is shared with the gateway, which reads over HTTP). */
 export async function readGgufHeader(path: string, options: ReadGgufOptions = {}): Promise<GgufHeader> {
   const fh = await open(path, "r");
