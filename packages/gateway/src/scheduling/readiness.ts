@@ -45,7 +45,7 @@ export function nodeViews(nodes: NodeRegistry, model: ModelRecord): ModelNodeVie
 }
 
 /**
- * DESIGN.md "Readiness", for a request naming `name` on an endpoint needing `capability`:
+ * Readiness (docs/architecture.md, "A request's path"), for a request naming `name` on an endpoint needing `capability`:
  * unknown model or capability → 404; no online node runs its runtime → 503 no_capable_node;
  * none reports it ready → 503 model_not_ready with what they report; else the ready nodes.
  */

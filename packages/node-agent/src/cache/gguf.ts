@@ -229,7 +229,7 @@ export function tensorBoundsProblem(header: GgufHeader): string | null {
 
 export type GgufCheck = { ok: true; header: GgufHeader } | { ok: false; reason: string };
 
-/** The cheap structural check of HF-HUB.md: a file that fails it is never handed to an engine. */
+/** The cheap structural check (magic, version, counts, tensor bounds): a file that fails it is never handed to an engine. */
 export async function checkGgufFile(path: string): Promise<GgufCheck> {
   try {
     const header = await readGgufHeader(path, { maxArrayItems: 0 });

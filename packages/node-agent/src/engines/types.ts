@@ -116,7 +116,7 @@ export type ProbeResult =
   | { readonly ok: false; readonly reason: string };
 
 /**
- * One inference runtime (ENGINES.md). Adding an engine = one file implementing this and one line in
+ * One inference runtime (docs/engines.md). Adding an engine = one file implementing this and one line in
  * `registry.ts`.
  */
 export interface EngineAdapter {
