@@ -154,7 +154,7 @@ export function encodeGguf(spec: GgufWriteSpec): Buffer {
 }
 
 /** mulberry32: a tiny seeded PRNG, so the same seed gives the same file (and the same sha256). */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
