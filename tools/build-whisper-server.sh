@@ -3,17 +3,20 @@
 # carries (cpp/whisper.cpp), so the whisper.cpp suites (packages/node-agent/test/whisper-real.test.ts
 # and the gateway's end-to-end transcription test) run against the real engine on a machine without
 # a GPU. About 2 minutes on 2 cores; the result is cached per version, so CI builds it once per machine.
-#   usage: tools/build-whisper-server.sh [OUT_DIR]   (default ~/.cache/omnigate/engines)
+#   usage: tools/build-whisper-server.sh [OUT_DIR [CMAKE_ARG…]]   (default ~/.cache/omnigate/engines)
+# Extra cmake arguments pick a GPU backend on a GPU box, e.g. `… ~/engines -DGGML_CUDA=ON` (needs the
+# CUDA toolkit) or -DGGML_VULKAN=ON; the cache is kept per version and arguments.
 # Prints the binary's path as its last line:
 #   OMNIGATE_WHISPER_SERVER_BIN=$(bash tools/build-whisper-server.sh | tail -n 1)
 # Needs: npm (registry access for the package), cmake, a C++ compiler. Static ggml, no SDL, ffmpeg or
-# curl: the binary decodes WAV, MP3, FLAC and Ogg Vorbis by itself (miniaudio, stb_vorbis) and needs
-# no shared library at run time. The tests write their own tiny model (writeTinyWhisperModel).
+# curl: the binary decodes WAV, MP3, FLAC and Ogg Vorbis by itself (miniaudio, stb_vorbis) and links
+# only the C/C++ runtime and libgomp. The tests write their own tiny model (writeTinyWhisperModel).
 set -eu
 out=${1:-$HOME/.cache/omnigate/engines}
+shift $(( $# > 0 ? 1 : 0 ))
 package=0.3.1      # nodejs-whisper
 version=1.9.1      # the whisper.cpp it carries
-stamp="$version+nodejs-whisper@$package"
+stamp="$version+nodejs-whisper@$package${*:+ $*}"
 if [ -x "$out/whisper-server" ] && [ "$(cat "$out/.whisper-version" 2>/dev/null)" = "$stamp" ]; then
   echo "$out/whisper-server"; exit 0
 fi
@@ -32,7 +35,7 @@ fi
 cmake -S "$src" -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
   -DWHISPER_BUILD_SERVER=ON -DWHISPER_BUILD_EXAMPLES=ON -DWHISPER_BUILD_TESTS=OFF \
   -DWHISPER_SDL2=OFF -DWHISPER_CURL=OFF -DWHISPER_COMMON_FFMPEG=OFF \
-  -DGGML_NATIVE=ON >>"$log" 2>&1
+  -DGGML_NATIVE=ON "$@" >>"$log" 2>&1
 cmake --build build --target whisper-server -j"$(nproc)" >>"$log" 2>&1
 mkdir -p "$out"
 cp build/bin/whisper-server "$out/whisper-server.tmp"
