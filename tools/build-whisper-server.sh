@@ -17,14 +17,9 @@ shift $(( $# > 0 ? 1 : 0 ))
 package=0.3.1      # nodejs-whisper
 version=1.9.1      # the whisper.cpp it carries
 stamp="$version+nodejs-whisper@$package${*:+ $*}"
-if [ -x "$out/whisper-server" ] && [ "$(cat "$out/.whisper-version" 2>/dev/null)" = "$stamp" ]; then
-  echo "$out/whisper-server"; exit 0
-fi
-work=$(mktemp -d)
-log="$work/build.log"
-# On failure, show why (the build is quiet otherwise), then clean up.
-trap 'status=$?; if [ $status -ne 0 ] && [ -f "$log" ]; then tail -n 40 "$log" >&2; fi; rm -rf "$work"' EXIT
-cd "$work"
+. "$(dirname "$0")/engine-build.sh"
+engine_cached "$out" whisper-server .whisper-version "$stamp"
+engine_workdir
 echo "building whisper-server (whisper.cpp $version from nodejs-whisper@$package) in $work…" >&2
 npm pack "nodejs-whisper@$package" >>"$log" 2>&1
 tar xzf "nodejs-whisper-$package.tgz"
@@ -37,8 +32,4 @@ cmake -S "$src" -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
   -DWHISPER_SDL2=OFF -DWHISPER_CURL=OFF -DWHISPER_COMMON_FFMPEG=OFF \
   -DGGML_NATIVE=ON "$@" >>"$log" 2>&1
 cmake --build build --target whisper-server -j"$(nproc)" >>"$log" 2>&1
-mkdir -p "$out"
-cp build/bin/whisper-server "$out/whisper-server.tmp"
-mv "$out/whisper-server.tmp" "$out/whisper-server"
-echo "$stamp" > "$out/.whisper-version"
-echo "$out/whisper-server"
+engine_install "$out" build/bin/whisper-server whisper-server .whisper-version "$stamp"
