@@ -4,30 +4,25 @@
 // whisper model for from the local test hub. The engine's transcript comes back to the client.
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestHub } from "../../node-agent/test/fixtures/hub/hub-server.mjs";
-import { TestScope } from "../../node-agent/test/helpers/processes.js";
-import { TINY_WHISPER_TRANSCRIPT } from "../../node-agent/src/cache/whisper-model-writer.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { TINY_WHISPER_TRANSCRIPT } from "@omnigate/testkit/whisper-model-writer";
 import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
 
 const bin = process.env.OMNIGATE_WHISPER_SERVER_BIN;
 
 describe.skipIf(!bin)("transcription through gateway → agent → real whisper-server", () => {
   const scope = new TestScope();
-  let hub: TestHub;
   let stack: Stack;
   let client: OpenAI;
   const wav = () => toFile(toneWav(1.5), "hello.wav", { type: "audio/wav" });
 
   beforeAll(async () => {
-    hub = await startHub(["whisper"]);
+    const hub = await startHub(scope, ["whisper"]);
     stack = await startStack(scope, hub, { agents: 1, models: ["whisper"], agentEnv: () => ({ OMNIGATE_WHISPER_SERVER_BIN: bin! }) });
     client = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: stack.key, maxRetries: 0, timeout: 60_000 });
   }, 120_000);
 
-  afterAll(async () => {
-    await scope.cleanup();
-    await hub?.close();
-  });
+  afterAll(() => scope.cleanup());
 
   it("gets the engine's transcript back, as json and as verbose_json", async () => {
     const transcription = await client.audio.transcriptions.create({ model: "whisper", file: await wav() });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Capability, RuntimeType } from "@omnigate/shared/runtimes";
 import type { CachedModel } from "../src/cache/types.js";
 import { writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
-import { writeTinyWhisperModel } from "../src/cache/whisper-model-writer.js";
+import { writeTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
 import { EngineRequestError } from "../src/engines/engine-errors.js";
 import type { EngineCall, EngineReply } from "../src/engines/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";

@@ -9,11 +9,13 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { basename, delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mp3Tone } from "@omnigate/testkit/mp3";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
+import { TINY_WHISPER_TRANSCRIPT, writeTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
 import type { CachedModel } from "../src/cache/types.js";
-import { TINY_WHISPER_TRANSCRIPT, writeTinyWhisperModel } from "../src/cache/whisper-model-writer.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { FAST, StateLog, TempDirs, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp, toneWav, waitUntil } from "./fixtures/engines/harness.js";
-import { mp3Tone } from "./helpers/audio.js";
+import { FAST, StateLog, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp, toneWav } from "./helpers/engine-harness.js";
 
 const bin = process.env.OMNIGATE_WHISPER_SERVER_BIN;
 const realModel = process.env.OMNIGATE_TEST_WHISPER_MODEL;
@@ -30,8 +32,8 @@ function expectTranscript(text: string): void {
 }
 
 /** A model server running the real binary on the test model; `ffmpegBin` decides whether the node has ffmpeg. */
-async function startWhisper(temps: TempDirs, ffmpegBin: string) {
-  const dir = await temps.make("omnigate-whisper-");
+async function startWhisper(scope: TestScope, ffmpegBin: string) {
+  const dir = await scope.tempDir("omnigate-whisper-");
   let files: CachedModel;
   if (realModel) files = { commit: "local", snapshotDir: dirname(realModel), files: [basename(realModel)] };
   else {
@@ -55,26 +57,21 @@ async function startWhisper(temps: TempDirs, ffmpegBin: string) {
     form.append("file", new Blob([audio]), filename);
     return fetch(`${app.url}${path}`, { method: "POST", body: form, ...init });
   };
-  const close = async () => {
-    await app.close();
-    await server.close();
-  };
-  return { server, log, captured, transcribe, close };
+  scope.defer(() => server.close());
+  scope.defer(() => app.close());
+  return { server, log, captured, transcribe };
 }
 
 describe.skipIf(!bin)("real whisper-server through the agent", () => {
-  const temps = new TempDirs();
+  const scope = new TestScope();
   let w: Awaited<ReturnType<typeof startWhisper>>;
   const wav = toneWav(CLIP_SECONDS);
 
   beforeAll(async () => {
     // No ffmpeg on this node: what whisper-server cannot decode itself must be refused clearly.
-    w = await startWhisper(temps, "/nonexistent/ffmpeg");
+    w = await startWhisper(scope, "/nonexistent/ffmpeg");
   }, 60_000);
-  afterAll(async () => {
-    await w?.close();
-    await temps.cleanup();
-  });
+  afterAll(() => scope.cleanup());
 
   it("starts the engine and waits for /health before reporting ready", async () => {
     expect(w.server.supportedRuntimes).toContain("whisper");
@@ -162,12 +159,12 @@ describe.skipIf(!bin)("real whisper-server through the agent", () => {
     // Ten minutes of audio: twenty 30-second windows, seconds of work even for the tiny model.
     const pending = w.transcribe({}, toneWav(600, 8000), "long.wav", { signal: controller.signal }).catch((err: unknown) => err);
     // (stderr: whisper-server's stdout is block-buffered into the pipe)
-    await waitUntil(() => w.captured.messages().some((m) => /processing 'long\.wav'/.test(m)), 30_000, "whisper-server to start the inference");
+    await waitFor(() => w.captured.messages().some((m) => /processing 'long\.wav'/.test(m)), { timeoutMs: 30_000, what: "whisper-server to start the inference" });
     controller.abort();
     expect(await pending).toBeInstanceOf(Error);
-    await waitUntil(() => w.server.load(NAME)!.inFlight === 0, 10_000, "the lease to be released");
+    await waitFor(() => w.server.load(NAME)!.inFlight === 0, { timeoutMs: 10_000, what: "the lease to be released" });
     // whisper-server's abort callback sees the closed connection and gives up the audio.
-    await waitUntil(() => w.captured.messages().some((m) => /client disconnected, aborted processing/.test(m)), 30_000, "whisper-server to abort");
+    await waitFor(() => w.captured.messages().some((m) => /client disconnected, aborted processing/.test(m)), { timeoutMs: 30_000, what: "whisper-server to abort" });
     const next = await w.transcribe({}, wav, "clip.wav", { signal: AbortSignal.timeout(30_000) });
     expect(next.status).toBe(200);
   }, 90_000);
@@ -187,21 +184,18 @@ describe.skipIf(!bin)("real whisper-server through the agent", () => {
 });
 
 describe.skipIf(!bin || !ffmpeg)("real whisper-server on a node with ffmpeg", () => {
-  const temps = new TempDirs();
+  const scope = new TestScope();
   let w: Awaited<ReturnType<typeof startWhisper>>;
 
   beforeAll(async () => {
-    w = await startWhisper(temps, ffmpeg!);
+    w = await startWhisper(scope, ffmpeg!);
     await w.log.waitFor("ready", 120_000);
   }, 130_000);
-  afterAll(async () => {
-    await w?.close();
-    await temps.cleanup();
-  });
+  afterAll(() => scope.cleanup());
 
   /** The test tone in another container, made by the same ffmpeg. */
   async function encoded(args: string[], ext: string): Promise<Buffer> {
-    const dir = await temps.make("omnigate-audio-");
+    const dir = await scope.tempDir("omnigate-audio-");
     await writeFile(join(dir, "in.wav"), toneWav(CLIP_SECONDS));
     await new Promise<void>((resolve, reject) =>
       execFile(ffmpeg!, ["-v", "error", "-y", "-i", join(dir, "in.wav"), ...args, join(dir, `out.${ext}`)], (err) => (err ? reject(err) : resolve())),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildTinyWhisperModel, TINY_WHISPER_TRANSCRIPT, WHISPER_TOKENS } from "./whisper-model-writer.js";
+import { buildTinyWhisperModel, TINY_WHISPER_TRANSCRIPT, WHISPER_TOKENS } from "../src/whisper-model-writer.js";
 
 /** Reads the file back the way whisper_model_load does (header, filters, vocabulary, tensors). */
 function readBack(bytes: Buffer) {
