@@ -102,8 +102,8 @@ describe.skipIf(!bin)("real whisper-server through the agent", () => {
     expect(vtt).toMatch(/^WEBVTT\n\n\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n.+\n/);
   });
 
-  it("answers verbose_json with the task, the detected language, the duration and segments", async () => {
-    const res = await w.transcribe({ response_format: "verbose_json" }, wav, "clip.wav");
+  it("answers verbose_json with the task, the detected language, the duration and segments (with a prompt)", async () => {
+    const res = await w.transcribe({ response_format: "verbose_json", prompt: "A short test clip for omnigate." }, wav, "clip.wav");
     const body = (await res.json()) as { task: string; language: string; duration: number; text: string; segments: { start: number; end: number; text: string }[] };
     expect(body.task).toBe("transcribe");
     expect(body.duration).toBeCloseTo(CLIP_SECONDS, 2);
