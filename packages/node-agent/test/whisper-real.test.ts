@@ -15,7 +15,7 @@ import { waitFor } from "@omnigate/testkit/wait";
 import { TINY_WHISPER_TRANSCRIPT, writeTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
 import type { CachedModel } from "../src/cache/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { FAST, StateLog, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp, toneWav } from "./helpers/engine-harness.js";
+import { AGENT_AUTH, FAST, StateLog, cachedModel, captureLogger, isAlive, modelRecord, standinConfig, startApp, toneWav } from "./helpers/engine-harness.js";
 
 const bin = process.env.OMNIGATE_WHISPER_SERVER_BIN;
 const realModel = process.env.OMNIGATE_TEST_WHISPER_MODEL;
@@ -55,7 +55,7 @@ async function startWhisper(scope: TestScope, ffmpegBin: string) {
     const form = new FormData();
     for (const [k, v] of Object.entries({ model: NAME, ...fields })) form.append(k, v);
     form.append("file", new Blob([audio]), filename);
-    return fetch(`${app.url}${path}`, { method: "POST", body: form, ...init });
+    return fetch(`${app.url}${path}`, { method: "POST", headers: AGENT_AUTH, body: form, ...init });
   };
   scope.defer(() => server.close());
   scope.defer(() => app.close());
