@@ -21,15 +21,10 @@ const F16 = 1;
 /** Token ids of a multilingual whisper vocabulary (n_vocab 51865, 99 languages). */
 export const WHISPER_TOKENS = {
   nVocab: 51865,
-  /** Tokens below this id are text (byte-level BPE); the special tokens follow. */
+  /** Tokens below this id are text (byte-level BPE); <|endoftext|>, <|startoftranscript|>, the languages, tasks and timestamps follow. */
   textTokens: 50257,
-  eot: 50257,
-  sot: 50258,
   /** <|en|>: the first language token (sot + 1 + language id). */
   english: 50259,
-  translate: 50358,
-  transcribe: 50359,
-  noSpeech: 50362,
   /** <|0.00|>; timestamp token k is beg + k and means k·20 ms, up to <|30.00|>. */
   beg: 50364,
 } as const;
