@@ -11,14 +11,9 @@
 set -eu
 out=${1:-$HOME/.cache/omnigate/engines}
 version=3.21.1
-if [ -x "$out/llama-server" ] && [ "$(cat "$out/.llama-version" 2>/dev/null)" = "$version" ]; then
-  echo "$out/llama-server"; exit 0
-fi
-work=$(mktemp -d)
-log="$work/build.log"
-# On failure, show why (the build is quiet otherwise), then clean up.
-trap 'status=$?; if [ $status -ne 0 ] && [ -f "$log" ]; then tail -n 40 "$log" >&2; fi; rm -rf "$work"' EXIT
-cd "$work"
+. "$(dirname "$0")/engine-build.sh"
+engine_cached "$out" llama-server .llama-version "$version"
+engine_workdir
 echo "building llama-server (node-llama-cpp@$version's llama.cpp) in $work…" >&2
 npm pack "node-llama-cpp@$version" >>"$log" 2>&1
 tar xzf "node-llama-cpp-$version.tgz"
@@ -26,8 +21,4 @@ git clone -q package/llama/gitRelease.bundle src >>"$log" 2>&1
 cmake -S src -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=ON >>"$log" 2>&1
 cmake --build build --target llama-server -j"$(nproc)" >>"$log" 2>&1
-mkdir -p "$out"
-cp build/bin/llama-server "$out/llama-server.tmp"
-mv "$out/llama-server.tmp" "$out/llama-server"
-echo "$version" > "$out/.llama-version"
-echo "$out/llama-server"
+engine_install "$out" build/bin/llama-server llama-server .llama-version "$version"

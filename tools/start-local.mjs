@@ -4,7 +4,8 @@
 // Ctrl-C stops both; if either exits, the other is stopped too.
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { homedir } from "node:os";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -51,6 +52,9 @@ process.once("SIGTERM", () => stop(0));
 run("gateway", "packages/gateway/dist/main.js", { OMNIGATE_DATA_DIR: dataDir, OMNIGATE_PORT: gatewayPort });
 run("agent", "packages/node-agent/dist/main.js", {
   OMNIGATE_STATE_DIR: stateDir,
+  // Engines built by tools/build-llama-server.sh and build-whisper-server.sh are found by name,
+  // after whatever the PATH already has.
+  PATH: [process.env.PATH, join(homedir(), ".cache", "omnigate", "engines")].filter(Boolean).join(delimiter),
   OMNIGATE_GATEWAY_URL: process.env.OMNIGATE_GATEWAY_URL ?? `http://127.0.0.1:${gatewayPort}`,
   // The gateway writes its generated token here on first start; the agent waits for the file.
   OMNIGATE_NODE_TOKEN_FILE: process.env.OMNIGATE_NODE_TOKEN_FILE ?? join(dataDir, "node.token"),

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { TestScope } from "@omnigate/testkit/scope";
 import { FakeNode, startControlGateway } from "./control-harness.js";
 
-// DESIGN.md "Deletion" through a gateway process: a node's `ready` report about a deleted model must
+// Deletion (docs/architecture.md, "The node protocol") through a gateway process: a node's `ready` report about a deleted model must
 // not count for a model registered again under the same name before that node reports again.
 
 const scope = new TestScope();

@@ -5,7 +5,7 @@ import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
 import { FakeNode, startControlGateway } from "./control-harness.js";
 
-// DESIGN.md "Readiness" through the real /v1 endpoints of a gateway process: 404, 404, 503, 503.
+// Readiness (README "Readiness") through the real /v1 endpoints of a gateway process: 404, 404, 503, 503.
 
 const scope = new TestScope();
 afterEach(() => scope.cleanup());

@@ -5,6 +5,7 @@ import type { RuntimeType } from "@omnigate/shared/runtimes";
 import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
 import { GatewayApi } from "@omnigate/testkit/gateway-api";
 import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { buildTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
 import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
 import type { TestScope } from "@omnigate/testkit/scope";
 import { standInEngineEnv, type EngineVariable } from "@omnigate/testkit/stand-ins";
@@ -15,6 +16,8 @@ import { encodeWav } from "@omnigate/testkit/wav";
 export const MODELS = {
   llm: { repo: "e2e/tiny-llama", runtime: "llama_cpp", files: { "tiny-q8_0.gguf": () => buildTinyLlamaGguf() } },
   asr: { repo: "e2e/whisper-tiny", runtime: "whisper", files: { "ggml-tiny.bin": () => Buffer.from("ggml stand-in weights") } },
+  /** A real (tiny, random-weight) whisper model, for the real whisper-server. */
+  whisper: { repo: "e2e/whisper-tiny-random", runtime: "whisper", files: { "ggml-tiny-random.bin": () => buildTinyWhisperModel() } },
   tts: {
     repo: "e2e/piper-voice",
     runtime: "onnx_runtime",

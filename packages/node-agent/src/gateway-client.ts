@@ -56,7 +56,7 @@ export interface GatewayClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** The agent's side of the node protocol (DESIGN.md "Node protocol"), over axios. */
+/** The agent's side of the node protocol (docs/architecture.md, "The node protocol"), over axios. */
 export class GatewayClient {
   readonly #http: AxiosInstance;
   readonly #tokenSource: NodeTokenSource;

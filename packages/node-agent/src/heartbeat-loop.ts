@@ -26,7 +26,7 @@ export interface HeartbeatLoopDeps {
 const DEFAULT_INTERVAL_MS = 5_000;
 /** First retry delay while the gateway is unreachable. */
 const RETRY_BASE_MS = 250;
-/** Backoff caps at this many heartbeat intervals (DESIGN: the node then looks offline anyway). */
+/** Backoff caps at this many heartbeat intervals (the node then looks offline to the gateway anyway). */
 const RETRY_CAP_INTERVALS = 6;
 
 /**

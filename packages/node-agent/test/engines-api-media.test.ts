@@ -93,12 +93,20 @@ describe("agent data plane: whisper, TTS, stable-diffusion", () => {
       expect(((await res.json()) as { text: string }).text).toContain("English translation");
     });
 
-    it("maps undecodable audio to a 400 that says which formats work", async () => {
+    it("refuses audio it cannot decode with a 400 that says which formats work", async () => {
+      // Not a format whisper-server decodes, and this node has no ffmpeg to convert it.
       const res = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr" }, Buffer.from("not audio at all"), "x.txt") });
       expect(res.status).toBe(400);
       const err = (await res.json()) as { error: { code: string; message: string; param: string } };
-      expect(err.error).toMatchObject({ code: "invalid_request", param: "file" });
-      expect(err.error.message).toMatch(/failed to read audio data.*WAV, FLAC, MP3 or Ogg/);
+      expect(err.error).toMatchObject({ code: "unsupported_audio_format", param: "file" });
+      expect(err.error.message).toMatch(/cannot decode an unrecognised format.*ffmpeg.*WAV, MP3, FLAC or Ogg Vorbis/);
+      // A WAV header over garbage reaches the engine, which turns it down.
+      const broken = Buffer.concat([toneWav(1).subarray(0, 12), Buffer.from("no fmt chunk")]);
+      const engine = await fetch(`${a.url}/v1/audio/transcriptions`, { method: "POST", headers: AGENT_AUTH, body: audioForm({ model: "asr" }, broken) });
+      expect(engine.status).toBe(400);
+      const said = (await engine.json()) as { error: { code: string; message: string } };
+      expect(said.error.code).toBe("invalid_request");
+      expect(said.error.message).toMatch(/could not be decoded \(whisper-server: Invalid request\).*WAV, MP3, FLAC or Ogg Vorbis/);
       await waitFor(() => a.server.load("asr")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
     });
 

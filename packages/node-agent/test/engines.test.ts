@@ -2,7 +2,8 @@
 // — against its stand-in always, and unchanged against the real binary when its variable points at
 // one (run it on a GPU box as is):
 //   OMNIGATE_LLAMA_SERVER_BIN                     (model: a tiny GGUF written by the test)
-//   OMNIGATE_WHISPER_SERVER_BIN + OMNIGATE_TEST_WHISPER_MODEL  (a ggml-*.bin)
+//   OMNIGATE_WHISPER_SERVER_BIN                   (model: OMNIGATE_TEST_WHISPER_MODEL, a ggml-*.bin,
+//                                                 else a tiny one written by the test)
 //   OMNIGATE_SD_SERVER_BIN or OMNIGATE_SD_CLI_BIN + OMNIGATE_TEST_SD_MODEL  (a checkpoint file)
 //   OMNIGATE_TTS_BIN + OMNIGATE_TEST_TTS_MODEL_DIR  (a sherpa-onnx VITS/Kokoro voice folder)
 // The built-in TTS engine is real everywhere (sherpa-onnx-node is a dependency): it runs the voice
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Capability, RuntimeType } from "@omnigate/shared/runtimes";
 import type { CachedModel } from "../src/cache/types.js";
 import { writeTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { writeTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
 import { EngineRequestError } from "../src/engines/engine-errors.js";
 import type { EngineCall, EngineReply } from "../src/engines/types.js";
 import { EngineModelServer } from "../src/supervisor/engine-model-server.js";
@@ -47,6 +49,12 @@ const tinyLlama = async (dir: string) => {
   const files = await cachedModel(dir, { "tiny-llama.gguf": Buffer.alloc(0) });
   await writeTinyLlamaGguf(join(files.snapshotDir, "tiny-llama.gguf"));
   return { files, options: { engine_args: ["-c", "256", "--pooling", "mean"] } };
+};
+
+const tinyWhisper = async (dir: string) => {
+  const files = await cachedModel(dir, { "ggml-tiny-random.bin": Buffer.alloc(0) });
+  await writeTinyWhisperModel(join(files.snapshotDir, "ggml-tiny-random.bin"));
+  return { files };
 };
 
 function adapterSuite(label: string, target: Target): void {
@@ -207,11 +215,11 @@ describe.skipIf(real(env.OMNIGATE_LLAMA_SERVER_BIN))("real llama-server", () => 
     timeoutMs: REAL,
   });
 });
-describe.skipIf(real(env.OMNIGATE_WHISPER_SERVER_BIN, env.OMNIGATE_TEST_WHISPER_MODEL))("real whisper-server", () => {
+describe.skipIf(real(env.OMNIGATE_WHISPER_SERVER_BIN))("real whisper-server", () => {
   adapterSuite("whisper adapter × real whisper-server", {
     runtime: "whisper",
     config: { OMNIGATE_WHISPER_SERVER_BIN: env.OMNIGATE_WHISPER_SERVER_BIN ?? "" },
-    model: async () => ({ files: await existing(env.OMNIGATE_TEST_WHISPER_MODEL!) }),
+    model: env.OMNIGATE_TEST_WHISPER_MODEL ? async () => ({ files: await existing(env.OMNIGATE_TEST_WHISPER_MODEL!) }) : tinyWhisper,
     timeoutMs: REAL,
   });
 });

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, type: "invalid_request_error" },
   invalid_multipart: { status: 400, type: "invalid_request_error" },
   unsupported_response_format: { status: 400, type: "invalid_request_error" },
+  unsupported_audio_format: { status: 400, type: "invalid_request_error" },
   ambiguous_runtime: { status: 400, type: "invalid_request_error" },
   missing_api_key: { status: 401, type: "authentication_error" },
   invalid_api_key: { status: 401, type: "authentication_error" },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { transcriptionLanguage } from "./languages.js";
 import { ModelName } from "./validation.js";
 
 // The data plane checks only what it needs to route (the model, the stream flag) and passes the
@@ -48,7 +49,20 @@ export type ImageGenerationRequest = z.infer<typeof ImageGenerationRequest>;
 /** Multipart text fields of transcription/translation (the `file` part is separate). */
 export const TranscriptionFields = z.looseObject({
   model: ModelName,
-  language: z.string().max(16).optional(),
+  // Normalised to whisper's code; an unknown language is the client's mistake (400), not the engine's.
+  language: z
+    .string()
+    .max(32)
+    .transform((value, ctx) => {
+      const code = transcriptionLanguage(value);
+      if (code !== undefined) return code;
+      ctx.addIssue({
+        code: "custom",
+        message: `'${value}' is not a language whisper knows: use an ISO-639-1 code such as 'en', 'de' or 'ja', or leave language out to detect it`,
+      });
+      return z.NEVER;
+    })
+    .optional(),
   prompt: z.string().max(4096).optional(),
   response_format: z.enum(["json", "text", "srt", "vtt", "verbose_json"]).default("json"),
   temperature: z.coerce.number().min(0).max(1).optional(),

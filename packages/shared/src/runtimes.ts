@@ -28,7 +28,7 @@ export interface RuntimeInfo {
   readonly capabilities: readonly Capability[];
 }
 
-/** DESIGN.md "Runtimes and capabilities": the routing table. */
+/** The routing table: what each runtime is and serves (README "Runtimes and endpoints"). */
 export const RUNTIMES: Readonly<Record<RuntimeType, RuntimeInfo>> = {
   llama_cpp: { kind: "llm", engine: "llama-server", capabilities: ["chat", "completion", "embedding"] },
   whisper: { kind: "asr", engine: "whisper-server", capabilities: ["transcription", "translation"] },

@@ -78,10 +78,14 @@ class Out {
   }
 }
 
+/** One float's bits, reused by every toHalf call (millions per model: no allocation each). */
+const scratchFloat = new Float32Array(1);
+const scratchBits = new Uint32Array(scratchFloat.buffer);
+
 /** IEEE 754 half from a float (round to nearest even); Node 20 has no Float16Array. */
 export function toHalf(value: number): number {
-  const f = new Float32Array([value]);
-  const x = new Uint32Array(f.buffer)[0]!;
+  scratchFloat[0] = value;
+  const x = scratchBits[0]!;
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -154,7 +158,7 @@ export function encodeGguf(spec: GgufWriteSpec): Buffer {
 }
 
 /** mulberry32: a tiny seeded PRNG, so the same seed gives the same file (and the same sha256). */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

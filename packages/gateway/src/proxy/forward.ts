@@ -155,7 +155,7 @@ export class Forwarder {
         if (staleOnly) resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability);
         throw exhausted(model, failures);
       }
-      // A reset may be a keep-alive socket the agent had just closed (ENGINES.md pitfall): the
+      // A reset may be a keep-alive socket the agent had just closed (docs/engines.md, llama.cpp's keep-alive pitfall): the
       // same node gets one more try on a fresh connection when no other node is left.
       const others = targets.some((t) => t.node.runtimeId !== node.runtimeId && !tried.has(t.node.runtimeId));
       if (outcome.reason === "reset" && !others && !retriedSameNode) retriedSameNode = true;

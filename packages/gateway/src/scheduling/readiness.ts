@@ -63,10 +63,10 @@ export function nodeViews(nodes: NodeRegistry, placement: PlacementLookup, model
 }
 
 /**
- * Readiness, for a request naming `name` on an endpoint needing `capability`:
- * unknown model or capability → 404; placed nowhere → 503 model_unplaced with why (or
- * no_capable_node when no online node runs its runtime at all); none of its nodes reports it
- * ready → 503 model_not_ready with what they report; else the ready nodes.
+ * Readiness (docs/architecture.md, "A request's path"), for a request naming `name` on an endpoint
+ * needing `capability`: unknown model or capability → 404; placed nowhere → 503 model_unplaced
+ * with why (or no_capable_node when no online node runs its runtime at all); none of its nodes
+ * reports it ready → 503 model_not_ready with what they report; else the ready nodes.
  */
 export function resolveReadiness(
   models: ModelLookup,

@@ -14,7 +14,7 @@ export async function readGgufHeader(path: string, options: ReadGgufOptions = {}
 
 export type GgufCheck = { ok: true; header: GgufHeader } | { ok: false; reason: string };
 
-/** The cheap structural check: a file that fails it is never handed to an engine. */
+/** The cheap structural check (magic, version, counts, tensor bounds): a file that fails it is never handed to an engine. */
 export async function checkGgufFile(path: string): Promise<GgufCheck> {
   try {
     const header = await readGgufHeader(path, { maxArrayItems: 0 });

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { pino } from "pino";
+import { createLogger } from "@omnigate/server-kit/logger";
 import type { DownloadProgress } from "@omnigate/shared/models";
 import { RuntimeType } from "@omnigate/shared/runtimes";
 import { CacheEnv, type CacheConfig } from "../cache/cache-env.js";
@@ -36,10 +37,7 @@ function config(env: NodeJS.ProcessEnv): CacheConfig {
 
 /** Logs go to stderr so stdout stays the list of paths a script can consume. */
 function cliLogger(env: NodeJS.ProcessEnv): Logger {
-  return pino(
-    { name: "omnigate-agent", level: env.LOG_LEVEL ?? "warn", redact: { paths: ["authorization", "*.authorization", "token", "*.token"], censor: "[redacted]" } },
-    pino.destination(2),
-  );
+  return createLogger("omnigate-agent", env.LOG_LEVEL ?? "warn", pino.destination(2));
 }
 
 function openCache(io: CacheCommandIo, cacheDir: string | undefined): HfModelCache {

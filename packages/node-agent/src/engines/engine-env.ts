@@ -32,7 +32,7 @@ export const engineEnv = {
   OMNIGATE_SD_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
   // Extra TTS arguments for every voice, in sherpa-onnx-offline-tts's form (the built-in engine takes them too), e.g. "--num-threads=4".
   OMNIGATE_TTS_ARGS: z.string().default("").refine(splittable, UNSPLITTABLE),
-  // ffmpeg for TTS mp3/opus/aac/flac; unset = `ffmpeg` on PATH; absent = only wav and pcm.
+  // ffmpeg for TTS mp3/opus/aac/flac and for transcribing M4A, WebM, Ogg Opus; unset = `ffmpeg` on PATH; absent = those are a 400.
   OMNIGATE_FFMPEG_BIN: z.string().optional(),
   // nvidia-smi for the GPU list in registration/heartbeat; unset = PATH; absent = no GPUs reported.
   OMNIGATE_NVIDIA_SMI_BIN: z.string().optional(),

@@ -97,7 +97,12 @@ export interface ServerPlan {
   capacity(target: ServerTarget, signal: AbortSignal): Promise<number>;
   /** Agent-side queue: at most this many requests at the engine at once; null = the engine queues itself. */
   readonly concurrency: number | null;
-  /** `processes` is for post-processing the answer (TTS formats through ffmpeg). */
+  /**
+   * Work on the request that needs no engine (converting audio the engine cannot decode), done
+   * before the request waits for its turn, so it does not hold one of the engine's slots.
+   */
+  prepare?(call: EngineCall, processes: OneShotContext, signal: AbortSignal): Promise<EngineCall>;
+  /** `processes` runs ffmpeg: post-processing the answer (TTS formats), converting what the engine refused. */
   forward(call: EngineCall, target: ServerTarget, signal: AbortSignal, processes: OneShotContext): Promise<EngineReply>;
 }
 
@@ -116,7 +121,7 @@ export type ProbeResult =
   | { readonly ok: false; readonly reason: string };
 
 /**
- * One inference runtime (ENGINES.md). Adding an engine = one file implementing this and one line in
+ * One inference runtime (docs/engines.md). Adding an engine = one file implementing this and one line in
  * `registry.ts`.
  */
 export interface EngineAdapter {

@@ -66,7 +66,8 @@ export function nextLink(header: string | undefined): string | undefined {
 const encodePath = (path: string): string => path.split("/").map(encodeURIComponent).join("/");
 
 /**
- * Hub control-plane calls (revision info, tree listing, HEAD metadata) over axios, as DESIGN.md asks.
+ * Hub control-plane calls (revision info, tree listing, HEAD metadata) over axios; the downloads
+ * themselves are hub-download.ts.
  * Redirects are followed by hand: only to the hub's own origin carry the token, and a HEAD's
  * cross-origin Location is returned as where the bytes live.
  */

@@ -84,6 +84,9 @@ export class EngineModelServer implements ModelServer, ModelDataPlane {
       );
       const ffmpeg = await resolveBinary(this.options.config.OMNIGATE_FFMPEG_BIN, ["ffmpeg"], "OMNIGATE_FFMPEG_BIN");
       this.ffmpeg = ffmpeg.ok ? ffmpeg.path : undefined;
+      // Said once at start, so an operator knows why some uploads and speech formats are refused.
+      if (ffmpeg.ok) this.log.info({ ffmpeg: ffmpeg.path }, "ffmpeg found: transcription takes any audio it reads, speech any format");
+      else this.log.info({ reason: ffmpeg.reason }, "no ffmpeg: transcription takes only WAV, MP3, FLAC and Ogg Vorbis, speech only wav and pcm");
     })();
     return this.initializing;
   }

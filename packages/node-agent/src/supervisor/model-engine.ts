@@ -147,8 +147,9 @@ export class ModelEngine {
     return this.stopping;
   }
 
-  private async run(call: EngineCall, signal: AbortSignal): Promise<EngineReply> {
+  private async run(received: EngineCall, signal: AbortSignal): Promise<EngineReply> {
     const plan = this.plan;
+    const call = plan.kind === "server" && plan.prepare ? await plan.prepare(received, this.deps.oneShot, signal) : received;
     const task = async (): Promise<EngineReply> => {
       if (plan.kind === "oneshot") {
         if (this.phase !== "ready") throw new EngineRequestError("model_not_ready", this.unavailable() ?? "not ready");

@@ -1,14 +1,15 @@
-// docker compose cannot run here (no Docker engine), so the compose file and the README's config
-// table are checked against the config schemas the apps really read.
+// The suite cannot run docker compose (it needs a Docker engine and GPUs), so the compose file and
+// the README's config table are checked against the config schemas the apps really read.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { AgentEnv } from "../../node-agent/src/config.js";
-import { GatewayEnv } from "../src/config.js";
+// The apps' schemas as built (the root check builds before it tests).
+import { AgentEnv } from "../packages/node-agent/dist/config.js";
+import { GatewayEnv } from "../packages/gateway/dist/config.js";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8")) as {
   services: Record<string, ComposeService>;
 };
