@@ -9,7 +9,6 @@ import {
 import { parseBody } from "@omnigate/shared/validation";
 import { ApiError } from "@omnigate/shared/errors";
 import type { Logger } from "../logger.js";
-import type { PlacementController } from "../placement/placement-controller.js";
 import type { NodeAdmin } from "./node-admin.js";
 import { bearerOf, type Authenticator } from "../auth/authenticator.js";
 import {
@@ -22,9 +21,20 @@ import {
 } from "../auth/require-auth.js";
 import type { NodeEntry, NodeRegistry } from "./node-registry.js";
 
+/** What the node routes ask of the placement (the PlacementController, which sits above nodes/). */
+export interface NodePlacement {
+  /** The heartbeat answer's model part for the node. */
+  desiredFor(runtimeId: string, agentVersion: string | undefined): Pick<HeartbeatResponse, "models" | "desired_version">;
+  /** The node's ledger as GET /api/nodes shows it. */
+  ledger(entry: NodeEntry): { capacityMib: number | null; committedMib: number; models: string[] };
+  /** Resolves once the changes seen so far are placed. */
+  settled(): Promise<void>;
+  recompute(): void;
+}
+
 export interface NodeRoutesDeps {
   readonly nodes: NodeRegistry;
-  readonly placement: PlacementController;
+  readonly placement: NodePlacement;
   readonly admin: NodeAdmin;
   readonly auth: Authenticator;
   readonly logger: Logger;

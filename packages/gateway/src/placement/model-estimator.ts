@@ -5,9 +5,8 @@ import { ggufMemoryProfile, type MemoryProfile } from "@omnigate/shared/memory-e
 import type { ModelRecord } from "@omnigate/shared/models";
 import { selectFiles } from "@omnigate/shared/repo-glob";
 import type { Logger } from "../logger.js";
-import type { PlacementStore } from "../store/placement-store.js";
+import type { ModelEstimate, PlacementStore } from "../store/placement-store.js";
 import { HubReadError, type HubReader } from "./hub-reader.js";
-import type { ModelEstimate } from "./model-estimate.js";
 
 export interface ModelEstimatorEvents {
   /** A model's estimate arrived, or its pending reason changed. */

@@ -1,8 +1,7 @@
 import { DEFAULT_LLAMA_SETTINGS, estimateMib, llamaSettingsFromArgs, type LlamaMemorySettings } from "@omnigate/shared/memory-estimate";
 import type { ModelRecord } from "@omnigate/shared/models";
 import type { CachedSnapshot, NodeRegistrationParsed } from "@omnigate/shared/node-protocol";
-import type { NodeAdminState } from "../store/placement-store.js";
-import type { ModelEstimate } from "./model-estimate.js";
+import type { ModelEstimate, NodeAdminState } from "../store/placement-store.js";
 import type { NodeStanding } from "./placement-types.js";
 
 /**

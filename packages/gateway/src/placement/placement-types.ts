@@ -1,22 +1,8 @@
 import type { PlacementPolicy, Replicas } from "@omnigate/shared/models";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
+import type { Replica } from "../store/placement-store.js";
 
-/**
- * A replica's role on its node:
- * - `serving`: counts toward the model's replicas; gets traffic once ready;
- * - `leaving`: being moved off (drain, selector no longer matching): still serves until enough
- *   serving replicas are ready elsewhere (make-before-break), then removed;
- * - `lost`: its node has been offline longer than OMNIGATE_REPLACE_AFTER_MS; replaced elsewhere,
- *   and serving again if the node returns (then the surplus goes, not-ready first).
- */
-export type ReplicaRole = "serving" | "leaving" | "lost";
-
-export interface Replica {
-  readonly node: string;
-  readonly role: ReplicaRole;
-  /** Unix ms when the model was placed on the node: older replicas are kept over newer ones. */
-  readonly placedAt: number;
-}
+export type { Replica, ReplicaRole } from "../store/placement-store.js";
 
 /** model name → its replicas. */
 export type Placement = ReadonlyMap<string, readonly Replica[]>;

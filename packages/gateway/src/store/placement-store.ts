@@ -1,6 +1,36 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { Replica, ReplicaRole } from "../placement/placement-types.js";
-import { ModelEstimate } from "../placement/model-estimate.js";
+import { z } from "zod";
+import { MemoryProfile } from "@omnigate/shared/memory-estimate";
+
+// The shapes placement keeps durable are declared here, with the contract that keeps them, so a
+// second backend needs nothing from placement/ (which reads and writes through this contract).
+
+/**
+ * A replica's role on its node:
+ * - `serving`: counts toward the model's replicas; gets traffic once ready;
+ * - `leaving`: being moved off (drain, selector no longer matching): still serves until enough
+ *   serving replicas are ready elsewhere (make-before-break), then removed;
+ * - `lost`: its node has been offline longer than OMNIGATE_REPLACE_AFTER_MS; replaced elsewhere,
+ *   and serving again if the node returns (then the surplus goes, not-ready first).
+ */
+export type ReplicaRole = "serving" | "leaving" | "lost";
+
+export interface Replica {
+  readonly node: string;
+  readonly role: ReplicaRole;
+  /** Unix ms when the model was placed on the node: older replicas are kept over newer ones. */
+  readonly placedAt: number;
+}
+
+/** What the gateway read of a model's files at registration, stored so it is read once. */
+export const ModelEstimate = z.object({
+  /** The commit the model's revision resolved to. */
+  commit: z.string(),
+  /** The files the engine will load (the model's patterns, or the runtime's default pick), with sizes. */
+  files: z.array(z.object({ path: z.string(), size: z.number().nonnegative() })),
+  profile: MemoryProfile,
+});
+export type ModelEstimate = z.infer<typeof ModelEstimate>;
 
 /** An operator's say on a node, kept across gateway restarts and the node's re-registrations. */
 export interface NodeAdminState {
