@@ -22,6 +22,12 @@ const BLOCK = 1024 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 
 /** `transient`: the hub could not answer (unreachable, 5xx, 429); otherwise it answered no. */
+/** What a hub request is about, for its errors: the repo, and the thing read ("file list of org/x"). */
+interface Call {
+  readonly repo: string;
+  readonly what: string;
+}
+
 export class HubReadError extends Error {
   override name = "HubReadError";
   constructor(
@@ -55,7 +61,7 @@ export class HubReader {
   }
 
   async resolveCommit(repo: string, revision: string, signal?: AbortSignal): Promise<string> {
-    const body = await this.#json(`${this.#endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`, `${repo}@${revision}`, signal);
+    const body = await this.#json(`${this.#endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`, { repo, what: `${repo}@${revision}` }, signal);
     const info = RevisionInfo.safeParse(body);
     if (!info.success) throw new HubReadError(`the hub sent no commit hash for ${repo}@${revision}`);
     return info.data.sha;
@@ -65,7 +71,7 @@ export class HubReader {
     const files: HubFile[] = [];
     let url: string | undefined = `${this.#endpoint}/api/models/${repo}/tree/${commit}?recursive=true&expand=false`;
     for (let page = 0; url && page < 10_000; page++) {
-      const { body, link }: { body: unknown; link: string | undefined } = await this.#jsonWithLink(url, `file list of ${repo}`, signal);
+      const { body, link }: { body: unknown; link: string | undefined } = await this.#jsonWithLink(url, { repo, what: `file list of ${repo}` }, signal);
       const entries = z.array(TreeEntry).safeParse(body);
       if (!entries.success) throw new HubReadError(`the hub sent a malformed file list for ${repo}`);
       for (const e of entries.data) {
@@ -81,15 +87,16 @@ export class HubReader {
   /** A GGUF file of the repo as a source of header bytes, read in `Range` blocks on demand. */
   async ggufSource(repo: string, commit: string, path: string, signal?: AbortSignal): Promise<GgufSource> {
     const url = `${this.#endpoint}/${repo}/resolve/${commit}/${path.split("/").map(encodeURIComponent).join("/")}`;
+    const call: Call = { repo, what: path };
     const blocks = new Map<number, Buffer>();
-    const first = await this.#range(url, 0, BLOCK - 1, path, signal);
+    const first = await this.#range(url, 0, BLOCK - 1, call, signal);
     blocks.set(0, first.bytes);
     const size = first.total;
     const block = async (index: number): Promise<Buffer> => {
       let b = blocks.get(index);
       if (!b) {
         if ((index + 1) * BLOCK > MAX_HEADER_BYTES) throw new HubReadError(`the header of ${path} is over ${MAX_HEADER_BYTES / 1024 / 1024} MiB`);
-        b = (await this.#range(url, index * BLOCK, Math.min(size, (index + 1) * BLOCK) - 1, path, signal)).bytes;
+        b = (await this.#range(url, index * BLOCK, Math.min(size, (index + 1) * BLOCK) - 1, call, signal)).bytes;
         blocks.set(index, b);
       }
       return b;
@@ -112,28 +119,28 @@ export class HubReader {
     };
   }
 
-  async #json(url: string, what: string, signal?: AbortSignal): Promise<unknown> {
-    return (await this.#jsonWithLink(url, what, signal)).body;
+  async #json(url: string, call: Call, signal?: AbortSignal): Promise<unknown> {
+    return (await this.#jsonWithLink(url, call, signal)).body;
   }
 
-  async #jsonWithLink(url: string, what: string, signal?: AbortSignal): Promise<{ body: unknown; link: string | undefined }> {
-    const res = await this.#get(url, {}, what, signal);
+  async #jsonWithLink(url: string, call: Call, signal?: AbortSignal): Promise<{ body: unknown; link: string | undefined }> {
+    const res = await this.#get(url, {}, call, signal);
     const text = await res.body.text();
-    if (res.statusCode !== 200) throw statusError(res.statusCode, res.headers["x-error-code"], what, this.token !== undefined);
+    if (res.statusCode !== 200) throw this.#statusError(res.statusCode, res.headers["x-error-code"], call);
     const link = nextLink(String(res.headers.link ?? ""));
     try {
       return { body: JSON.parse(text), link };
     } catch {
-      throw new HubReadError(`the hub sent no JSON for ${what}`);
+      throw new HubReadError(`the hub sent no JSON for ${call.what}`);
     }
   }
 
   /** Bytes [start, end] of `url` and the file's total size; a server that ignores Range is read up to `end` only. */
-  async #range(url: string, start: number, end: number, what: string, signal?: AbortSignal): Promise<{ bytes: Buffer; total: number }> {
-    const res = await this.#get(url, { range: `bytes=${start}-${end}` }, what, signal);
+  async #range(url: string, start: number, end: number, call: Call, signal?: AbortSignal): Promise<{ bytes: Buffer; total: number }> {
+    const res = await this.#get(url, { range: `bytes=${start}-${end}` }, call, signal);
     if (res.statusCode !== 206 && res.statusCode !== 200) {
       await res.body.dump();
-      throw statusError(res.statusCode, res.headers["x-error-code"], what, this.token !== undefined);
+      throw this.#statusError(res.statusCode, res.headers["x-error-code"], call);
     }
     const chunks: Buffer[] = [];
     let got = 0;
@@ -152,7 +159,7 @@ export class HubReader {
   }
 
   /** One GET, following redirects by hand: the token only ever goes to the hub's origin. */
-  async #get(url: string, headers: Record<string, string>, what: string, signal?: AbortSignal) {
+  async #get(url: string, headers: Record<string, string>, call: Call, signal?: AbortSignal) {
     let current = url;
     for (let hop = 0; hop < 6; hop++) {
       const auth = this.token && new URL(current).origin === this.#origin ? { authorization: `Bearer ${this.token}` } : {};
@@ -167,7 +174,7 @@ export class HubReader {
         });
       } catch (err) {
         const e = err as { code?: string; message?: string; cause?: { code?: string } };
-        throw new HubReadError(`cannot reach the hub at ${this.#endpoint} for ${what}: ${e.code ?? e.cause?.code ?? e.message ?? String(err)}`, true);
+        throw new HubReadError(`cannot reach the hub at ${this.#endpoint} for ${call.what}: ${e.code ?? e.cause?.code ?? e.message ?? String(err)}`, true);
       }
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === "string") {
@@ -177,7 +184,38 @@ export class HubReader {
       }
       return res;
     }
-    throw new HubReadError(`too many redirects reading ${what}`);
+    throw new HubReadError(`too many redirects reading ${call.what}`);
+  }
+
+  /** A refusal in the words the agent's hub client uses (X-Error-Code first, as huggingface_hub does). */
+  #statusError(status: number, errorCode: unknown, { repo, what }: Call): HubReadError {
+    const hasToken = this.token !== undefined;
+    const where = this.#endpoint;
+    switch (errorCode) {
+      case "RepoNotFound":
+        return new HubReadError(
+          status === 401 && !hasToken
+            ? `repository '${repo}' not found on ${where}, or it is private: check the name, or set HF_TOKEN on the gateway`
+            : `repository '${repo}' not found on ${where}: check the name${hasToken ? " (and that the gateway's HF_TOKEN can see it)" : ""}`,
+        );
+      case "GatedRepo":
+        return new HubReadError(
+          hasToken
+            ? `repository '${repo}' is gated and the gateway's HF_TOKEN has no access: accept its terms at ${where}/${repo}`
+            : `repository '${repo}' is gated or private: accept its terms at ${where}/${repo} and set HF_TOKEN on the gateway`,
+        );
+      case "RevisionNotFound":
+        return new HubReadError(`revision '${what}' not found: use a branch, tag or commit that exists`);
+      case "EntryNotFound":
+        return new HubReadError(`file '${what}' not found in repository '${repo}'`);
+      default:
+        break;
+    }
+    if (status === 401 || status === 403) {
+      return new HubReadError(`the hub refused ${what} (${status}): ${hasToken ? "the gateway's HF_TOKEN has no access" : "set HF_TOKEN on the gateway for private or gated repos"}`);
+    }
+    if (status === 404) return new HubReadError(`the hub has no ${what} (404)`);
+    return new HubReadError(`the hub answered ${status} for ${what}`, status === 408 || status === 429 || status >= 500);
   }
 }
 
@@ -187,14 +225,4 @@ function nextLink(header: string): string | undefined {
     if (m) return m[1];
   }
   return undefined;
-}
-
-function statusError(status: number, errorCode: unknown, what: string, hasToken: boolean): HubReadError {
-  if (status === 401 || status === 403) {
-    return new HubReadError(
-      `the hub refused ${what} (${status}${errorCode ? ` ${String(errorCode)}` : ""}): ${hasToken ? "the gateway's HF_TOKEN has no access" : "set HF_TOKEN on the gateway for private or gated repos"}`,
-    );
-  }
-  if (status === 404) return new HubReadError(`the hub has no ${what} (404${errorCode ? ` ${String(errorCode)}` : ""})`);
-  return new HubReadError(`the hub answered ${status} for ${what}`, status === 429 || status >= 500);
 }
