@@ -6,7 +6,8 @@
 //     load generator speaking the node protocol (fleet-load.mjs, its own process): heartbeat p50/p99
 //     and the gateway's CPU as a share of one core; beside it the same load against the leanest
 //     Node server that parses each body and answers (bare-heartbeat.mjs): the floor.
-//   node packages/gateway/bench/fleet.mjs [--nodes 5000] [--models 1000] [--measure 20]
+//   node packages/gateway/bench/fleet.mjs [--nodes 5000] [--models 1000] [--measure 20] [--profile DIR]
+// --profile writes the gateway's CPU profile (node --cpu-prof) into DIR, for Chrome DevTools.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -21,6 +22,7 @@ const arg = (name, def) => {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
 const NODES = arg("nodes", 5000), MODELS = arg("models", 1000), MEASURE_S = arg("measure", 20), INTERVAL = 5000;
+const PROFILE_DIR = process.argv.includes("--profile") ? process.argv[process.argv.indexOf("--profile") + 1] : undefined;
 console.log(`command: node packages/gateway/bench/fleet.mjs --nodes ${NODES} --models ${MODELS} --measure ${MEASURE_S}`);
 console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
@@ -92,8 +94,8 @@ async function runLoad(url, token, pid) {
   return { ...result, cpu: share };
 }
 
-function startProcess(file, env, ready) {
-  const child = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+function startProcess(file, env, ready, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((res, rej) => {
     const rl = createInterface({ input: child.stdout });
     rl.on("line", (line) => {
@@ -117,7 +119,7 @@ const gw = await startProcess(join(root, "packages/gateway/dist/main.js"), {
   // No hub here: every model gives its memory, and the estimate's hub reads fail at once.
   HF_ENDPOINT: "http://127.0.0.1:9",
   LOG_LEVEL: "warn",
-}, /listening on (http:\S+)/);
+}, /listening on (http:\S+)/, PROFILE_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] : []);
 let gateway, floor;
 try {
   for (let i = 0; i < 100; i++) {
@@ -130,7 +132,10 @@ try {
   }
   gateway = await runLoad(gw.url, nodeToken, gw.child.pid);
 } finally {
+  // Waited for: a profile is written as the gateway exits.
+  const exited = new Promise((r) => gw.child.once("exit", r));
   gw.child.kill("SIGTERM");
+  await exited;
   rmSync(dataDir, { recursive: true, force: true });
 }
 const bare = await startProcess(join(here, "bare-heartbeat.mjs"), {}, /listening (http:\S+)/);

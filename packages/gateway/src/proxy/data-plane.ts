@@ -109,16 +109,24 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const respond = errorResponder({ log, limits: { who: "the gateway", ...limits } });
 
   // A node registered, reported or went offline: waiters re-check, pools of vanished agents close.
-  // Pools are re-checked only when some node's address changed (a registration), not on every
-  // heartbeat: that scan is O(nodes), and a fleet of thousands heartbeats a thousand times a second.
-  const origins = new Map<string, string>();
+  // Only an address that changed (or a node forgotten) rescans the nodes: a fleet of thousands
+  // heartbeats a thousand times a second, and registers all at once after a gateway restart. A new
+  // node needs nothing here: its pool opens on its first request.
+  const urls = new Map<string, string>();
   const onChange = (entry: NodeEntry): void => {
     queues.drainAll();
-    const origin = agentAddress(entry).origin;
-    if (origins.get(entry.runtimeId) === origin && origins.size === nodes.size) return;
-    origins.clear();
-    for (const n of nodes.list()) origins.set(n.runtimeId, agentAddress(n).origin);
-    pools.retain(new Set(origins.values()));
+    const url = entry.registration.agent_url;
+    const known = urls.get(entry.runtimeId);
+    if (known === url && urls.size === nodes.size) return;
+    urls.set(entry.runtimeId, url);
+    if (known === undefined && urls.size === nodes.size) return;
+    urls.clear();
+    const origins = new Set<string>();
+    for (const n of nodes.list()) {
+      urls.set(n.runtimeId, n.registration.agent_url);
+      origins.add(agentAddress(n).origin);
+    }
+    pools.retain(origins);
   };
   nodes.on("change", onChange);
 
