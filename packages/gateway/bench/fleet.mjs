@@ -10,10 +10,11 @@
 // --profile writes the gateway's CPU profile (node --cpu-prof) into DIR, for Chrome DevTools.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { writeBenchSection } from "../../node-agent/bench/bench-section.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
@@ -23,8 +24,10 @@ const arg = (name, def) => {
 };
 const NODES = arg("nodes", 5000), MODELS = arg("models", 1000), MEASURE_S = arg("measure", 20), INTERVAL = 5000;
 const PROFILE_DIR = process.argv.includes("--profile") ? process.argv[process.argv.indexOf("--profile") + 1] : undefined;
-console.log(`command: node packages/gateway/bench/fleet.mjs --nodes ${NODES} --models ${MODELS} --measure ${MEASURE_S}`);
-console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+const COMMAND = `node packages/gateway/bench/fleet.mjs --nodes ${NODES} --models ${MODELS} --measure ${MEASURE_S}`;
+const loadBefore = loadavg().map((l) => l.toFixed(2)).join(" ");
+console.log(`command: ${COMMAND}`);
+console.log(`load average before: ${loadBefore}`);
 
 // 1. Placement alone.
 const { computePlacement } = await import(join(root, "packages/gateway/dist/placement/compute-placement.js"));
@@ -71,7 +74,8 @@ for (let run = 0; run < 3; run++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const placed = [...first.placement.values()].reduce((s, r) => s + r.length, 0);
-console.log(`placement, ${MODELS} models on ${NODES} nodes (${placed} replicas placed, ${first.errors.size} models short): first ${median(timings).toFixed(0)} ms, recompute unchanged ${median(stable).toFixed(0)} ms (median of 3; goal ≤ 1000 ms)`);
+const placementLine = `placement, ${MODELS} models on ${NODES} nodes (${placed} replicas placed, ${first.errors.size} models short): first ${median(timings).toFixed(0)} ms, recompute unchanged ${median(stable).toFixed(0)} ms (median of 3; goal ≤ 1000 ms)`;
+console.log(placementLine);
 
 // 2. Heartbeats: the gateway, then the floor.
 function cpuSeconds(pid) {
@@ -145,8 +149,23 @@ try {
   bare.child.kill("SIGTERM");
 }
 const rate = (r) => (r.sent / MEASURE_S).toFixed(0);
-console.log(`heartbeats, ${NODES} nodes every ${INTERVAL / 1000} s, ${MEASURE_S} s measured (100 models placed):`);
-console.log(`  gateway: ${rate(gateway)}/s, ${gateway.errors} errors, p50 ${gateway.p50.toFixed(2)} ms, p99 ${gateway.p99.toFixed(2)} ms, CPU ${(gateway.cpu * 100).toFixed(1)} % of one core (goals: p99 ≤ 20 ms, CPU ≤ 50 %)`);
-console.log(`  floor (bare Node server parsing each body): ${rate(floor)}/s, p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms, CPU ${(floor.cpu * 100).toFixed(1)} %`);
-console.log(`  ratio gateway / floor: CPU ×${(gateway.cpu / Math.max(1e-9, floor.cpu)).toFixed(2)}, p99 ×${(gateway.p99 / Math.max(1e-9, floor.p99)).toFixed(2)}`);
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+const loadAfter = loadavg().map((l) => l.toFixed(2)).join(" ");
+const lines = [
+  `- ${placementLine}`,
+  `- heartbeats, ${NODES} nodes every ${INTERVAL / 1000} s, ${MEASURE_S} s measured (100 models placed):`,
+  `  - **gateway**: ${rate(gateway)}/s, ${gateway.errors} errors, p50 ${gateway.p50.toFixed(2)} ms, p99 ${gateway.p99.toFixed(2)} ms, CPU ${(gateway.cpu * 100).toFixed(1)} % of one core (goals: p99 ≤ 20 ms, CPU ≤ 50 %)`,
+  `  - **floor** (a bare Node server parsing each body): ${rate(floor)}/s, p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms, CPU ${(floor.cpu * 100).toFixed(1)} %`,
+  `  - **ratio gateway / floor**: CPU ×${(gateway.cpu / Math.max(1e-9, floor.cpu)).toFixed(2)}, p99 ×${(gateway.p99 / Math.max(1e-9, floor.p99)).toFixed(2)}`,
+  `- load average: ${loadBefore} before, ${loadAfter} after; ${cpus().length} cores shared with whatever else runs; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+];
+console.log(["", ...lines].join("\n"));
+await writeBenchSection(root, "Fleet (issue 9)", {
+  intro: [
+    "`pnpm bench:fleet` (packages/gateway/bench/fleet.mjs). Placement computed for a fleet, then one gateway",
+    "holding a fleet of simulated nodes that heartbeat every 5 s over real HTTP (bench/fleet-load.mjs, its",
+    "own process, speaking the node protocol as the agent does: desired_version sent back), side by side",
+    "with the same load against the floor, the leanest Node server that parses each body (bench/bare-heartbeat.mjs).",
+  ],
+  lines,
+  commands: [COMMAND],
+});
