@@ -113,6 +113,42 @@ describe("omnigate CLI", () => {
     expect(JSON.parse((await cliDone(["models", "ls", "--json"], env)).stdout)).toEqual([]);
   });
 
+  it("nodes cordon / uncordon / drain --wait: the replica moves make-before-break, the command waits for it", async () => {
+    const { gw, nodeToken, env } = await setup();
+    const a = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
+    const b = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
+    for (const n of [a, b]) {
+      await n.register();
+      await n.heartbeat();
+    }
+    const short = (n: FakeNode) => n.runtimeId.slice(0, 8);
+    // Both nodes are called fake-gpu-box: a hostname that names two nodes is refused.
+    const ambiguous = await cliDone(["nodes", "cordon", "fake-gpu-box"], env);
+    expect([ambiguous.code, ambiguous.stderr]).toEqual([1, expect.stringContaining("matches several nodes")]);
+    const unknown = await cliDone(["nodes", "drain", "00000000-0000-4000-8000-000000000000"], env);
+    expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining("No node '00000000-0000-4000-8000-000000000000' is registered")]);
+
+    // Cordoned, b takes no placement: the model goes to a.
+    expect((await cliDone(["nodes", "cordon", short(b)], env)).stdout.trim()).toBe(`${short(b)} fake-gpu-box: cordoned`);
+    expect((await cliDone(["models", "add", "org/m", "--name", "m", "--file", "m.gguf", "--memory-mib", "100"], env)).code).toBe(0);
+    const placedOn = async () => ((await gw.call("GET", "/v1/models/m", gw.adminKey)).body.nodes as Array<{ runtime_id: string; ready: boolean }>);
+    expect((await placedOn()).map((n) => n.runtime_id)).toEqual([a.runtimeId]);
+    expect((await cliDone(["nodes", "uncordon", short(b)], env)).stdout.trim()).toBe(`${short(b)} fake-gpu-box: in service`);
+    await a.heartbeat([{ name: "m", state: "ready" }]);
+
+    // Drain a: the replacement goes to b; a keeps its copy until b reports ready.
+    const drain = cli(["nodes", "drain", short(a), "--wait", "--timeout", "30"], env);
+    await waitFor(async () => (await placedOn()).some((n) => n.runtime_id === b.runtimeId), { what: "the replacement placed on b" });
+    await waitFor(() => drain.stdout.includes("draining fake-gpu-box: m"), { what: "the draining line" });
+    expect((await placedOn()).find((n) => n.runtime_id === a.runtimeId)).toMatchObject({ ready: true, leaving: true });
+    expect(drain.running).toBe(true);
+    await b.heartbeat([{ name: "m", state: "ready" }]);
+    expect((await drain.result()).code).toBe(0);
+    expect(drain.stdout).toContain(`${short(a)} fake-gpu-box: drained`);
+    expect((await placedOn()).map((n) => n.runtime_id)).toEqual([b.runtimeId]);
+    expect((await a.heartbeat()).body.models).toEqual([]);
+  });
+
   it("keys create / ls / revoke; a revoked key stops working", async () => {
     const { gw, env } = await setup();
     const created = await cliDone(["keys", "create", "ci-bot", "--json"], env);

@@ -85,6 +85,6 @@ export class AdminClient {
 }
 
 /** A model name in a URL path: each `/`-separated part encoded, the slashes kept. */
-export function modelPath(name: string): string {
-  return `/v1/models/${name.split("/").map(encodeURIComponent).join("/")}`;
+export function modelPath(name: string, under = "/v1/models"): string {
+  return `${under}/${name.split("/").map(encodeURIComponent).join("/")}`;
 }

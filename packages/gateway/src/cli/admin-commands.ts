@@ -46,29 +46,36 @@ function registerNodeActions(nodes: Command, context: (cmd: Command) => CommandC
     drain: "cordon, then move every replica elsewhere: each replacement is ready before the node's copy goes",
   } as const;
   for (const [action, description] of Object.entries(actions) as Array<[keyof typeof actions, string]>) {
-    nodes
+    const command = nodes
       .command(action)
       .description(description)
-      .argument("<id>", "runtime id (or its first characters, as 'nodes ls' shows them)")
-      .option("--wait", action === "drain" ? "wait until no model is placed on the node any more" : "no-op (kept for symmetry)")
-      .option("--timeout <seconds>", "with --wait: give up after this long", positiveNumber, 3600)
-      .action(async (id: string, opts: NodeActionOptions, cmd: Command) => {
-        const ctx = context(cmd);
-        const runtimeId = await resolveNodeId(ctx, id);
-        let node = await ctx.client.call<NodeView>("POST", `/api/nodes/${encodeURIComponent(runtimeId)}/${action}`);
-        if (action === "drain" && opts.wait) {
-          const deadline = Date.now() + opts.timeout * 1000;
-          while (node.placed_models.length > 0) {
-            if (Date.now() > deadline) throw new CliError(`${node.hostname} still serves ${node.placed_models.join(", ")} after ${opts.timeout} s; GET /v1/models shows why`);
-            if (!ctx.json) ctx.print(`draining ${node.hostname}: ${node.placed_models.join(", ")}`);
-            await new Promise((r) => setTimeout(r, 1000));
-            node = (await ctx.client.call<NodeView[]>("GET", "/api/nodes")).find((n) => n.runtime_id === runtimeId) ?? node;
-          }
+      .argument("<id>", "runtime id (or its first characters, as 'nodes ls' shows them), or hostname");
+    // Only a drain takes time: its replacements download and start before the node's copies go.
+    if (action === "drain") {
+      command
+        .option("--wait", "wait until no model is placed on the node any more")
+        .option("--timeout <seconds>", "with --wait: give up after this long", positiveNumber, 3600);
+    }
+    command.action(async (id: string, opts: NodeActionOptions, cmd: Command) => {
+      const ctx = context(cmd);
+      const runtimeId = await resolveNodeId(ctx, id);
+      let node = await ctx.client.call<NodeView>("POST", `/api/nodes/${encodeURIComponent(runtimeId)}/${action}`);
+      if (action === "drain" && opts.wait) {
+        const deadline = Date.now() + opts.timeout * 1000;
+        let shown = "";
+        while (node.placed_models.length > 0) {
+          if (Date.now() > deadline) throw new CliError(`${node.hostname} still serves ${node.placed_models.join(", ")} after ${opts.timeout} s; GET /v1/models shows why`);
+          const line = `draining ${node.hostname}: ${node.placed_models.join(", ")}`;
+          if (!ctx.json && line !== shown) ctx.print(line);
+          shown = line;
+          await new Promise((r) => setTimeout(r, 1000));
+          node = (await ctx.client.call<NodeView[]>("GET", "/api/nodes")).find((n) => n.runtime_id === runtimeId) ?? node;
         }
-        if (ctx.json) return ctx.printJson(node);
-        const state = node.draining ? (node.placed_models.length ? `draining (${node.placed_models.join(", ")})` : "drained") : node.cordoned ? "cordoned" : "in service";
-        ctx.print(`${shortId(node.runtime_id)} ${node.hostname}: ${state}`);
-      });
+      }
+      if (ctx.json) return ctx.printJson(node);
+      const state = node.draining ? (node.placed_models.length ? `draining (${node.placed_models.join(", ")})` : "drained") : node.cordoned ? "cordoned" : "in service";
+      ctx.print(`${shortId(node.runtime_id)} ${node.hostname}: ${state}`);
+    });
   }
 }
 

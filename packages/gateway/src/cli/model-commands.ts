@@ -96,7 +96,7 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
     .argument("<replicas>", 'a count 0–1000, or "all"')
     .action(async (name: string, replicas: string, _opts: unknown, cmd: Command) => {
       const ctx = context(cmd);
-      const record = await ctx.client.call<ModelRecord>("PATCH", `/api/models/${name.split("/").map(encodeURIComponent).join("/")}`, { replicas: replicasArg(replicas) });
+      const record = await ctx.client.call<ModelRecord>("PATCH", modelPath(name, "/api/models"), { replicas: replicasArg(replicas) });
       if (ctx.json) return ctx.printJson(record);
       ctx.print(`${record.name}: ${record.replicas} replica${record.replicas === 1 ? "" : "s"}`);
     });
