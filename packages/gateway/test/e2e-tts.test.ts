@@ -4,17 +4,16 @@
 // cache, its engine started, and /v1/audio/speech answers real synthesized audio.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import OpenAI from "openai";
-import { findOnPath } from "../../node-agent/src/engines/binary.js";
 import { measurePcm16, measureWav } from "@omnigate/testkit/audio";
 import { startAgent, startGateway, type AgentProcess } from "@omnigate/testkit/cluster";
 import { GatewayApi } from "@omnigate/testkit/gateway-api";
 import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
-import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { standInEngineEnv, onPath } from "@omnigate/testkit/stand-ins";
 import { TINY_VOICE, tinyPiperFiles, toneHz } from "@omnigate/testkit/tiny-piper-voice";
 import { waitFor } from "@omnigate/testkit/wait";
 
-const ffmpeg = await findOnPath(["ffmpeg"]);
+const ffmpeg = await onPath("ffmpeg");
 const REPO = "omnigate-tests/tiny-piper-voice";
 const VOICES = { alloy: 0, echo: 3 };
 const TEXT = "hello from the gateway";

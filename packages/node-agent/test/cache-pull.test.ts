@@ -127,6 +127,21 @@ describe("pull: layout and selection", () => {
     expect(await readFile(join(model.snapshotDir, "config.json"), "utf8")).toBe('{"arch":"llama"}');
   });
 
+  it("takes an absolute redirect, even to the hub's own host, as where the bytes are: a mirror serving LFS itself", async () => {
+    const token = "hf_testtoken_1234567890";
+    const hub = await scope.hub({ token, lfsFrom: "hub", repos: { "org/mirrored": { private: true, revisions: { main: { files } } } } });
+    const model = await scope.cache(hub, await scope.tempDir(), { token }).pull({ repo: "org/mirrored", revision: "main", files: [] });
+    for (const [path, content] of Object.entries(files)) {
+      expect(await readFile(join(model.snapshotDir, path)), path).toEqual(Buffer.isBuffer(content) ? content : Buffer.from(content as string));
+    }
+    // The HEAD was answered by its 302 (not followed), the bytes came from the Location it named,
+    // on the hub's own host: so with the token.
+    const lfs = hub.log.filter((e) => e.stage === "bytes" && e.server === "hub" && e.sha256);
+    expect(lfs.length).toBeGreaterThan(0);
+    expect(lfs.every((e) => e.method === "GET" && e.auth)).toBe(true);
+    expect(hub.log.filter((e) => e.server === "cdn")).toEqual([]);
+  });
+
   it("pulls by commit hash and by a tag, both in one cache", async () => {
     const hub = await scope.hub({ repos: { "org/r": { revisions: { main: { files: { "a.txt": "one" } }, "v1.0": { files: { "a.txt": "zero" } } } } } });
     const cache = scope.cache(hub, await scope.tempDir());

@@ -1,10 +1,12 @@
 // The agent's one entrance for inference over real HTTP: its listener (api/listener.ts, as agent.ts
 // starts it) hands the nine exact endpoint paths to the data plane after the node-secret check, and
 // everything else to the app. Each kind of request gets its own answer in the OpenAI error shape.
+import OpenAI, { APIError, toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestScope } from "@omnigate/testkit/scope";
+import { rawUpload, tricklingFetch } from "@omnigate/testkit/slow-upload";
 import type { EngineModelServer } from "../src/supervisor/engine-model-server.js";
-import { AGENT_AUTH, StateLog, cachedModel, modelRecord, standinModelServer, startApp } from "./helpers/engine-harness.js";
+import { AGENT_AUTH, NODE_SECRET, StateLog, cachedModel, modelRecord, standinModelServer, startApp } from "./helpers/engine-harness.js";
 
 const scope = new TestScope();
 let server: EngineModelServer;
@@ -70,5 +72,35 @@ describe("agent listener: the data plane's one entrance", () => {
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("missing_api_key");
     expect(await ask("/v1/chat/completions", undefined, {}, "GET")).toMatchObject({ status: 404, code: "not_found" });
+  });
+});
+
+describe("agent listener: refusing a body that is still coming", () => {
+  // Far beyond the limits (2 KiB JSON, 4 KiB per file): a client still sending must read the answer.
+  const BIG = 2 * 1024 * 1024;
+
+  it("lets a client that keeps sending finish and read the 413 or 401, with the request id, on a connection that stays usable", async () => {
+    for (const [headers, chunked, status] of [
+      [{ ...AGENT_AUTH, "content-type": "application/json" }, false, 413],
+      [{ ...AGENT_AUTH, "content-type": "application/json" }, true, 413],
+      [{ "content-type": "application/json", "x-request-id": "gw-req-1" }, false, 401],
+    ] as const) {
+      const result = await rawUpload(url, { path: "/v1/chat/completions", headers, bodyBytes: BIG, chunked, followUp: "/healthz" });
+      expect({ status, writeError: result.writeError }).toEqual({ status, writeError: undefined });
+      expect(result.received).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(result.received).toMatch(/x-request-id: \S+/i);
+      expect(result.reused).toBe(true);
+    }
+  });
+
+  it("answers the openai client 413 for a chat and an upload over the node's limits, not a connection error", async () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: NODE_SECRET, maxRetries: 0, fetch: tricklingFetch().fetch });
+    const chatError = await client.chat.completions.create({ model: "chat-model", messages: [{ role: "user", content: "x".repeat(BIG) }] }).catch((e: unknown) => e);
+    expect(chatError).toBeInstanceOf(APIError);
+    expect([(chatError as APIError).status, (chatError as APIError).code]).toEqual([413, "payload_too_large"]);
+    const file = await toFile(Buffer.alloc(BIG, 1), "long.wav", { type: "audio/wav" });
+    const uploadError = await client.audio.transcriptions.create({ model: "chat-model", file }).catch((e: unknown) => e);
+    expect(uploadError).toBeInstanceOf(APIError);
+    expect([(uploadError as APIError).status, (uploadError as APIError).code]).toEqual([413, "payload_too_large"]);
   });
 });

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { ApiError } from "@omnigate/shared/errors";
 import { bodyError, type BodyLimitsInfo } from "./body-errors.js";
+import { lingerOnUnreadBody } from "./linger.js";
 import type { Logger } from "./logger.js";
 
 /**
@@ -17,13 +18,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 /**
  * An ApiError as its status, headers and OpenAI body. Once the answer has begun nothing can be said
- * any more: the connection is cut, so the client sees a broken answer rather than a short one.
+ * any more: the connection is cut, so the client sees a broken answer rather than a short one. A
+ * refusal that comes before the request's body was read lingers on it (linger.ts), so a client
+ * still sending reads the answer instead of a reset.
  */
 export function sendApiError(res: ServerResponse, error: ApiError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
+  lingerOnUnreadBody(res);
   for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);
   sendJson(res, error.status, error.body());
 }

@@ -3,7 +3,9 @@
  * packages/testkit/engines (mode 755, `#!/usr/bin/env node`), configured directly as the agent's
  * OMNIGATE_*_BIN so the supervisor's orphan reaping recognises them by their command line.
  */
-import { join } from "node:path";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import { delimiter, join } from "node:path";
 import { REPO_ROOT } from "./cluster.js";
 
 export const ENGINE_FIXTURES = join(REPO_ROOT, "packages/testkit/engines");
@@ -39,4 +41,18 @@ export function standInEngineEnv(variables: readonly EngineVariable[] = ["OMNIGA
   // The stand-ins' STANDIN_* knobs reach the engines through the agent's env allow-list.
   env.OMNIGATE_ENGINE_ENV_PASS = "STANDIN_*";
   return env;
+}
+
+/** A real program on PATH (ffmpeg, an engine), for suites that use it when it is installed. */
+export async function onPath(name: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
 }

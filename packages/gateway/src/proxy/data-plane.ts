@@ -182,8 +182,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     res.setHeader("X-Request-Id", id);
     const denied = authorize(req);
     if (denied) {
-      // The body is not wanted: drop it so the connection stays usable for the next request.
-      req.resume();
+      // The body is not wanted: the answer drops it, bounded (a lingering close).
       respond(res, denied);
       return true;
     }

@@ -10,29 +10,8 @@ export interface BodyLimit {
   readonly variable: string;
 }
 
-function tooLarge(bound: BodyLimit, closeConnection = false): ApiError {
-  // A body too big to drain is left unread: that connection cannot be reused.
-  return payloadTooLarge(bound.what, bound.limit, { who: "the gateway" }, bound.variable, closeConnection ? { Connection: "close" } : {});
-}
-
-/**
- * How much of an over-limit body is read and dropped after the 413, so a client still sending gets
- * the 413 instead of a reset (closing a socket with unread data makes the kernel send RST). Beyond
- * this the socket is cut: a hostile client cannot make the gateway read forever.
- */
-function drainAllowance(limit: number): number {
-  return Math.max(limit, 1024 * 1024);
-}
-
-/** Reads and drops the rest of the body, cutting the connection past the allowance. */
-function drain(req: IncomingMessage, allowance: number): void {
-  let dropped = 0;
-  req.on("data", (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > allowance) req.socket.destroy();
-  });
-  req.on("error", () => {});
-  req.resume();
+function tooLarge(bound: BodyLimit): ApiError {
+  return payloadTooLarge(bound.what, bound.limit, { who: "the gateway" }, bound.variable);
 }
 
 /** The client went away before its body arrived: nobody to answer. */
@@ -47,16 +26,13 @@ export class ClientGoneError extends Error {
  * The whole request body as one Buffer, at most `limit` bytes. The body is kept (not streamed
  * through) because the model name may come last and a failover re-sends it to another node.
  * A Content-Length over the limit is refused before a byte is read. Every byte kept is counted in
- * `account` (the gateway-wide budget); a body the budget cannot take is refused with a 429.
+ * `account` (the gateway-wide budget); a body the budget cannot take is refused with a 429. A
+ * refused body is left paused: the error answer drops the rest of it (a lingering close).
  */
 export function readBody(req: IncomingMessage, bound: BodyLimit, account?: BodyAccount): Promise<Buffer> {
   const { limit } = bound;
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limit) {
-    const tooBigToDrain = Number(declared) - limit > drainAllowance(limit);
-    if (!tooBigToDrain) drain(req, drainAllowance(limit));
-    return Promise.reject(tooLarge(bound, tooBigToDrain));
-  }
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(bound));
   return new Promise<Buffer>((resolve, reject) => {
     let first: Buffer | undefined;
     let chunks: Buffer[] | undefined;
@@ -69,9 +45,9 @@ export function readBody(req: IncomingMessage, bound: BodyLimit, account?: BodyA
     };
     const refuse = (err: Error) => {
       cleanup();
+      req.pause();
       first = undefined;
       chunks = undefined;
-      drain(req, drainAllowance(limit));
       reject(err);
     };
     const onData = (chunk: Buffer) => {

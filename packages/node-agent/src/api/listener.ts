@@ -34,8 +34,7 @@ export function createAgentServer(deps: AgentServerDeps): Server {
     res.setHeader("X-Request-Id", requestIdOf(req));
     const denial = auth.check(req);
     if (denial) {
-      // The body is not wanted: drop it so the connection stays usable for the next request.
-      req.resume();
+      // The body is not wanted: the answer drops it, bounded (a lingering close).
       sendApiError(res, denial);
       return;
     }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import express from "express";
 import multer from "multer";
 import { ApiError } from "@omnigate/shared/errors";
+import { payloadTooLarge } from "@omnigate/server-kit/body-errors";
 import type { UploadedFile } from "../engines/types.js";
 
 export interface BodyLimits {
@@ -40,6 +41,12 @@ export function jsonParser(limits: BodyLimits): BodyParser {
     },
   }) as unknown as BodyParser;
   return (req, res, next) => {
+    // body-parser would read all of a body over the limit before it refuses it: refuse it at once
+    // and let the answer drop the rest, bounded.
+    if (Number(req.headers["content-length"]) > limits.maxBodyBytes) {
+      next(payloadTooLarge("JSON body", limits.maxBodyBytes, { who: "this node" }, "OMNIGATE_MAX_BODY_BYTES"));
+      return;
+    }
     const type = req.headers["content-type"];
     if (type !== undefined && !/json/i.test(type)) {
       next(new ApiError("unsupported_media_type", `This endpoint takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`));

@@ -67,9 +67,10 @@ const encodePath = (path: string): string => path.split("/").map(encodeURICompon
 
 /**
  * Hub control-plane calls (revision info, tree listing, HEAD metadata) over axios; the downloads
- * themselves are hub-download.ts.
- * Redirects are followed by hand: only to the hub's own origin carry the token, and a HEAD's
- * cross-origin Location is returned as where the bytes live.
+ * themselves are hub-download.ts. Redirects are followed by hand, and the token goes to the hub's
+ * own origin only. A HEAD on /resolve follows relative redirects alone (a renamed repo), as
+ * huggingface_hub does: an absolute Location is where the file's bytes are, even on the hub's own
+ * host (a mirror serving LFS files itself).
  */
 export class HubClient {
   readonly endpoint: string;
@@ -154,7 +155,7 @@ export class HubClient {
     const ctx: CallContext = { what: `metadata of ${repo}/${path}`, repo, revision, path, kind: "resolve" };
     const url = `${this.endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${encodePath(path)}`;
     return this.call(ctx, signal, async () => {
-      const res = await this.send("HEAD", url, "text", signal);
+      const res = await this.send("HEAD", url, "text", signal, "relative");
       const redirect = res.status >= 300 && res.status < 400;
       if (res.status !== 200 && !redirect) return this.classify(res, ctx);
       const h = res.headers as Record<string, string | undefined>;
@@ -203,19 +204,34 @@ export class HubClient {
     return this.send("GET", url, responseType, signal);
   }
 
-  /** One request, following redirects within the hub's origin (renamed repos); others are returned. */
-  private async send(method: "GET" | "HEAD", url: string, responseType: "json" | "text", signal?: AbortSignal): Promise<AxiosResponse> {
+  /**
+   * One request, following redirects the hub means for the same resource (renamed repos): every one
+   * to its own origin (`same-origin`), or only the relative ones (`relative`). Others are returned.
+   */
+  private async send(
+    method: "GET" | "HEAD",
+    url: string,
+    responseType: "json" | "text",
+    signal?: AbortSignal,
+    follow: "same-origin" | "relative" = "same-origin",
+  ): Promise<AxiosResponse> {
     let current = url;
     for (let hop = 0; ; hop++) {
       const res = await this.http.request({ method, url: current, responseType, signal, headers: this.authHeaders(current) });
       const location = res.headers["location"] as string | undefined;
       if (res.status < 300 || res.status >= 400 || !location || hop >= 5) return res;
+      if (follow === "relative" && !isRelative(location)) return res;
       const next = new URL(location, current);
       if (next.origin !== this.origin) return res;
       this.log.debug({ from: current, to: next.href }, "hub redirect");
       current = next.href;
     }
   }
+}
+
+/** A Location with no scheme and no host (`/org/new-name/resolve/…`): RFC 9110 allows it relative. */
+function isRelative(location: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:/i.test(location) && !location.startsWith("//");
 }
 
 function bad<T>(message: string): Attempt<T> {
