@@ -87,6 +87,41 @@ describe("HeartbeatLoop", () => {
     expect(gateway.maxInFlight).toBe(1);
   });
 
+  it("sends back the desired_version it applied; an answer without models keeps the set it holds", async () => {
+    gateway = await ScriptedGateway.start();
+    const interval = 30;
+    const answer = (body: Record<string, unknown>) => ({ status: 200, body: { heartbeat_interval_ms: interval, ...body } });
+    const model = (name: string): ModelRecord => ({
+      name,
+      repo: `org/${name}`,
+      revision: "main",
+      files: [],
+      runtime: "llama_cpp",
+      kind: "llm",
+      capabilities: ["chat"],
+      options: {},
+      created_at: 1,
+      replicas: 1,
+      node_selector: {},
+      placement_policy: "spread",
+    });
+    gateway.heartbeatScript.push(
+      answer({ models: [model("a")], desired_version: "boot-1" }),
+      answer({ desired_version: "boot-1" }),
+      answer({ models: [model("b")], desired_version: "boot-2" }),
+      errorAnswer(404, "node_not_found"),
+    );
+    const h = makeLoop(gateway.url);
+    h.loop.start();
+    await waitFor(() => gateway!.seen("heartbeat").length >= 5, { what: "five heartbeats" });
+    const versions = gateway.seen("heartbeat").map((b) => b.body.desired_version);
+    // Nothing before the first set; then the version of the set applied; none again after registering anew.
+    expect(versions.slice(0, 5)).toEqual([undefined, "boot-1", "boot-1", "boot-2", undefined]);
+    // The answer that left the set out handed nothing over.
+    expect(h.desired.slice(0, 2).map((d) => d.models.map((m) => m.name))).toEqual([["a"], ["b"]]);
+    expect(gateway.seen("register")).toHaveLength(2);
+  });
+
   it("coalesces a burst of nudges into one heartbeat queued behind the one in flight", async () => {
     gateway = await ScriptedGateway.start();
     const h = makeLoop(gateway.url);

@@ -65,8 +65,8 @@ export function createLlamaCppAdapter(config: EngineConfig): EngineAdapter {
       const mmproj = filesMatching(files, /mmproj.*\.gguf$/i)[0];
       const extra = extraArgs(config.OMNIGATE_LLAMA_ARGS, "OMNIGATE_LLAMA_ARGS", model);
       // llama-server's own default context is the model's training context (often 128k: tens of GiB
-      // of KV cache). The gateway's memory estimate assumes DEFAULT_LLAMA_CTX_SIZE unless the args
-      // set one, so it is passed explicitly — first, so any -c in the args wins, as it does there.
+      // of KV cache). The gateway's memory estimate assumes DEFAULT_LLAMA_CTX_SIZE unless the node's
+      // or the model's arguments set one, so the agent passes that default itself.
       const context = extra.some((a) => a === "-c" || a === "--ctx-size" || a.startsWith("--ctx-size=")) ? [] : ["-c", String(DEFAULT_LLAMA_CTX_SIZE)];
       return {
         kind: "server",
