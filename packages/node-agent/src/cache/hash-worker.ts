@@ -80,6 +80,9 @@ parentPort.on("message", (m) => {
 });
 `;
 
+/** The hashing thread hears of a job's growth in steps of at least this much. */
+const ADVANCE_STEP = 8 << 20;
+
 type Reply = { op: "digest"; id: number; bytes: number; digest: string } | { op: "failed"; id: number; message: string; code?: string };
 
 /** One file being hashed by the worker. */
@@ -122,7 +125,8 @@ export class HashWorker {
     worker.postMessage({ op: "open", id, path, kind, size });
     return {
       advance: (to) => {
-        if (done || to <= posted) return;
+        // In steps (a message each), and the end: the thread reads 4 MiB at a time anyway.
+        if (done || to <= posted || (to < posted + ADVANCE_STEP && to < size)) return;
         posted = to;
         worker.postMessage({ op: "advance", id, to });
       },
