@@ -72,6 +72,10 @@ describe("pnpm agent pull / verify / rm", () => {
     const badEnv = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CONCURRENCY: "zero" }).result();
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain("OMNIGATE_DOWNLOAD_CONCURRENCY");
+    const badChunk = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CHUNK_BYTES: "1000", OMNIGATE_DOWNLOAD_CONNECTIONS: "0" }).done;
+    expect(badChunk.code).toBe(2);
+    expect(badChunk.stderr).toContain("OMNIGATE_DOWNLOAD_CHUNK_BYTES");
+    expect(badChunk.stderr).toContain("OMNIGATE_DOWNLOAD_CONNECTIONS");
   });
 
   it("reads the token from $HF_HOME/token and sends it to the hub only", async () => {

@@ -121,6 +121,28 @@ describe("parallel ranges", () => {
     expect(gets(hub).map((e) => [e.range, e.status])).toEqual([[`bytes=0-${CHUNK - 1}`, 200], [null, 200]]);
   });
 
+  it("a server that stops honouring Range on a resume: the chunks past the prefix go, one stream from there", async () => {
+    const { hub, cache, map } = await setup({ connectionBytesPerSec: 1_000_000 });
+    const controller = new AbortController();
+    const first = cache.pull(ref(["big.bin"]), { signal: controller.signal });
+    await waitFor("a third of the file served", () => hub.served({ path: "big.bin" }).bytes > big.length / 3 || undefined);
+    controller.abort();
+    await expect(first).rejects.toMatchObject({ name: "AbortError" });
+    const { written } = JSON.parse(await readFile(map, "utf8")) as { written: Array<[number, number]> };
+    const prefix = written[0]![0] === 0 ? written[0]![1] : 0;
+    expect(prefix).toBeGreaterThan(0);
+
+    hub.clearLog();
+    hub.setLimits({ connectionBytesPerSec: 0 });
+    hub.addRule({ stage: "bytes", path: "big.bin", ignoreRange: true });
+    const model = await cache.pull(ref(["big.bin"]));
+    expect((await readFile(join(model.snapshotDir, "big.bin"))).equals(big)).toBe(true);
+    const g = gets(hub).map((e) => [e.range, e.status]);
+    // Probe refused with the whole file; the stream resumes at the prefix, gets 200, takes it all.
+    expect(g).toEqual([[expect.stringMatching(/^bytes=\d+-\d+$/), 200], [`bytes=${prefix}-`, 200]]);
+    await expect(stat(map)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("an ETag that changes mid-download restarts the file", async () => {
     const { hub, cache } = await setup({ connectionBytesPerSec: 2_000_000 });
     hub.addRule({ stage: "bytes", path: "big.bin", covers: 9 * CHUNK, etag: '"replaced"', times: 1 });

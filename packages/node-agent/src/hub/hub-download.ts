@@ -62,7 +62,10 @@ export interface DownloadRequest {
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
 
 /**
- * Streams file bytes into a sink, resuming with `Range` after drops and stalls.
+ * Streams file bytes into a sink: the rest of a file, or one range of it (a lane of a parallel
+ * download), resuming with `Range` after drops and stalls. Every answer's ETag is checked against
+ * the one the bytes so far came with; a CDN refusing a signed URL is reported as such, for the
+ * caller to ask the hub for a fresh one.
  *
  * axios (node:http underneath), as for the other hub calls. undici was measured too: draining
  * 256 MiB from a local server, node:http used ~1.1 s CPU/GiB and 86 MB peak RSS against undici's
