@@ -57,7 +57,7 @@ export async function runRanges(mode, url, file) {
   const written = new RangeSet();
   const worker = mode === "ranges+worker" ? new HashWorker() : undefined;
   const job = worker?.start(file, "sha256", target.size);
-  const pool = new BufferPool(1 << 20);
+  const pool = new BufferPool(256 << 10);
   let next = 0;
   const lane = async () => {
     while (next < target.size) {
