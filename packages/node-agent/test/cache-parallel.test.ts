@@ -204,6 +204,18 @@ describe("parallel ranges", () => {
     expect(second).toBeLessThan(big.length);
   });
 
+  it("remove() after an aborted chunked pull leaves no partial file, map or lock behind", async () => {
+    const { hub, dir, cache, map } = await setup({ connectionBytesPerSec: 1_000_000 });
+    const controller = new AbortController();
+    const pull = cache.pull(ref(["big.bin"]), { signal: controller.signal });
+    await waitFor("a chunk recorded", async () => (await stat(map).catch(() => undefined)) && hub.served({ path: "big.bin" }).bytes > 2 * CHUNK);
+    controller.abort();
+    await expect(pull).rejects.toMatchObject({ name: "AbortError" });
+    await writeFile(`${map}.tmp`, "{"); // what a kill during a map save leaves
+    await cache.remove(ref(["big.bin"]), []);
+    expect(await tree(dir)).toEqual([]);
+  });
+
   it("a chunk map that does not check out is never trusted: the file starts over", async () => {
     const { hub, cache, incomplete, map } = await setup();
     await mkdir(dirname(incomplete), { recursive: true });

@@ -91,7 +91,7 @@ export async function collectGarbage(layout: CacheLayout, repo: string, deps: Re
   // Each blob's files: itself, its partial download, the chunk map beside that, a map's temp file a kill left.
   const files = new Map<string, string[]>();
   for (const name of await readdirSafe(layout.blobsDir(repo))) {
-    const etag = name.replace(/\.incomplete(\.chunks(\.\d+\.tmp)?)?$/, "");
+    const etag = name.replace(/\.incomplete(\.chunks(\.tmp)?)?$/, "");
     if (ETAG_RE.test(etag) && !used.has(etag)) files.set(etag, [...(files.get(etag) ?? []), name]);
   }
   let removed = 0;

@@ -80,7 +80,8 @@ export async function loadChunkMap(path: string, expected: { size: number; etag:
 
 /**
  * Replaces the map atomically (a temp file renamed over it). `durable`: the temp file is fsynced
- * first, so after a power cut the map is this one or the previous one, never a torn mix.
+ * first, so after a power cut the map is this one or the previous one, never a torn mix. One
+ * writer at a time: the caller holds the blob's lock and saves one after the other.
  */
 export async function saveChunkMap(path: string, map: ChunkMap, durable: boolean): Promise<void> {
   const body: Omit<ChunkMapFile, "sum"> = {
@@ -92,7 +93,7 @@ export async function saveChunkMap(path: string, map: ChunkMap, durable: boolean
     written: map.written.toJSON(),
     synced: map.synced.toJSON(),
   };
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.tmp`;
   const fh = await open(tmp, "w", 0o644);
   try {
     await fh.writeFile(JSON.stringify({ ...body, sum: checksum(body) }));
@@ -103,6 +104,8 @@ export async function saveChunkMap(path: string, map: ChunkMap, durable: boolean
   await rename(tmp, path);
 }
 
+/** The map, and the temp file a process killed mid-save left. */
 export async function removeChunkMap(path: string): Promise<void> {
   await rm(path, { force: true });
+  await rm(`${path}.tmp`, { force: true });
 }

@@ -115,9 +115,10 @@ export class HashWorker {
     const settle = (): void => {
       if (done) return;
       done = true;
-      if (--this.active === 0) worker.unref();
+      if (--this.active === 0) this.worker?.unref();
     };
-    if (this.active++ === 0) worker.ref();
+    this.active++;
+    worker.ref();
     const result = new Promise<{ bytes: number; digest: string }>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     result.then(settle, settle);
     // A caller that cancels never awaits: its rejection must not go unhandled.
