@@ -6,10 +6,10 @@
 //   ranges+worker   sha256 on the hashing thread, following the gap-free prefix as it grows
 import { open } from "node:fs/promises";
 import http from "node:http";
-import { hashFile } from "../dist/cache/blob-hash.js";
-import { HashWorker } from "../dist/cache/hash-worker.js";
-import { RangeSet } from "../dist/cache/range-set.js";
-import { BufferPool, RangeWriter } from "../dist/cache/range-writer.js";
+import { hashFile } from "../dist/cache/download/blob-hash.js";
+import { HashWorker } from "../dist/cache/download/hash-worker.js";
+import { RangeSet } from "../dist/cache/download/range-set.js";
+import { BufferPool, RangeWriter } from "../dist/cache/download/range-writer.js";
 
 const LANES = 8;
 const CHUNK = 16 << 20;

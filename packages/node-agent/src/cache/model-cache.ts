@@ -13,8 +13,8 @@ import { cachedCommit, linkedEtag, listSnapshot, readCachedModel } from "./cache
 import { CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { removeModel } from "./cache-remove.js";
 import { ensureFreeSpace } from "./disk-space.js";
-import { HashWorker } from "./hash-worker.js";
-import { presentBytes } from "./incomplete-blob.js";
+import { HashWorker } from "./download/hash-worker.js";
+import { presentBytes } from "./download/incomplete-blob.js";
 import { ProgressTracker } from "./progress.js";
 import type { CacheModelRef, CachedModel, DefaultFiles, ModelCache, PullOptions } from "./types.js";
 

@@ -1,9 +1,9 @@
 import type PQueue from "p-queue";
-import type { Logger } from "../logger.js";
-import type { HubClient, TreeFile } from "../hub/hub-client.js";
-import type { DownloadSink, HubDownloader } from "../hub/hub-download.js";
-import { HubBadResponseError, RangeNotHonouredError, RemoteFileChangedError, SignedUrlRefusedError, unwrap, type HubResult } from "../hub/hub-errors.js";
-import { abortReason } from "../hub/hub-retry.js";
+import type { Logger } from "../../logger.js";
+import type { HubClient, TreeFile } from "../../hub/hub-client.js";
+import type { DownloadSink, HubDownloader } from "../../hub/hub-download.js";
+import { HubBadResponseError, RangeNotHonouredError, RemoteFileChangedError, SignedUrlRefusedError, unwrap, type HubResult } from "../../hub/hub-errors.js";
+import { abortReason } from "../../hub/hub-retry.js";
 import { hashKindOf } from "./blob-hash.js";
 import { ChunkQueue } from "./chunk-queue.js";
 import type { HashJob, HashWorker } from "./hash-worker.js";

@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
-import type { Logger } from "../logger.js";
-import { RemoteVersion } from "../hub/hub-download.js";
+import type { Logger } from "../../logger.js";
+import { RemoteVersion } from "../../hub/hub-download.js";
 import { loadChunkMap, removeChunkMap, saveChunkMap } from "./chunk-map.js";
 import { RangeSet } from "./range-set.js";
 import { RangeWriter, type BufferPool, type RangeWriterHooks } from "./range-writer.js";

@@ -1,7 +1,7 @@
 import { write } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import type { DownloadSink } from "../hub/hub-download.js";
-import { HubBadResponseError } from "../hub/hub-errors.js";
+import type { DownloadSink } from "../../hub/hub-download.js";
+import { HubBadResponseError } from "../../hub/hub-errors.js";
 
 /** Recycled write buffers of one download, shared by its lanes (each holds at most a few at once). */
 export class BufferPool {
