@@ -43,8 +43,12 @@ export interface HfModelCacheOptions {
   readonly logger: Logger;
 }
 
-/** How often a parallel download fsyncs its file and records that in its chunk map (power cuts). */
-const SYNC_EVERY_MS = 5_000;
+/**
+ * How often a parallel download fsyncs its file and records that in its chunk map (for a resume
+ * after a power cut). Linux writes dirty pages back once they are 30 s old anyway, so this costs
+ * little beyond what any writer pays; more often, the fsync competes with the download for the disk.
+ */
+const SYNC_EVERY_MS = 30_000;
 
 /**
  * The verified model cache in the huggingface_hub layout. One instance per agent: its p-queue
