@@ -72,7 +72,7 @@ describe("pnpm agent pull / verify / rm", () => {
     const badEnv = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CONCURRENCY: "zero" }).result();
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain("OMNIGATE_DOWNLOAD_CONCURRENCY");
-    const badChunk = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CHUNK_BYTES: "1000", OMNIGATE_DOWNLOAD_CONNECTIONS: "0" }).done;
+    const badChunk = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CHUNK_BYTES: "1000", OMNIGATE_DOWNLOAD_CONNECTIONS: "0" }).result();
     expect(badChunk.code).toBe(2);
     expect(badChunk.stderr).toContain("OMNIGATE_DOWNLOAD_CHUNK_BYTES");
     expect(badChunk.stderr).toContain("OMNIGATE_DOWNLOAD_CONNECTIONS");
@@ -182,6 +182,7 @@ describe("processes sharing one cache", () => {
     const snap = join(e.HF_HUB_CACHE!, "models--org--m", "snapshots", hub.commit("org/m", "main")!);
     expect((await readFile(join(snap, "big.bin"))).equals(big)).toBe(true);
   }, 60_000);
+
   describe("a big file in parallel ranges", () => {
     const KiB = 1024;
     const CHUNK = 256 * KiB;
@@ -203,20 +204,19 @@ describe("processes sharing one cache", () => {
         return text ? (JSON.parse(text) as { written: Array<[number, number]> }).written : [];
       };
       const first = scope.cli(["pull", "org/huge"], e);
-      await waitFor(
-        "60 % of the file recorded in the chunk map",
-        async () => ((await recorded()).reduce((n, [s, t]) => n + t - s, 0) >= 0.6 * huge.length ? true : undefined),
-        60_000,
-      );
-      first.child.kill("SIGKILL");
-      expect((await first.done).signal).toBe("SIGKILL");
+      await waitFor(async () => (await recorded()).reduce((n, [s, t]) => n + t - s, 0) >= 0.6 * huge.length, {
+        what: "60 % of the file recorded in the chunk map",
+        timeoutMs: 60_000,
+      });
+      await first.kill();
+      expect((await first.result()).signal).toBe("SIGKILL");
       const kept = await recorded();
       const firstBytes = hub.served({ path: "huge.bin" }).bytes;
       const firstRequests = hub.log.length;
 
       hub.setLimits({ connectionBytesPerSec: 0 });
       // The dead process's lock is still on disk; the new one takes it over once stale (2 s here).
-      const second = await scope.cli(["pull", "org/huge"], e).done;
+      const second = await scope.cli(["pull", "org/huge"], e).result();
       expect(second.code, second.stderr).toBe(0);
       const snap = join(e.HF_HUB_CACHE!, "models--org--huge", "snapshots", hub.commit("org/huge", "main")!);
       expect((await readFile(join(snap, "huge.bin"))).equals(huge)).toBe(true);
@@ -235,7 +235,7 @@ describe("processes sharing one cache", () => {
     it("two processes pulling it at once: one downloads, the other waits and shares it", async () => {
       const hub = await scope.hub({ repos: hugeRepos, connectionBytesPerSec: 2_000_000 });
       const e = await env(hub.url, ranged);
-      const [a, b] = await Promise.all([scope.cli(["pull", "org/huge"], e).done, scope.cli(["pull", "org/huge"], e).done]);
+      const [a, b] = await Promise.all([scope.cli(["pull", "org/huge"], e).result(), scope.cli(["pull", "org/huge"], e).result()]);
       expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
       expect(a.stdout).toBe(b.stdout);
       expect(hub.served({ path: "huge.bin" }).bytes).toBe(huge.length);

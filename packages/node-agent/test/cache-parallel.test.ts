@@ -5,14 +5,15 @@ import type { DownloadProgress } from "@omnigate/shared/models";
 import { ChecksumMismatchError } from "../src/cache/cache-errors.js";
 import { SignedUrlRefusedError } from "../src/hub/hub-errors.js";
 import type { HfModelCacheOptions } from "../src/cache/model-cache.js";
-import type { TestHub, TestHubOptions } from "./fixtures/hub/hub-server.mjs";
-import { Scope, bytes, tree, waitFor } from "./cache-test-utils.js";
+import type { TestHub, TestHubOptions } from "@omnigate/testkit/hub";
+import { waitFor } from "@omnigate/testkit/wait";
+import { CacheScope, bytes, tree } from "./cache-test-utils.js";
 
 /**
  * Big files as parallel ranges, scaled down: a 4 MiB file counts as big, chunks are 256 KiB, four
  * connections. Every assertion on what was fetched is counted at the test hub.
  */
-const scope = new Scope();
+const scope = new CacheScope();
 afterEach(() => scope.cleanup());
 
 const KiB = 1024;
@@ -33,7 +34,7 @@ const rangeOf = (header: string | null): [number, number] => {
 
 async function setup(hubOptions: Partial<TestHubOptions> = {}, cacheOptions: Partial<HfModelCacheOptions> = {}) {
   const hub = await scope.hub({ repos, ...hubOptions });
-  const dir = await scope.tmp();
+  const dir = await scope.tempDir();
   const cache = scope.cache(hub, dir, { ...parallel, ...cacheOptions });
   const etag = hub.file("org/big", "main", "big.bin")!.etag;
   const blobs = join(dir, "models--org--big", "blobs");
@@ -125,7 +126,7 @@ describe("parallel ranges", () => {
     const { hub, cache, map } = await setup({ connectionBytesPerSec: 1_000_000 });
     const controller = new AbortController();
     const first = cache.pull(ref(["big.bin"]), { signal: controller.signal });
-    await waitFor("a third of the file served", () => hub.served({ path: "big.bin" }).bytes > big.length / 3 || undefined);
+    await waitFor(() => hub.served({ path: "big.bin" }).bytes > big.length / 3, { what: "a third of the file served" });
     controller.abort();
     await expect(first).rejects.toMatchObject({ name: "AbortError" });
     const { written } = JSON.parse(await readFile(map, "utf8")) as { written: Array<[number, number]> };
@@ -187,7 +188,7 @@ describe("parallel ranges", () => {
     const { hub, cache, incomplete, map } = await setup({ connectionBytesPerSec: 1_000_000 });
     const controller = new AbortController();
     const pull = cache.pull(ref(["big.bin"]), { signal: controller.signal });
-    await waitFor("half the file served", () => hub.served({ path: "big.bin" }).bytes > big.length / 2 || undefined);
+    await waitFor(() => hub.served({ path: "big.bin" }).bytes > big.length / 2, { what: "half the file served" });
     controller.abort();
     await expect(pull).rejects.toMatchObject({ name: "AbortError" });
     const first = hub.served({ path: "big.bin" }).bytes;
@@ -208,7 +209,7 @@ describe("parallel ranges", () => {
     const { hub, dir, cache, map } = await setup({ connectionBytesPerSec: 1_000_000 });
     const controller = new AbortController();
     const pull = cache.pull(ref(["big.bin"]), { signal: controller.signal });
-    await waitFor("a chunk recorded", async () => (await stat(map).catch(() => undefined)) && hub.served({ path: "big.bin" }).bytes > 2 * CHUNK);
+    await waitFor(async () => (await stat(map).catch(() => undefined)) && hub.served({ path: "big.bin" }).bytes > 2 * CHUNK, { what: "a chunk recorded" });
     controller.abort();
     await expect(pull).rejects.toMatchObject({ name: "AbortError" });
     await writeFile(`${map}.tmp`, "{"); // what a kill during a map save leaves
