@@ -155,6 +155,7 @@ export class HfModelCache implements ModelCache {
     }
     const outer = options.signal;
     outer?.throwIfAborted();
+    this.hasher.warm();
     const commit = unwrap(await this.hub.resolveCommit(repo, revision, outer));
     const listing = unwrap(await this.hub.listFiles(repo, commit, outer));
     if (patterns.length === 0 && options.defaultFiles) {

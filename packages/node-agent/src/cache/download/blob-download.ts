@@ -182,7 +182,9 @@ async function fetchRange(
     );
   } finally {
     await writer.close();
-    await blob.checkpoint().catch((err: unknown) => deps.log.warn({ path: file.path, error: String(err) }, "could not record the downloaded chunks"));
+    // Not awaited: the lane takes its next range while the map is written (one write at a time,
+    // the last one awaited when the file closes).
+    void blob.checkpoint().catch((err: unknown) => deps.log.warn({ path: file.path, error: String(err) }, "could not record the downloaded chunks"));
   }
 }
 

@@ -145,6 +145,11 @@ export class HashWorker {
     };
   }
 
+  /** Starts the thread ahead of its first job (it takes tens of ms), e.g. while the hub is asked what to fetch. */
+  warm(): void {
+    if (!this.closed) this.ensure();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const w = this.worker;
