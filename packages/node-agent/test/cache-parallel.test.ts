@@ -2,7 +2,8 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DownloadProgress } from "@omnigate/shared/models";
-import { ChecksumMismatchError } from "../src/cache/cache-errors.js";
+import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
+import { ChecksumMismatchError, InvalidGgufError } from "../src/cache/cache-errors.js";
 import { SignedUrlRefusedError } from "../src/hub/hub-errors.js";
 import type { HfModelCacheOptions } from "../src/cache/model-cache.js";
 import type { TestHub, TestHubOptions } from "@omnigate/testkit/hub";
@@ -215,6 +216,17 @@ describe("parallel ranges", () => {
     await writeFile(`${map}.tmp`, "{"); // what a kill during a map save leaves
     await cache.remove(ref(["big.bin"]), []);
     expect(await tree(dir)).toEqual([]);
+  });
+
+  it("a GGUF fetched in ranges passes the header check before the rename; a broken one is refused", async () => {
+    const gguf = buildTinyLlamaGguf({ seed: 8 });
+    const broken = gguf.subarray(0, gguf.length - 1000); // tensor data cut off
+    const hub = await scope.hub({ repos: { "org/g": { revisions: { main: { files: { "m.gguf": gguf, "bad.gguf": broken } } } } } });
+    const cache = scope.cache(hub, await scope.tempDir(), { ...parallel, parallelMinBytes: 0, chunkBytes: 64 * KiB });
+    const model = await cache.pull({ repo: "org/g", revision: "main", files: ["m.gguf"] });
+    expect((await readFile(join(model.snapshotDir, "m.gguf"))).equals(gguf)).toBe(true);
+    expect(gets(hub, "m.gguf").length).toBeGreaterThan(1);
+    await expect(cache.pull({ repo: "org/g", revision: "main", files: ["bad.gguf"] })).rejects.toBeInstanceOf(InvalidGgufError);
   });
 
   it("a chunk map that does not check out is never trusted: the file starts over", async () => {
