@@ -129,7 +129,7 @@ export async function fetchBlob(deps: BlobDownloadDeps, job: BlobDownload): Prom
 async function fetchRanges(deps: BlobDownloadDeps, job: BlobDownload, blob: IncompleteBlob, url: DownloadUrl): Promise<void> {
   const { tuning } = deps;
   await blob.useMap(tuning.syncEveryMs);
-  const queue = new ChunkQueue(blob.missing(), tuning.chunkBytes, tuning.connections);
+  const queue = new ChunkQueue(blob.missing(), tuning.chunkBytes);
   const pool = new BufferPool(WRITE_BUF);
   const stop = new AbortController();
   const signal = AbortSignal.any([job.signal, stop.signal]);

@@ -1,28 +1,25 @@
 import type { ByteRange } from "./range-set.js";
 
-/** Pieces smaller than this are not worth a request of their own. */
-const MIN_PIECE = 1 << 20;
-
 /**
  * Hands out what is missing of a file as ranges of at most `chunkBytes`, lowest offset first: the
  * lanes then advance side by side, so the gap-free prefix the hash follows keeps growing instead of
- * waiting for the end. Near the end the pieces shrink to a lane's share of what is left, so no
- * lane is still on a whole chunk while the others sit idle.
+ * waiting for the end.
+ *
+ * No smaller pieces near the end: shrinking the last ones to a lane's share of what was left
+ * measured 85 requests for 1 GiB instead of 65 and no earlier finish (lanes under one cap run in
+ * step and their last ranges end within a few ms of each other either way).
  */
 export class ChunkQueue {
   private readonly gaps: Array<[number, number]>;
-  private left: number;
 
   constructor(
     missing: readonly ByteRange[],
     private readonly chunkBytes: number,
-    private readonly lanes: number,
   ) {
     this.gaps = missing.map(([s, e]) => [s, e]);
-    this.left = missing.reduce((n, [s, e]) => n + e - s, 0);
   }
 
-  /** Pieces still to hand out, counting each gap's remainder as at least one. */
+  /** Ranges still to hand out. */
   get pending(): number {
     return this.gaps.reduce((n, [s, e]) => n + Math.ceil((e - s) / this.chunkBytes), 0);
   }
@@ -30,13 +27,10 @@ export class ChunkQueue {
   next(): ByteRange | undefined {
     const gap = this.gaps[0];
     if (!gap) return undefined;
-    const share = Math.ceil(this.left / this.lanes);
-    const size = Math.min(this.chunkBytes, Math.max(MIN_PIECE, share));
     const [start, gapEnd] = gap;
-    const end = Math.min(gapEnd, start + size);
+    const end = Math.min(gapEnd, start + this.chunkBytes);
     if (end >= gapEnd) this.gaps.shift();
     else gap[0] = end;
-    this.left -= end - start;
     return [start, end];
   }
 }
