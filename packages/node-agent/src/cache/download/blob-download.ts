@@ -157,11 +157,10 @@ async function fetchRanges(deps: BlobDownloadDeps, job: BlobDownload, blob: Inco
   const first = lane();
   await Promise.race([firstAnswer, first.catch(() => {})]);
   const others = signal.aborted ? [] : Array.from({ length: Math.min(tuning.connections - 1, queue.pending) }, lane);
-  const results = await Promise.allSettled([first, ...others]);
+  // Every lane winds down (its bytes written, its range recorded) before the failure is told.
+  await Promise.allSettled([first, ...others]);
   if (job.signal.aborted) throw abortReason(job.signal);
   if (stop.signal.aborted) throw abortReason(stop.signal);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed) throw failed.reason;
 }
 
 async function fetchRange(

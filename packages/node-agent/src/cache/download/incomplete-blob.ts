@@ -62,9 +62,8 @@ export class IncompleteBlob {
     readonly paths: IncompletePaths,
     readonly blob: BlobIdentity,
     private written: RangeSet,
-    /** Whether a chunk map accompanies the file (else it is a prefix). */
-    public mapped: boolean,
-    public version: RemoteVersion,
+    private hasMap: boolean,
+    private remote: RemoteVersion,
   ) {
     this.lastPrefix = written.prefix;
   }
@@ -82,6 +81,16 @@ export class IncompleteBlob {
       await fh.close().catch(() => {});
       throw err;
     }
+  }
+
+  /** Whether a chunk map accompanies the file (else it is a prefix). */
+  get mapped(): boolean {
+    return this.hasMap;
+  }
+
+  /** The server's version of the bytes on disk (their ETag), checked on every answer. */
+  get version(): RemoteVersion {
+    return this.remote;
   }
 
   get prefix(): number {
@@ -107,8 +116,8 @@ export class IncompleteBlob {
    * a file with holes is never left without one. Then keep it durable every `syncEveryMs`.
    */
   async useMap(syncEveryMs: number): Promise<void> {
-    if (!this.mapped) {
-      this.mapped = true;
+    if (!this.hasMap) {
+      this.hasMap = true;
       await this.sync();
     }
     const tick = (): void => {
@@ -159,7 +168,7 @@ export class IncompleteBlob {
           const fsync = this.saveDurable;
           this.saveDurable = false;
           const { size, etag } = this.blob;
-          const validator = this.version.current;
+          const validator = this.remote.current;
           await saveChunkMap(this.paths.map, { size, etag, written: this.written, synced: this.synced, ...(validator ? { validator } : {}) }, fsync);
         }
       } finally {
@@ -176,7 +185,7 @@ export class IncompleteBlob {
     this.written = new RangeSet();
     this.synced = new RangeSet();
     this.lastPrefix = 0;
-    this.version = new RemoteVersion();
+    this.remote = new RemoteVersion();
     if (this.mapped) await this.save(true);
   }
 
@@ -191,7 +200,7 @@ export class IncompleteBlob {
     await this.fh.truncate(prefix);
     await this.fh.datasync();
     this.written = new RangeSet(prefix > 0 ? [[0, prefix]] : []);
-    this.mapped = false;
+    this.hasMap = false;
     await removeChunkMap(this.paths.map);
   }
 
@@ -202,7 +211,7 @@ export class IncompleteBlob {
   async completed(): Promise<void> {
     this.stopSyncing();
     await this.saving?.catch(() => {});
-    this.mapped = false;
+    this.hasMap = false;
     await removeChunkMap(this.paths.map);
   }
 
