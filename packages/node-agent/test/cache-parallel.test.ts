@@ -66,6 +66,17 @@ describe("parallel ranges", () => {
     expect((await tree(dir)).filter((l) => /\.incomplete|\.chunks|\.tmp/.test(l))).toEqual([]);
   });
 
+  it("from a mirror that serves LFS bytes on its own host: ranges there, with the token", async () => {
+    const token = "hf_mirror_token";
+    const hub = await scope.hub({ repos, token, lfsFrom: "hub", connectionBytesPerSec: 2_000_000 });
+    const cache = scope.cache(hub, await scope.tempDir(), { ...parallel, token });
+    const model = await cache.pull(ref(["big.bin"]));
+    expect((await readFile(join(model.snapshotDir, "big.bin"))).equals(big)).toBe(true);
+    const g = hub.log.filter((e) => e.stage === "bytes" && e.path === "big.bin");
+    expect(g.every((e) => e.server === "hub" && e.auth && e.status === 206)).toBe(true);
+    expect(hub.served({ path: "big.bin" })).toMatchObject({ bytes: big.length, peakConcurrent: 4 });
+  });
+
   it("asks with one range first and opens the other connections once the server answered 206", async () => {
     const { hub, cache } = await setup();
     await cache.pull(ref(["big.bin"]));
