@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { waitFor } from "@omnigate/testkit/wait";
 import { createLogger } from "../../logger.js";
 import { IncompleteBlob, presentBytes, type IncompletePaths } from "./incomplete-blob.js";
 import { BufferPool } from "./range-writer.js";
@@ -56,6 +57,20 @@ describe("IncompleteBlob", () => {
     expect([again.mapped, again.bytes]).toEqual([true, 2 << 20]);
     expect(again.missing()).toEqual([[2 << 20, blob.size]]);
     await again.close();
+  });
+
+  it("records what has landed every second, a range still being written too", async () => {
+    const b = await IncompleteBlob.open(paths, blob, log);
+    await b.useMap(60_000);
+    const w = b.writer(0, blob.size, new BufferPool(256 << 10), 4, { onBytes: () => {} });
+    const wait = w.write(Buffer.alloc(1 << 20, 1));
+    if (wait) await wait;
+    await w.flush();
+    // No range ended and no checkpoint was asked for: the tick writes the map.
+    await waitFor(async () => (await mapOf()).written.length > 0, { what: "the partial range in the map" });
+    expect((await mapOf()).written).toEqual([[0, 1 << 20]]);
+    await w.close();
+    await b.close();
   });
 
   it("toSequential keeps the prefix only and drops the map; restart keeps nothing", async () => {

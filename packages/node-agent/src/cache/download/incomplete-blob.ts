@@ -6,6 +6,9 @@ import { loadChunkMap, removeChunkMap, saveChunkMap } from "./chunk-map.js";
 import { RangeSet } from "./range-set.js";
 import { RangeWriter, type BufferPool, type RangeWriterHooks } from "./range-writer.js";
 
+/** How often a parallel download records what has landed, between the writes at each range's end. */
+const CHECKPOINT_EVERY_MS = 1_000;
+
 export interface IncompletePaths {
   /** `blobs/<etag>.incomplete` */
   readonly file: string;
@@ -54,7 +57,9 @@ export class IncompleteBlob {
   private saveAgain = false;
   private saveDurable = false;
   private closed = false;
-  private syncTimer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Bytes landed since the map was last written. */
+  private dirty = false;
   private lastPrefix: number;
 
   private constructor(
@@ -113,18 +118,26 @@ export class IncompleteBlob {
 
   /**
    * From now on bytes land at offsets: create the map first (durable, what is there fsynced), so
-   * a file with holes is never left without one. Then keep it durable every `syncEveryMs`.
+   * a file with holes is never left without one. Then, while bytes land, record them every
+   * second (the lanes' partial ranges too: a kill then costs about a second, whatever the chunk
+   * size) and make them durable every `syncEveryMs`.
    */
   async useMap(syncEveryMs: number): Promise<void> {
     if (!this.hasMap) {
       this.hasMap = true;
       await this.sync();
     }
+    let lastSync = performance.now();
     const tick = (): void => {
-      this.syncTimer = setTimeout(() => void this.sync().catch(() => {}).finally(() => this.syncTimer && tick()), syncEveryMs);
-      this.syncTimer.unref();
+      this.timer = setTimeout(() => {
+        const durable = performance.now() - lastSync >= syncEveryMs;
+        if (durable) lastSync = performance.now();
+        const step = durable ? this.sync() : this.dirty ? this.checkpoint() : Promise.resolve();
+        void step.catch(() => {}).finally(() => this.timer && tick());
+      }, CHECKPOINT_EVERY_MS);
+      this.timer.unref();
     };
-    if (!this.syncTimer) tick();
+    if (!this.timer) tick();
   }
 
   /** A writer for `[start, end)`; its writes extend `written`, and the prefix listener with them. */
@@ -133,6 +146,7 @@ export class IncompleteBlob {
       ...hooks,
       onWritten: (offset, length) => {
         this.written.add(offset, offset + length);
+        this.dirty = true;
         const prefix = this.written.prefix;
         if (prefix > this.lastPrefix) {
           this.lastPrefix = prefix;
@@ -165,6 +179,7 @@ export class IncompleteBlob {
       try {
         while (this.saveAgain) {
           this.saveAgain = false;
+          this.dirty = false;
           const fsync = this.saveDurable;
           this.saveDurable = false;
           const { size, etag } = this.blob;
@@ -194,7 +209,7 @@ export class IncompleteBlob {
    * The rest is dropped and the map removed (the file is a prefix again).
    */
   async toSequential(): Promise<void> {
-    this.stopSyncing();
+    this.stopTimer();
     await this.saving?.catch(() => {});
     const prefix = this.prefix;
     await this.fh.truncate(prefix);
@@ -209,7 +224,7 @@ export class IncompleteBlob {
    * is a complete prefix, hashed again if the rename never happens).
    */
   async completed(): Promise<void> {
-    this.stopSyncing();
+    this.stopTimer();
     await this.saving?.catch(() => {});
     this.hasMap = false;
     await removeChunkMap(this.paths.map);
@@ -222,7 +237,7 @@ export class IncompleteBlob {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stopSyncing();
+    this.stopTimer();
     try {
       await this.save(false);
     } finally {
@@ -230,8 +245,8 @@ export class IncompleteBlob {
     }
   }
 
-  private stopSyncing(): void {
-    if (this.syncTimer) clearTimeout(this.syncTimer);
-    this.syncTimer = undefined;
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
