@@ -4,16 +4,24 @@
 //   recv   node:http (the stack the pull uses) drains the body
 //   hash   + sha256 of every chunk on the receiving thread
 //   write  + every chunk written to <file> (a write stream: writev on libuv's pool, 16 MiB window)
-//   all    hash and write, i.e. the pull's data path without the cache around it
+//   all    hash and write, i.e. the single-stream data path of the previous pull (sha256 on the
+//          receiving thread)
+//   ranges, ranges+after, ranges+worker   8 connections (pull-stage-ranges.mjs)
 // Prints one JSON line: bytes, seconds (first response byte to last byte on disk), CPU user/sys.
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import http from "node:http";
+import { runRanges } from "./pull-stage-ranges.mjs";
 
 const [mode, url, file] = process.argv.slice(2);
-if (!["recv", "hash", "write", "all"].includes(mode ?? "") || !url || ((mode === "write" || mode === "all") && !file)) {
-  console.error("usage: pull-stage-client.mjs <recv|hash|write|all> <url> [file]");
+const RANGES = ["ranges", "ranges+after", "ranges+worker"];
+if (![...["recv", "hash", "write", "all"], ...RANGES].includes(mode ?? "") || !url || (mode !== "recv" && mode !== "hash" && !file)) {
+  console.error("usage: pull-stage-client.mjs <recv|hash|write|all|ranges|ranges+after|ranges+worker> <url> [file]");
   process.exit(2);
+}
+if (RANGES.includes(mode)) {
+  console.log(JSON.stringify(await runRanges(mode, url, file)));
+  process.exit(0);
 }
 
 const get = (u) =>

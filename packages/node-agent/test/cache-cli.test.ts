@@ -72,6 +72,10 @@ describe("pnpm agent pull / verify / rm", () => {
     const badEnv = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CONCURRENCY: "zero" }).result();
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain("OMNIGATE_DOWNLOAD_CONCURRENCY");
+    const badChunk = await scope.cli(["pull", "org/m"], { ...e, OMNIGATE_DOWNLOAD_CHUNK_BYTES: "1000", OMNIGATE_DOWNLOAD_CONNECTIONS: "0" }).result();
+    expect(badChunk.code).toBe(2);
+    expect(badChunk.stderr).toContain("OMNIGATE_DOWNLOAD_CHUNK_BYTES");
+    expect(badChunk.stderr).toContain("OMNIGATE_DOWNLOAD_CONNECTIONS");
   });
 
   it("reads the token from $HF_HOME/token and sends it to the hub only", async () => {
@@ -178,4 +182,66 @@ describe("processes sharing one cache", () => {
     const snap = join(e.HF_HUB_CACHE!, "models--org--m", "snapshots", hub.commit("org/m", "main")!);
     expect((await readFile(join(snap, "big.bin"))).equals(big)).toBe(true);
   }, 60_000);
+
+  describe("a big file in parallel ranges", () => {
+    const KiB = 1024;
+    const CHUNK = 256 * KiB;
+    const huge = bytes(6 * 1024 * KiB + 777, 31);
+    const hugeRepos = { "org/huge": { revisions: { main: { files: { "huge.bin": huge } } } } };
+    const ranged = { OMNIGATE_DOWNLOAD_PARALLEL_MIN_BYTES: String(1024 * KiB), OMNIGATE_DOWNLOAD_CHUNK_BYTES: String(CHUNK), OMNIGATE_DOWNLOAD_CONNECTIONS: "4" };
+    const rangeOf = (h: string | null): [number, number] => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(h ?? "");
+      return m ? [Number(m[1]), Number(m[2]) + 1] : [0, huge.length];
+    };
+
+    it("SIGKILLed mid-pull, the next process fetches only the chunks the map does not hold", async () => {
+      const hub = await scope.hub({ repos: hugeRepos, connectionBytesPerSec: 1_000_000 });
+      const e = await env(hub.url, ranged);
+      const etag = hub.file("org/huge", "main", "huge.bin")!.etag;
+      const map = join(e.HF_HUB_CACHE!, "models--org--huge", "blobs", `${etag}.incomplete.chunks`);
+      const recorded = async (): Promise<Array<[number, number]>> => {
+        const text = await readFile(map, "utf8").catch(() => undefined);
+        return text ? (JSON.parse(text) as { written: Array<[number, number]> }).written : [];
+      };
+      const first = scope.cli(["pull", "org/huge"], e);
+      await waitFor(async () => (await recorded()).reduce((n, [s, t]) => n + t - s, 0) >= 0.6 * huge.length, {
+        what: "60 % of the file recorded in the chunk map",
+        timeoutMs: 60_000,
+      });
+      await first.kill();
+      expect((await first.result()).signal).toBe("SIGKILL");
+      const kept = await recorded();
+      const firstBytes = hub.served({ path: "huge.bin" }).bytes;
+      const firstRequests = hub.log.length;
+
+      hub.setLimits({ connectionBytesPerSec: 0 });
+      // The dead process's lock is still on disk; the new one takes it over once stale (2 s here).
+      const second = await scope.cli(["pull", "org/huge"], e).result();
+      expect(second.code, second.stderr).toBe(0);
+      const snap = join(e.HF_HUB_CACHE!, "models--org--huge", "snapshots", hub.commit("org/huge", "main")!);
+      expect((await readFile(join(snap, "huge.bin"))).equals(huge)).toBe(true);
+
+      const again = hub.log.slice(firstRequests).filter((x) => x.server === "cdn" && x.method === "GET");
+      // No range of the second process overlaps what the map recorded as on disk.
+      for (const [s, t] of again.map((x) => rangeOf(x.range))) {
+        for (const [ks, kt] of kept) expect(t <= ks || s >= kt, `refetched ${s}-${t} inside ${ks}-${kt}`).toBe(true);
+      }
+      // What was sent twice: at most what was in flight, one chunk per connection.
+      const secondBytes = hub.served({ path: "huge.bin" }).bytes - firstBytes;
+      expect(firstBytes + secondBytes - huge.length).toBeLessThanOrEqual(4 * CHUNK);
+      expect(await tree(join(e.HF_HUB_CACHE!, "models--org--huge", "blobs"))).toEqual([`f ${etag}`]);
+    }, 120_000);
+
+    it("two processes pulling it at once: one downloads, the other waits and shares it", async () => {
+      const hub = await scope.hub({ repos: hugeRepos, connectionBytesPerSec: 2_000_000 });
+      const e = await env(hub.url, ranged);
+      const [a, b] = await Promise.all([scope.cli(["pull", "org/huge"], e).result(), scope.cli(["pull", "org/huge"], e).result()]);
+      expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
+      expect(a.stdout).toBe(b.stdout);
+      expect(hub.served({ path: "huge.bin" }).bytes).toBe(huge.length);
+      expect(hub.log.filter((x) => x.stage === "head")).toHaveLength(1);
+      const snap = join(e.HF_HUB_CACHE!, "models--org--huge", "snapshots", hub.commit("org/huge", "main")!);
+      expect((await readFile(join(snap, "huge.bin"))).equals(huge)).toBe(true);
+    }, 60_000);
+  });
 });

@@ -88,4 +88,43 @@ describe("the test hub as its own process", () => {
     await fetch(`${url}/_admin/rules`, { method: "DELETE" });
     expect((await fetch(revision)).status).toBe(200);
   });
+
+  it("caps each connection's rate, counts what it serves, and expires its signed URLs over /_admin/limits", async () => {
+    const { url } = await startHubProcess(spec, ["--connection-rate", "100000"]);
+    const head = async () => (await fetch(`${url}/org/m/resolve/main/w.bin`, { method: "HEAD", redirect: "manual" })).headers.get("location")!;
+    const location = await head();
+    // 50 kB at 100 kB/s per connection: two connections take as long as one, not half as long each.
+    const t0 = performance.now();
+    const [a, b] = await Promise.all([
+      fetch(location, { headers: { range: "bytes=0-24999" } }).then((r) => r.arrayBuffer()),
+      fetch(location, { headers: { range: "bytes=25000-49999" } }).then((r) => r.arrayBuffer()),
+    ]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(240); // 25 kB at 100 kB/s, each: never faster
+    expect(Buffer.concat([Buffer.from(a), Buffer.from(b)]).equals(weights)).toBe(true);
+    const served = (await (await fetch(`${url}/_admin/served?path=w.bin`)).json()) as { requests: number; bytes: number; peakConcurrent: number };
+    expect(served).toEqual({ requests: 2, bytes: weights.length, peakConcurrent: 2 });
+
+    const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect(await (await post("/_admin/limits", { connectionBytesPerSec: 0, urlTtlMs: 200 })).json()).toEqual({ connectionBytesPerSec: 0, urlTtlMs: 200 });
+    const signed = await head();
+    expect(signed).toMatch(/[?&]Expires=\d+&/);
+    expect((await fetch(signed)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 250));
+    const expired = await fetch(signed);
+    expect(expired.status).toBe(403);
+    expect(await expired.text()).toContain("Request has expired");
+    expect((await fetch(await head())).status).toBe(200); // a fresh HEAD, a fresh URL
+  });
+
+  it("knobs for one chunk of a parallel download: covers, etag", async () => {
+    const { url } = await startHubProcess(spec);
+    const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    await post("/_admin/rules", { stage: "bytes", path: "w.bin", covers: 30_000, etag: '"replaced"', times: 1 });
+    const location = (await fetch(`${url}/org/m/resolve/main/w.bin`, { method: "HEAD", redirect: "manual" })).headers.get("location")!;
+    const etagOf = async (range: string) => (await fetch(location, { headers: { range } })).headers.get("etag");
+    const original = `"${createHash("sha256").update(weights).digest("hex")}"`;
+    expect(await etagOf("bytes=0-9999")).toBe(original); // does not hold 30 000: the rule waits
+    expect(await etagOf("bytes=20000-39999")).toBe('"replaced"');
+    expect(await etagOf("bytes=20000-39999")).toBe(original); // spent
+  });
 });

@@ -1,11 +1,12 @@
-import { mkdir, readlink, rename, rm, stat, symlink } from "node:fs/promises";
+import { mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../logger.js";
 import type { HubClient, TreeFile } from "../hub/hub-client.js";
-import type { HubDownloader } from "../hub/hub-download.js";
-import { HubBadResponseError, unwrap } from "../hub/hub-errors.js";
+import { fetchBlob, resolveLocation, type BlobDownloadDeps } from "./download/blob-download.js";
+import { hashKindOf } from "./download/blob-hash.js";
 import { acquireLock } from "./blob-lock.js";
-import { BlobSink, hashKindOf } from "./blob-sink.js";
+import { removeChunkMap } from "./download/chunk-map.js";
+import { presentBytes, type IncompletePaths } from "./download/incomplete-blob.js";
 import { checkBlob, describeProblem, writeStamp } from "./blob-verify.js";
 import { ChecksumMismatchError, InvalidGgufError, SizeMismatchError } from "./cache-errors.js";
 import type { CacheLayout } from "./cache-paths.js";
@@ -15,7 +16,7 @@ import type { ProgressTracker } from "./progress.js";
 export interface FetchDeps {
   readonly layout: CacheLayout;
   readonly hub: HubClient;
-  readonly downloader: HubDownloader;
+  readonly download: BlobDownloadDeps;
   readonly lockStaleMs: number;
   readonly log: Logger;
 }
@@ -30,14 +31,6 @@ export interface FileJob {
 
 export const isGgufPath = (path: string): boolean => path.toLowerCase().endsWith(".gguf");
 
-async function sizeOf(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Makes one file of a snapshot present and verified: under the blob's lock, reuse a good blob or
  * download it (resuming any `.incomplete`), then point `snapshots/<commit>/<path>` at it. The lock
@@ -47,12 +40,11 @@ async function sizeOf(path: string): Promise<number | undefined> {
 export async function ensureFile(deps: FetchDeps, job: FileJob): Promise<void> {
   const { layout } = deps;
   const { repo, file, tracker } = job;
-  const incomplete = layout.incompletePath(repo, file.etag);
   const held = await acquireLock(layout.lockPath(repo, file.etag), {
     staleMs: deps.lockStaleMs,
     signal: job.signal,
     // Another process is downloading this blob: show its progress as ours while we wait.
-    onWait: async () => tracker.set(file.path, (await sizeOf(incomplete)) ?? 0),
+    onWait: async () => tracker.set(file.path, await presentBytes(incompletePaths(layout, repo, file.etag), file)),
   });
   const signal = job.signal ? AbortSignal.any([job.signal, held.lost]) : held.lost;
   try {
@@ -77,41 +69,32 @@ export async function ensureFile(deps: FetchDeps, job: FileJob): Promise<void> {
 }
 
 /**
- * Download into `blobs/<etag>.incomplete`, hashing as the bytes stream, then size + hash + GGUF
- * checks and an atomic rename. A mismatch deletes the file and downloads once more from zero; a
- * second mismatch fails with both hashes.
+ * Downloads into `blobs/<etag>.incomplete` (resuming what a killed download left), then size +
+ * hash + GGUF checks and an atomic rename. A mismatch deletes the file and downloads once more
+ * from zero; a second mismatch fails with both hashes.
  */
-async function downloadBlob(deps: FetchDeps, job: FileJob): Promise<void> {
+async function downloadBlob(deps: FetchDeps, job: FileJob & { signal: AbortSignal }): Promise<void> {
   const { layout, hub, log } = deps;
   const { repo, commit, file, tracker, signal } = job;
-  const kind = hashKindOf(file.etag);
-  const incomplete = layout.incompletePath(repo, file.etag);
+  const paths = incompletePaths(layout, repo, file.etag);
   const gguf = isGgufPath(file.path);
   let firstDigest: string | undefined;
   await mkdir(layout.blobsDir(repo), { recursive: true });
 
   for (let round = 1; round <= 2; round++) {
-    const meta = unwrap(await hub.headFile(repo, commit, file.path, signal));
-    if (meta.etag !== file.etag || meta.size !== file.size) {
-      throw new HubBadResponseError(
-        `the hub's metadata for '${file.path}' (etag ${meta.etag}, ${meta.size} bytes) disagrees with its file list (etag ${file.etag}, ${file.size} bytes)`,
-      );
-    }
-    tracker.set(file.path, 0);
-    const sink = await BlobSink.open(incomplete, kind, file.size, (d) => tracker.add(file.path, d), signal);
-    if (sink.bytes > 0) log.info({ repo, path: file.path, at: sink.bytes, of: file.size }, "resuming download");
-    let written: { bytes: number; digest: string };
-    try {
-      const result = await deps.downloader.download({ url: meta.location, size: file.size, repo, revision: commit, path: file.path, sink, signal });
-      if (!result.ok) throw result.error;
-      written = await sink.finish();
-    } finally {
-      await sink.close();
-    }
-
-    const { bytes, digest } = written;
+    const url = await resolveLocation(hub, repo, commit, file, signal);
+    const { bytes, digest } = await fetchBlob(deps.download, {
+      repo,
+      commit,
+      file,
+      paths,
+      url,
+      onBytes: (d) => tracker.add(file.path, d),
+      onReset: (n) => tracker.set(file.path, n),
+      signal,
+    });
     if (bytes !== file.size || digest !== file.etag) {
-      await rm(incomplete, { force: true });
+      await discardIncomplete(paths);
       tracker.set(file.path, 0);
       if (round === 1) {
         firstDigest = digest;
@@ -119,19 +102,28 @@ async function downloadBlob(deps: FetchDeps, job: FileJob): Promise<void> {
         continue;
       }
       if (bytes !== file.size) throw new SizeMismatchError(file.path, file.size, bytes);
-      throw new ChecksumMismatchError(file.path, kind, file.etag, digest, firstDigest);
+      throw new ChecksumMismatchError(file.path, hashKindOf(file.etag), file.etag, digest, firstDigest);
     }
     if (gguf) {
-      const check = await checkGgufFile(incomplete);
+      const check = await checkGgufFile(paths.file);
       if (!check.ok) {
-        await rm(incomplete, { force: true });
+        await discardIncomplete(paths);
         throw new InvalidGgufError(file.path, check.reason);
       }
     }
-    await rename(incomplete, layout.blobPath(repo, file.etag));
+    await rename(paths.file, layout.blobPath(repo, file.etag));
     await writeStamp(layout, repo, file.etag, gguf);
     return;
   }
+}
+
+export function incompletePaths(layout: CacheLayout, repo: string, etag: string): IncompletePaths {
+  return { file: layout.incompletePath(repo, etag), map: layout.chunkMapPath(repo, etag) };
+}
+
+async function discardIncomplete(paths: IncompletePaths): Promise<void> {
+  await removeChunkMap(paths.map);
+  await rm(paths.file, { force: true });
 }
 
 /** `snapshots/<commit>/<path>` → `../../blobs/<etag>` (relative, like huggingface_hub), replaced atomically. */

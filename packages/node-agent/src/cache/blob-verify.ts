@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Stats } from "node:fs";
-import { hashFile, hashKindOf } from "./blob-sink.js";
+import { hashFile, hashKindOf } from "./download/blob-hash.js";
 import type { CacheLayout } from "./cache-paths.js";
 import { checkGgufFile } from "./gguf.js";
 

@@ -21,6 +21,14 @@ export const cacheEnv = {
     }),
   // Files downloaded at once across all models.
   OMNIGATE_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  // Connections per big file: a CDN caps each connection well below what a data-centre link carries.
+  OMNIGATE_DOWNLOAD_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(8),
+  // Connections at once across all downloads, so many files in parallel cannot open hundreds of sockets.
+  OMNIGATE_DOWNLOAD_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(16),
+  // Files at least this big are fetched as parallel ranges; smaller ones in one stream (a range request costs a round trip).
+  OMNIGATE_DOWNLOAD_PARALLEL_MIN_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  // The most one range request asks for: a killed download fetches at most this much again per connection.
+  OMNIGATE_DOWNLOAD_CHUNK_BYTES: z.coerce.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
   // A hub request, or a download that sends nothing, for this long is retried (hung hub, dead link).
   OMNIGATE_HUB_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   // Attempts per hub request on 5xx, dropped connections and timeouts (a download making progress resets it).

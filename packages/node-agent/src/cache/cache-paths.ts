@@ -68,6 +68,13 @@ export class CacheLayout {
   incompletePath(repo: string, etag: string): string {
     return `${this.blobPath(repo, etag)}.incomplete`;
   }
+  /**
+   * The chunk map of a parallel download: which ranges of the `.incomplete` file are on disk.
+   * In `blobs/` beside it (huggingface_hub's cache scan only follows snapshot links there).
+   */
+  chunkMapPath(repo: string, etag: string): string {
+    return `${this.incompletePath(repo, etag)}.chunks`;
+  }
   snapshotsDir(repo: string): string {
     return join(this.repoDir(repo), "snapshots");
   }

@@ -88,18 +88,21 @@ export async function collectGarbage(layout: CacheLayout, repo: string, deps: Re
       if (etag) used.add(etag);
     }
   }
-  let removed = 0;
+  // Each blob's files: itself, its partial download, the chunk map beside that, a map's temp file a kill left.
+  const files = new Map<string, string[]>();
   for (const name of await readdirSafe(layout.blobsDir(repo))) {
-    const etag = name.replace(/\.incomplete$/, "");
-    if (!ETAG_RE.test(etag) || used.has(etag)) continue;
+    const etag = name.replace(/\.incomplete(\.chunks(\.tmp)?)?$/, "");
+    if (ETAG_RE.test(etag) && !used.has(etag)) files.set(etag, [...(files.get(etag) ?? []), name]);
+  }
+  let removed = 0;
+  for (const [etag, names] of files) {
     const held = await tryLock(layout.lockPath(repo, etag), deps.lockStaleMs);
     if (!held) {
       deps.log.info({ repo, etag }, "blob is being downloaded, kept");
       continue;
     }
     try {
-      await rm(layout.blobPath(repo, etag), { force: true });
-      await rm(layout.incompletePath(repo, etag), { force: true });
+      for (const name of names) await rm(join(layout.blobsDir(repo), name), { force: true });
       await rm(layout.stampPath(repo, etag), { force: true });
       removed++;
     } finally {

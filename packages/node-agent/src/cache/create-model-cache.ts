@@ -20,6 +20,10 @@ export function modelCacheOptions(
     token: resolveHubToken(hf),
     offline: isOffline(hf),
     concurrency: config.OMNIGATE_DOWNLOAD_CONCURRENCY,
+    connections: config.OMNIGATE_DOWNLOAD_CONNECTIONS,
+    maxConnections: config.OMNIGATE_DOWNLOAD_MAX_CONNECTIONS,
+    parallelMinBytes: config.OMNIGATE_DOWNLOAD_PARALLEL_MIN_BYTES,
+    chunkBytes: config.OMNIGATE_DOWNLOAD_CHUNK_BYTES,
     timeoutMs: config.OMNIGATE_HUB_TIMEOUT_MS,
     retry: {
       maxAttempts: config.OMNIGATE_HUB_RETRIES,

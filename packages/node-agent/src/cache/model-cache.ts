@@ -6,13 +6,15 @@ import { ETAG_RE, HubClient, type TreeFile } from "../hub/hub-client.js";
 import { HubDownloader } from "../hub/hub-download.js";
 import { EntryNotFoundError, unwrap } from "../hub/hub-errors.js";
 import { DEFAULT_RETRY, abortReason, type RetryPolicy } from "../hub/hub-retry.js";
-import { ensureFile, type FetchDeps } from "./blob-fetch.js";
+import { ensureFile, incompletePaths, type FetchDeps } from "./blob-fetch.js";
 import { NoDefaultFilesError, NoMatchingFilesError, UnsafeInputError } from "./cache-errors.js";
 import { isGlob, selectFiles } from "@omnigate/shared/repo-glob";
 import { cachedCommit, linkedEtag, listSnapshot, readCachedModel } from "./cache-offline.js";
 import { CacheLayout, checkRepo, checkRepoPath, checkRevision } from "./cache-paths.js";
 import { removeModel } from "./cache-remove.js";
 import { ensureFreeSpace } from "./disk-space.js";
+import { HashWorker } from "./download/hash-worker.js";
+import { presentBytes } from "./download/incomplete-blob.js";
 import { ProgressTracker } from "./progress.js";
 import type { CacheModelRef, CachedModel, DefaultFiles, ModelCache, PullOptions } from "./types.js";
 
@@ -25,6 +27,14 @@ export interface HfModelCacheOptions {
   readonly offline: boolean;
   /** Files downloaded at once, across every pull of this cache. */
   readonly concurrency: number;
+  /** Connections per file fetched as parallel ranges. */
+  readonly connections: number;
+  /** Connections at once across every download of this cache. */
+  readonly maxConnections: number;
+  /** Files at least this big are fetched as parallel ranges. */
+  readonly parallelMinBytes: number;
+  /** The most one range request asks for. */
+  readonly chunkBytes: number;
   readonly timeoutMs: number;
   readonly retry?: Partial<RetryPolicy>;
   readonly lockStaleMs: number;
@@ -32,6 +42,13 @@ export interface HfModelCacheOptions {
   readonly reserveBytes: number;
   readonly logger: Logger;
 }
+
+/**
+ * How often a parallel download fsyncs its file and records that in its chunk map (for a resume
+ * after a power cut). Linux writes dirty pages back once they are 30 s old anyway, so this costs
+ * little beyond what any writer pays; more often, the fsync competes with the download for the disk.
+ */
+const SYNC_EVERY_MS = 30_000;
 
 /**
  * The verified model cache in the huggingface_hub layout. One instance per agent: its p-queue
@@ -42,7 +59,9 @@ export class HfModelCache implements ModelCache {
   readonly layout: CacheLayout;
   readonly hub: HubClient;
   private readonly downloader: HubDownloader;
+  private readonly hasher = new HashWorker();
   private readonly queue: PQueue;
+  private readonly slots: PQueue;
   private readonly log: Logger;
   private readonly deps: FetchDeps;
   /** Pulls in flight per model, so remove() lets an aborted pull of it wind down before collecting. */
@@ -60,13 +79,23 @@ export class HfModelCache implements ModelCache {
     });
     this.downloader = new HubDownloader(this.hub);
     this.queue = new PQueue({ concurrency: options.concurrency });
-    this.deps = { layout: this.layout, hub: this.hub, downloader: this.downloader, lockStaleMs: options.lockStaleMs, log: this.log };
+    this.slots = new PQueue({ concurrency: options.maxConnections });
+    const tuning = { connections: options.connections, parallelMinBytes: options.parallelMinBytes, chunkBytes: options.chunkBytes, syncEveryMs: SYNC_EVERY_MS };
+    this.deps = {
+      layout: this.layout,
+      hub: this.hub,
+      download: { hub: this.hub, downloader: this.downloader, hasher: this.hasher, slots: this.slots, tuning, log: this.log },
+      lockStaleMs: options.lockStaleMs,
+      log: this.log,
+    };
   }
 
-  /** Ends the download machinery (the connection pool). In-flight pulls fail. */
+  /** Ends the download machinery (the connection pool, the hashing thread). In-flight pulls fail. */
   async close(): Promise<void> {
     this.queue.clear();
+    this.slots.clear();
     await this.downloader.close();
+    await this.hasher.close();
   }
 
   pull(model: CacheModelRef, options: PullOptions = {}): Promise<CachedModel> {
@@ -126,6 +155,7 @@ export class HfModelCache implements ModelCache {
     }
     const outer = options.signal;
     outer?.throwIfAborted();
+    this.hasher.warm();
     const commit = unwrap(await this.hub.resolveCommit(repo, revision, outer));
     const listing = unwrap(await this.hub.listFiles(repo, commit, outer));
     if (patterns.length === 0 && options.defaultFiles) {
@@ -208,8 +238,7 @@ export class HfModelCache implements ModelCache {
       seen.add(f.etag);
       const blob = await stat(this.layout.blobPath(repo, f.etag)).catch(() => undefined);
       if (blob?.size === f.size) continue;
-      const partial = await stat(this.layout.incompletePath(repo, f.etag)).catch(() => undefined);
-      needed += f.size - (partial && partial.size <= f.size ? partial.size : 0);
+      needed += f.size - (await presentBytes(incompletePaths(this.layout, repo, f.etag), f));
     }
     return needed;
   }

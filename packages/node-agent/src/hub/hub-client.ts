@@ -96,9 +96,14 @@ export class HubClient {
     return Boolean(this.options.token);
   }
 
+  /** Whether `url` is on the hub's own origin (not a CDN it redirects to). */
+  isHubUrl(url: string): boolean {
+    return new URL(url).origin === this.origin;
+  }
+
   /** The Authorization header for `url`: only ever for the hub's own origin (never a CDN). */
   authHeaders(url: string): Record<string, string> {
-    return this.options.token && new URL(url).origin === this.origin ? { authorization: `Bearer ${this.options.token}` } : {};
+    return this.options.token && this.isHubUrl(url) ? { authorization: `Bearer ${this.options.token}` } : {};
   }
 
   /** The commit a branch, tag or commit resolves to. */

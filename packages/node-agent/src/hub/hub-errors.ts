@@ -133,6 +133,44 @@ export class HubBadResponseError extends HubError {
   }
 }
 
+/**
+ * A CDN refused a download URL the hub handed out (401/403): signed URLs expire, and a long
+ * download outlives them. The caller asks the hub for a fresh one.
+ */
+export class SignedUrlRefusedError extends HubError {
+  override readonly name = "SignedUrlRefusedError";
+  readonly code = "unauthorized";
+  readonly retryable = true;
+  constructor(readonly path: string, status: number, origin: string, fresh = false) {
+    super(
+      fresh
+        ? `${origin} refused the download of '${path}' (${status}) even with a fresh URL from the hub: check that the hub and its CDN are reachable with the same credentials, then pull again`
+        : `${origin} refused the download URL of '${path}' (${status}): it expired`,
+      status,
+    );
+  }
+}
+
+/** The server's copy changed while we downloaded it (another ETag, size or a refused range): start the file over. */
+export class RemoteFileChangedError extends HubError {
+  override readonly name = "RemoteFileChangedError";
+  readonly code = "bad_response";
+  readonly retryable = true;
+  constructor(readonly path: string, detail: string) {
+    super(`the server's copy of '${path}' changed during the download: ${detail}`);
+  }
+}
+
+/** A server that answers a range request with the whole file (200): no parallel ranges from it. */
+export class RangeNotHonouredError extends HubError {
+  override readonly name = "RangeNotHonouredError";
+  readonly code = "bad_response";
+  readonly retryable = true;
+  constructor(readonly path: string) {
+    super(`the server answered a range request for '${path}' with the whole file`);
+  }
+}
+
 export class OfflineError extends HubError {
   override readonly name = "OfflineError";
   readonly code = "offline";
