@@ -51,24 +51,28 @@ function makeLoop(url: string, beat: Partial<Heartbeat> = {}, timeoutMs = 2_000)
   return { loop, secrets, desired };
 }
 
+function record(name: string): ModelRecord {
+  return {
+    name,
+    repo: `org/${name}`,
+    revision: "main",
+    files: [`${name}.gguf`],
+    runtime: "llama_cpp",
+    kind: "llm",
+    capabilities: ["chat"],
+    options: {},
+    created_at: 1,
+    replicas: 1,
+    node_selector: {},
+    placement_policy: "spread",
+  };
+}
+
 describe("HeartbeatLoop", () => {
   it("registers with the node token, then heartbeats with the node secret and hands over the desired set", async () => {
     gateway = await ScriptedGateway.start();
     gateway.intervalMs = 50;
-    const model: ModelRecord = {
-      name: "m",
-      repo: "org/m",
-      revision: "main",
-      files: ["m.gguf"],
-      runtime: "llama_cpp",
-      kind: "llm",
-      capabilities: ["chat"],
-      options: {},
-      created_at: 1,
-      replicas: 1,
-      node_selector: {},
-      placement_policy: "spread",
-    };
+    const model = record("m");
     gateway.desired = [model];
     const h = makeLoop(gateway.url, { models: [{ name: "m", state: "pending", in_flight: 0, capacity: 1 }] });
     h.loop.start();
@@ -91,24 +95,10 @@ describe("HeartbeatLoop", () => {
     gateway = await ScriptedGateway.start();
     const interval = 30;
     const answer = (body: Record<string, unknown>) => ({ status: 200, body: { heartbeat_interval_ms: interval, ...body } });
-    const model = (name: string): ModelRecord => ({
-      name,
-      repo: `org/${name}`,
-      revision: "main",
-      files: [],
-      runtime: "llama_cpp",
-      kind: "llm",
-      capabilities: ["chat"],
-      options: {},
-      created_at: 1,
-      replicas: 1,
-      node_selector: {},
-      placement_policy: "spread",
-    });
     gateway.heartbeatScript.push(
-      answer({ models: [model("a")], desired_version: "boot-1" }),
+      answer({ models: [record("a")], desired_version: "boot-1" }),
       answer({ desired_version: "boot-1" }),
-      answer({ models: [model("b")], desired_version: "boot-2" }),
+      answer({ models: [record("b")], desired_version: "boot-2" }),
       errorAnswer(404, "node_not_found"),
     );
     const h = makeLoop(gateway.url);

@@ -91,18 +91,8 @@ describe("ggufMemoryProfile", () => {
   it("reads the shape from the first file that states one and the weights from all of them", () => {
     const model = header(SHAPE, [[64, 64], [64, 128]]);
     const projector = header({ "general.architecture": "clip" }, [[64, 32]]);
-    expect(ggufMemoryProfile([projector, model])).toEqual({
-      kind: "llama",
-      weights_bytes: (64 * 64 + 64 * 128 + 64 * 32) * 2,
-      n_layer: 2,
-      n_embd: 64,
-      n_ff: 128,
-      n_head: 4,
-      n_head_kv: 2,
-      head_dim_k: 16,
-      head_dim_v: 16,
-      n_ctx_train: 2048,
-    });
+    // PROFILE is this shape: 64 wide over 4 heads (16 each), 2 of them for K and V.
+    expect(ggufMemoryProfile([projector, model])).toEqual({ ...PROFILE, weights_bytes: (64 * 64 + 64 * 128 + 64 * 32) * 2 });
   });
 
   it("takes explicit key/value widths and per-layer head counts (the largest bounds them all)", () => {
