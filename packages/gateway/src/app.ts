@@ -4,6 +4,7 @@ import { errorResponder, sendApiError } from "@omnigate/server-kit/respond";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { NodeRegistry } from "./nodes/node-registry.js";
+import type { NodeSync } from "./nodes/node-sync.js";
 import type { ModelStore } from "./store/model-store.js";
 import type { ApiKeyStore } from "./store/key-store.js";
 import type { Authenticator } from "./auth/authenticator.js";
@@ -22,6 +23,7 @@ export interface AppDeps {
   readonly models: ModelStore;
   readonly keys: ApiKeyStore;
   readonly nodes: NodeRegistry;
+  readonly nodeSync: NodeSync;
   readonly placement: PlacementController;
   readonly admin: NodeAdmin;
   readonly auth: Authenticator;
@@ -53,7 +55,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     modelRoutes({ models: deps.models, nodes: deps.nodes, placement: deps.placement, auth: deps.auth, logger, nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS }),
   );
-  app.use(nodeRoutes({ nodes: deps.nodes, placement: deps.placement, admin: deps.admin, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
+  app.use(nodeRoutes({ nodes: deps.nodes, sync: deps.nodeSync, placement: deps.placement, admin: deps.admin, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
   app.use(keyRoutes({ keys: deps.keys, auth: deps.auth, logger }));
   // Prometheus text. It names models and nodes, as /v1/models does, so it takes the same
   // credentials: give the scraper a client key (`omnigate keys create prometheus`), not the admin key.

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { formatEnvErrors } from "@omnigate/shared/validation";
 import { proxyEnv } from "./proxy/proxy-env.js";
+import { isPgUrl } from "./store/postgres/pg-url.js";
 
 /** The gateway's control-plane variables. */
 export const controlEnv = {
@@ -8,12 +9,19 @@ export const controlEnv = {
   OMNIGATE_HOST: z.string().default("127.0.0.1"),
   // 0 = any free port (tests).
   OMNIGATE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  // SQLite registry, generated credentials: keep it on persistent storage.
+  // SQLite registry (unless OMNIGATE_DATABASE_URL), generated credentials: keep it on persistent storage.
   OMNIGATE_DATA_DIR: z.string().default("./.data/gateway"),
+  // postgres://user:password@host:5432/db: several gateways share this database (high availability); unset = SQLite in the data dir.
+  OMNIGATE_DATABASE_URL: z
+    .string()
+    .refine(isPgUrl, "OMNIGATE_DATABASE_URL must be a postgres:// (or postgresql://) URL; leave it unset for SQLite in OMNIGATE_DATA_DIR")
+    .optional(),
   // Admin credential for /api/* and DELETE; generated into the data dir when unset.
   OMNIGATE_ADMIN_KEY: z.string().min(16, "OMNIGATE_ADMIN_KEY must be at least 16 characters").optional(),
   // Cluster-wide token agents register with; generated into the data dir when unset.
   OMNIGATE_NODE_TOKEN: z.string().min(16, "OMNIGATE_NODE_TOKEN must be at least 16 characters").optional(),
+  // Key node secrets are derived from (never stored); every gateway of a cluster needs the same. Generated into the data dir when unset.
+  OMNIGATE_CLUSTER_SECRET: z.string().min(32, "OMNIGATE_CLUSTER_SECRET must be at least 32 characters").optional(),
   // How often agents heartbeat.
   OMNIGATE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(50).default(5_000),
   // A node silent this long is offline and gets no traffic.

@@ -55,7 +55,7 @@ describe("startGateway close()", () => {
       hostname: "box",
       version: "test",
     });
-    const { entry } = gw.nodes.register(registration);
+    const { entry } = await gw.nodes.register(registration);
     gw.nodes.heartbeat(entry, Heartbeat.parse({ ...registration, models: [{ name: "m", state: "ready" }] }));
     await gw.placement.settled();
 

@@ -8,6 +8,9 @@ import type { Logger } from "./logger.js";
 import { createApp } from "./app.js";
 import { openStore, type Store } from "./store/store.js";
 import { NodeRegistry } from "./nodes/node-registry.js";
+import { NodeSecrets } from "./nodes/node-secrets.js";
+import { NodeSync } from "./nodes/node-sync.js";
+import { checkSharedCredentials } from "./auth/shared-credentials.js";
 import { OfflineSweeper } from "./nodes/offline-sweeper.js";
 import { Authenticator } from "./auth/authenticator.js";
 import { CLIENT_OR_ADMIN, check } from "./auth/require-auth.js";
@@ -31,37 +34,74 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** Node reports are rewritten at least this often even when nothing but their loads changed. */
+const NODE_CHECKPOINT_MS = 60_000;
+/** With other gateways: a removed replica stays on its node at least this long, so their holds (requests still in flight there) arrive first. */
+const SHARED_HOLD_GRACE_MS = 1_000;
+
 /** Opens the store, builds the app and listens: everything main.ts does except signals. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   const credentials = loadClusterCredentials(config.OMNIGATE_DATA_DIR, config, logger);
-  const store = openStore(config.OMNIGATE_DATA_DIR);
-  const nodes = new NodeRegistry({ timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS });
+  const store = await openStore(config, logger);
+  try {
+    await checkSharedCredentials(store.backend, credentials, logger);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const { state } = store;
+  const bus = state.bus;
+  const shared = store.backend.kind === "postgres";
+  const nodes = new NodeRegistry({ state, secrets: new NodeSecrets(credentials.clusterSecret.value), timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS });
+  // Liveness goes out several times per timeout, so other gateways see a node go offline soon after it does.
+  const nodeSync = new NodeSync({
+    nodes,
+    state,
+    flushMs: Math.max(20, Math.min(1_000, Math.floor(config.OMNIGATE_NODE_TIMEOUT_MS / 10))),
+    checkpointMs: NODE_CHECKPOINT_MS,
+    timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS,
+    logger,
+  });
   // Check several times per timeout so "offline" is noticed soon after it becomes true.
-  const sweeper = new OfflineSweeper(nodes, Math.max(50, Math.min(1_000, Math.floor(config.OMNIGATE_NODE_TIMEOUT_MS / 4))), logger.child({ component: "nodes" }));
+  const sweeper = new OfflineSweeper(nodes, Math.max(50, Math.min(1_000, Math.floor(config.OMNIGATE_NODE_TIMEOUT_MS / 4))), logger.child({ component: "nodes" }), () => bus.isLeader);
   let dataPlane: DataPlane | null = null;
   let closing = false;
   let server: Server;
-  const admin = new NodeAdmin(store.placement);
-  const estimator = new ModelEstimator(new HubReader(config.HF_ENDPOINT, config.HF_TOKEN?.trim() || undefined, config.OMNIGATE_HUB_TIMEOUT_MS), store.placement, logger);
+  const admin = new NodeAdmin(state);
+  const estimator = new ModelEstimator(new HubReader(config.HF_ENDPOINT, config.HF_TOKEN?.trim() || undefined, config.OMNIGATE_HUB_TIMEOUT_MS), state, logger);
   let inFlight: (node: string, model: string) => number = () => 0;
   const placement = new PlacementController({
     models: store.models,
     nodes,
     admin,
     estimator,
-    store: store.placement,
+    state,
     inFlight: (node, model) => inFlight(node, model),
     replaceAfterMs: config.OMNIGATE_REPLACE_AFTER_MS,
+    holdGraceMs: shared ? SHARED_HOLD_GRACE_MS : 0,
     logger,
   });
+  // A deleted model's reports are forgotten on every gateway as the delete reaches it.
+  store.models.on("change", (name, record) => {
+    if (!record) nodes.forgetModel(name);
+  });
   try {
+    await store.load();
     const auth = new Authenticator(credentials, store.keys, nodes);
     // The data plane checks the same client credential as the app's /v1 middleware.
     const authorize = (req: { headers: IncomingHttpHeaders }) => {
       const result = check(auth, CLIENT_OR_ADMIN, req);
       return result instanceof ApiError ? result : undefined;
     };
-    dataPlane = createDataPlane({ models: store.models, nodes, placement, config, logger, authorize });
+    dataPlane = createDataPlane({
+      models: store.models,
+      nodes,
+      placement,
+      config,
+      logger,
+      authorize,
+      ...(shared && config.OMNIGATE_SHARE_EJECTIONS === "1" ? { ejections: bus } : {}),
+    });
     const plane0 = dataPlane;
     inFlight = (node, model) => plane0.inFlight(node, model);
     // Requests waiting for a ready node re-check as soon as the placement moves.
@@ -72,6 +112,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       models: store.models,
       keys: store.keys,
       nodes,
+      nodeSync,
       placement,
       admin,
       auth,
@@ -88,16 +129,17 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     await once(server, "listening");
   } catch (err) {
     await dataPlane?.close().catch(() => {});
-    store.close();
+    await store.close();
     throw err;
   }
+  nodeSync.start();
   sweeper.start();
   placement.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.OMNIGATE_HOST.includes(":") ? `[${config.OMNIGATE_HOST}]` : config.OMNIGATE_HOST;
   const url = `http://${host}:${port}`;
   const log = logger.child({ component: "server" });
-  log.info({ url, data_dir: config.OMNIGATE_DATA_DIR }, "gateway listening");
+  log.info({ url, data_dir: config.OMNIGATE_DATA_DIR, store: store.backend.where, gateway: bus.gatewayId, leader: bus.isLeader }, "gateway listening");
 
   let closed: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -127,9 +169,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       } catch (err) {
         log.error({ err }, "draining connections failed");
       }
-      // 4. Last, the database: nothing writes to it any more.
+      // 4. What nodes reported here and is not written yet; then, last, the database (its session
+      //    ends, and with it this gateway's leadership: another takes over at its next check).
       try {
-        store.close();
+        await nodeSync.stop();
+        await store.close();
       } catch (err) {
         log.error({ err }, "closing the store failed");
       }

@@ -146,7 +146,7 @@ describe("gateway process: control plane", () => {
     }
   });
 
-  it("keeps models and keys across a restart; nodes are told to register again", async () => {
+  it("keeps models, keys and nodes across a restart: a node carries on with its secret, no new registration", async () => {
     const dir = await scope.tempDir("omnigate-restart-");
     let gw = await startControlGateway(scope, { dataDir: dir });
     const admin = readFileSync(join(dir, "admin.key"), "utf8").trim();
@@ -158,6 +158,7 @@ describe("gateway process: control plane", () => {
     const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
     await node.register();
     await node.heartbeat([{ name: "org/keep", state: "ready" }]);
+    const before = ((await gw.call("GET", "/api/nodes", admin)).body as Array<{ registered_at: number }>)[0]!;
 
     const exit = await gw.stop();
     expect(exit).toEqual({ code: 0, signal: null });
@@ -168,12 +169,13 @@ describe("gateway process: control plane", () => {
     await waitFor(() => gw.output.includes("credential read from the data dir"), { timeoutMs: 5_000, what: "the reuse log line" });
     expect((await gw.call("GET", "/v1/models", kept.key)).body.data.map((m: { id: string }) => m.id)).toEqual(["org/keep"]);
     expect((await gw.call("GET", "/v1/models", revoked.key)).status).toBe(401);
-    // The node is forgotten: its heartbeat gets 404 node_not_found, it registers again and is assigned the model.
-    const forgotten = await node.heartbeat();
-    expect([forgotten.status, forgotten.body.error.code]).toEqual([404, "node_not_found"]);
-    expect((await node.register()).status).toBe(200);
+    // The node is still known and its secret still works (derived from the data dir's cluster
+    // secret, never stored): its next heartbeat is answered, with the model placed on it.
     const hb = await node.heartbeat([{ name: "org/keep", state: "ready" }]);
+    expect(hb.status).toBe(200);
     expect(hb.body.models.map((m: { name: string }) => m.name)).toEqual(["org/keep"]);
+    const after = ((await gw.call("GET", "/api/nodes", admin)).body as Array<{ runtime_id: string; registered_at: number; online: boolean }>)[0]!;
+    expect(after).toMatchObject({ runtime_id: node.runtimeId, registered_at: before.registered_at, online: true });
     expect((await gw.call("GET", "/v1/models/org/keep", kept.key)).body.ready).toBe(true);
   });
 

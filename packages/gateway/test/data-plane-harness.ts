@@ -46,7 +46,7 @@ export interface TestGateway {
   /** `Authorization` for /v1 and /metrics (the admin key). */
   readonly auth: { readonly authorization: string };
   /** Registers a model of `runtime` named `name`. */
-  addModel(name: string, runtime: RuntimeType): void;
+  addModel(name: string, runtime: RuntimeType): Promise<void>;
   /** Registers `agent` as a node reporting `ready` for each model with its capacity. */
   addNode(agent: FakeAgent | string, ready: Array<{ name: string; capacity?: number; state?: "ready" | "starting" }>, runtimes?: RuntimeType[]): Promise<NodeEntry>;
   close(): Promise<void>;
@@ -77,10 +77,10 @@ export async function startGateway(scope: TestScope, env: Record<string, string>
     models: store.models,
     placement,
     auth: { authorization: `Bearer ${ADMIN_KEY}` },
-    addModel(name, runtime) {
-      store.models.insert(modelRecord(name, runtime));
+    async addModel(name, runtime) {
+      await store.models.insert(modelRecord(name, runtime));
       // As POST /api/models does: placed at once, not on the controller's next pass.
-      placement.recompute();
+      await placement.recompute();
     },
     async addNode(agent, ready, runtimes = ["llama_cpp", "whisper", "stable_diffusion", "onnx_runtime"]) {
       const registration = NodeRegistration.parse({
@@ -91,7 +91,7 @@ export async function startGateway(scope: TestScope, env: Record<string, string>
         hostname: "test-host",
         version: "test",
       });
-      const { entry, secret } = nodes.register(registration);
+      const { entry, secret } = await nodes.register(registration);
       // The agent knows its secret before the heartbeat makes it ready: a waiting request goes at once.
       if (typeof agent !== "string") await agent.config({ secret });
       nodes.heartbeat(
@@ -101,7 +101,7 @@ export async function startGateway(scope: TestScope, env: Record<string, string>
           models: ready.map((m) => ({ name: m.name, state: m.state ?? "ready", capacity: m.capacity ?? 4 })),
         }),
       );
-      placement.recompute();
+      await placement.recompute();
       return entry;
     },
     close: () => gateway.close(),
@@ -129,7 +129,7 @@ export function clusterPerTest(): PerTestCluster {
       const started = await Promise.all(names.map((n) => FakeAgent.start(scope, n)));
       const gw = await startGateway(scope, env);
       gateways.push(gw);
-      gw.addModel("llm", "llama_cpp");
+      await gw.addModel("llm", "llama_cpp");
       return started;
     },
     get gw() {

@@ -21,7 +21,7 @@ beforeAll(async () => {
     ["tts", "onnx_runtime"],
     ["cold", "llama_cpp"],
   ] as const) {
-    gw.addModel(name, runtime);
+    await gw.addModel(name, runtime);
   }
   await gw.addNode(a, [{ name: "llm" }, { name: "asr" }, { name: "img" }, { name: "tts" }, { name: "cold", state: "starting" }]);
 });

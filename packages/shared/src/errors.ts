@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   model_unplaced: { status: 503, type: "service_unavailable_error" },
   queue_timeout: { status: 503, type: "service_unavailable_error" },
   shutting_down: { status: 503, type: "service_unavailable_error" },
+  database_unavailable: { status: 503, type: "service_unavailable_error" },
   upstream_timeout: { status: 504, type: "server_error" },
 } as const satisfies Record<string, { status: number; type: ErrorType }>;
 

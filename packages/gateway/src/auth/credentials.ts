@@ -5,6 +5,7 @@ import type { Logger } from "../logger.js";
 
 export const ADMIN_KEY_FILE = "admin.key";
 export const NODE_TOKEN_FILE = "node.token";
+export const CLUSTER_SECRET_FILE = "cluster.secret";
 
 /** A cluster credential (the admin key or the node token) and where it came from. */
 export interface Credential {
@@ -17,6 +18,8 @@ export interface Credential {
 export interface ClusterCredentials {
   readonly adminKey: Credential;
   readonly nodeToken: Credential;
+  /** Node secrets are derived from it; only gateways hold it. */
+  readonly clusterSecret: Credential;
 }
 
 interface CredentialSpec {
@@ -28,12 +31,12 @@ interface CredentialSpec {
 }
 
 /**
- * The admin key and node token: from the environment when set, else from the data dir, else
- * generated there on first start (mode 0600) and reused after. Only the file path is logged.
+ * The admin key, node token and cluster secret: from the environment when set, else from the data
+ * dir, else generated there on first start (mode 0600) and reused after. Only the file path is logged.
  */
 export function loadClusterCredentials(
   dataDir: string,
-  env: { OMNIGATE_ADMIN_KEY?: string | undefined; OMNIGATE_NODE_TOKEN?: string | undefined },
+  env: { OMNIGATE_ADMIN_KEY?: string | undefined; OMNIGATE_NODE_TOKEN?: string | undefined; OMNIGATE_CLUSTER_SECRET?: string | undefined },
   logger: Logger,
 ): ClusterCredentials {
   const log = logger.child({ component: "auth" });
@@ -46,6 +49,11 @@ export function loadClusterCredentials(
     nodeToken: loadCredential(
       dataDir,
       { envName: "OMNIGATE_NODE_TOKEN", envValue: env.OMNIGATE_NODE_TOKEN, fileName: NODE_TOKEN_FILE, prefix: "og-node-" },
+      log,
+    ),
+    clusterSecret: loadCredential(
+      dataDir,
+      { envName: "OMNIGATE_CLUSTER_SECRET", envValue: env.OMNIGATE_CLUSTER_SECRET, fileName: CLUSTER_SECRET_FILE, prefix: "og-cluster-" },
       log,
     ),
   };

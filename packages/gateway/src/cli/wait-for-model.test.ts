@@ -38,7 +38,7 @@ describe("waitForModel", () => {
       hostname: "box",
       version: "test",
     });
-    const { entry } = gw.nodes.register(registration);
+    const { entry } = await gw.nodes.register(registration);
     // As POST /api/nodes/register does: answered once the placement counts the node.
     await gw.placement.settled();
     const report = (models: unknown[]) => gw.nodes.heartbeat(entry, Heartbeat.parse({ ...registration, models }));

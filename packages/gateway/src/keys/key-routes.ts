@@ -19,8 +19,8 @@ export function keyRoutes(deps: KeyRoutesDeps): Router {
   const router = Router();
   router.use("/api/keys", requireAuth(deps.auth, ADMIN_ONLY));
 
-  router.post("/api/keys", (req, res) => {
-    const created = deps.keys.create(parseBody(CreateKeyRequest, req.body ?? {}).name);
+  router.post("/api/keys", async (req, res) => {
+    const created = await deps.keys.create(parseBody(CreateKeyRequest, req.body ?? {}).name);
     log.info({ id: created.id, name: created.name, prefix: created.prefix }, "client API key created");
     res.status(201).json(created);
   });
@@ -30,9 +30,9 @@ export function keyRoutes(deps: KeyRoutesDeps): Router {
     res.json(body);
   });
 
-  router.delete("/api/keys/:id", (req, res) => {
+  router.delete("/api/keys/:id", async (req, res) => {
     const id = String(req.params.id);
-    const view = deps.keys.revoke(id);
+    const view = await deps.keys.revoke(id);
     if (!view) throw new ApiError("key_not_found", `No API key with id '${id}'. List the keys with GET /api/keys.`, "id");
     log.info({ id, name: view.name }, "client API key revoked");
     res.json(view);

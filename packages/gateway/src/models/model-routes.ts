@@ -38,23 +38,25 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
   const client = requireAuth(deps.auth, CLIENT_OR_ADMIN);
   const router = Router();
 
-  router.post("/api/models", admin, (req, res) => {
+  router.post("/api/models", admin, async (req, res) => {
     const record = buildModelRecord(parseBody(RegisterModelRequest, req.body ?? {}));
-    if (!models.insert(record)) {
+    // The database decides between two gateways registering the same name at once: one 201, one 409.
+    if (!(await models.insert(record))) {
       throw new ApiError(
         "model_already_exists",
         `A model named '${record.name}' already exists. Delete it first (DELETE /v1/models/${record.name}) or register under another name.`,
         "name",
       );
     }
-    // Placed now, so the nodes' next heartbeats already carry it.
-    placement.recompute();
+    // Placed now (on the leader; another gateway's leader places it a moment later), so the nodes'
+    // next heartbeats already carry it.
+    await placement.recompute();
     log.info({ model: record.name, repo: record.repo, runtime: record.runtime, replicas: record.replicas }, "model registered");
     res.status(201).json(record);
   });
 
   // Changes where a model runs (replicas, selector, memory, policy); what runs is fixed at registration.
-  router.patch("/api/models/*name", admin, (req, res) => {
+  router.patch("/api/models/*name", admin, async (req, res) => {
     const name = modelNameOf(req);
     const body: unknown = req.body ?? {};
     const fixed = IMMUTABLE_MODEL_FIELDS.find((f) => typeof body === "object" && body !== null && f in body);
@@ -72,8 +74,8 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
     const next: ModelRecord = { ...current, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
     if (resources === null) delete next.resources;
     else if (resources) next.resources = resources;
-    models.update(next);
-    placement.recompute();
+    if (!(await models.update(next))) throw new ModelNotFoundError(name);
+    await placement.recompute();
     log.info({ model: name, changes: patch }, "model patched");
     res.json(next);
   });
@@ -96,11 +98,11 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
     // Where it was placed, captured before the delete re-places everything.
     const placedOn = new Set(placement.replicas(name).map((r) => r.node));
     for (const n of nodes.list()) if (n.models.has(name)) placedOn.add(n.runtimeId);
-    const model = models.delete(name);
+    // Every gateway forgets the nodes' reports about the deleted engine as the delete reaches it
+    // (server.ts), so none counts for a model re-registered under the name.
+    const model = await models.delete(name);
     if (!model) throw new ModelNotFoundError(name);
-    // No node's report about the deleted engine may count for a model re-registered under the name.
-    nodes.forgetModel(name);
-    placement.recompute();
+    await placement.recompute();
     // Every node it was placed on, or that reports it, may hold it, online or not; offline ones are
     // tried too (cheap, bounded by the timeout) and otherwise clean up when they return.
     const assigned = nodes.list().filter((n) => placedOn.has(n.runtimeId));

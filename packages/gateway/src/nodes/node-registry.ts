@@ -1,21 +1,35 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { NodeModelStatus } from "@omnigate/shared/models";
 import type { EngineHealth, HeartbeatParsed, NodeRegistrationParsed, NodeView } from "@omnigate/shared/node-protocol";
+import type { SharedState } from "../store/shared-state.js";
+import { NodeDoc } from "./node-doc.js";
+import { hashSecret, newEpoch, type NodeSecrets } from "./node-secrets.js";
 
-/** One registered node agent. Lives in memory: after a gateway restart nodes register again. */
+export { hashSecret } from "./node-secrets.js";
+
+/** One registered node agent, as every gateway knows it (the shared `nodes` table, plus liveness). */
 export interface NodeEntry {
   readonly runtimeId: string;
+  /** The node's name in liveness messages between gateways (a hash prefix of the runtime_id). */
+  readonly shortId: string;
   registration: NodeRegistrationParsed;
+  /** The registration's epoch: the secret is derived from it. */
+  epoch: string;
   /** sha256 of the node secret: what heartbeats are checked against. */
-  readonly secretHash: Buffer;
-  /** The secret itself, kept in memory only (never persisted or logged) to call the agent. */
-  readonly secret: string;
+  secretHash: Buffer;
+  /** The secret itself, in memory only (never stored or logged), to call the agent. */
+  secret: string;
   /** Per assigned model, what the node last reported. */
   models: Map<string, NodeModelStatus>;
   engines: EngineHealth[];
-  readonly registeredAt: number;
+  registeredAt: number;
+  /** Its last heartbeat to any gateway, as far as this one knows (Unix ms). */
   lastSeen: number;
+  /** When this gateway last had a heartbeat from it (0: not since it started). */
+  heardAt: number;
+  /** When the report held (registration, models, engines) was received, by whichever gateway. */
+  reportedAt: number;
   /** Outlier detection: no traffic until this Unix-ms time (null = not ejected). */
   ejectedUntil: number | null;
   /** How many times it was ejected: each ejection lasts longer. */
@@ -23,57 +37,65 @@ export interface NodeEntry {
 }
 
 export interface NodeRegistryEvents {
-  /** A node registered, reported new model states, or went offline: waiters re-check readiness. */
+  /** A node registered, reported new model states, or went offline (here or through another gateway): waiters re-check readiness. */
   change: [entry: NodeEntry];
 }
 
 /**
- * A node offline this long is dropped from memory (it re-registers if it ever returns: its
- * heartbeat then gets 404 node_not_found). Generous, so a box down for a weekend's repair still
- * shows in /api/nodes as offline; bounded, so nodes replaced for good do not pile up forever.
+ * A node offline this long is forgotten (it re-registers if it ever returns: its heartbeat then
+ * gets 404 node_not_found). Generous, so a box down for a weekend's repair still shows in
+ * /api/nodes as offline; bounded, so nodes replaced for good do not pile up forever.
  */
 export const NODE_FORGET_AFTER_MS = 24 * 60 * 60 * 1000;
 
-export function hashSecret(secret: string): Buffer {
-  return createHash("sha256").update(secret).digest();
-}
-
 const UNPLACED = { cordoned: false, draining: false, capacity_mib: null, committed_mib: 0, placed_models: [] };
 
-/** Node agents known to this gateway, their reported model states, and liveness. */
+/** A node's id in liveness messages: 72 bits of its runtime_id's hash, 12 characters. */
+export function shortIdOf(runtimeId: string): string {
+  return createHash("sha256").update(runtimeId).digest().subarray(0, 9).toString("base64url");
+}
+
+export interface NodeRegistryOptions {
+  readonly state: SharedState;
+  readonly secrets: NodeSecrets;
+  readonly timeoutMs: number;
+  readonly forgetAfterMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Node agents of the cluster, their reported model states, and liveness. Registrations and reports
+ * are shared (the `nodes` table: a node registered through one gateway heartbeats to any other);
+ * each gateway keeps them all in memory and reads no database on a heartbeat or a request.
+ */
 export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   readonly #nodes = new Map<string, NodeEntry>();
+  readonly #byShortId = new Map<string, NodeEntry>();
+  readonly #state: SharedState;
+  readonly #secrets: NodeSecrets;
   readonly #timeoutMs: number;
   readonly #forgetAfterMs: number;
   readonly #now: () => number;
 
-  constructor(options: { timeoutMs: number; forgetAfterMs?: number; now?: () => number }) {
+  constructor(options: NodeRegistryOptions) {
     super();
+    this.#state = options.state;
+    this.#secrets = options.secrets;
     this.#timeoutMs = options.timeoutMs;
     this.#forgetAfterMs = options.forgetAfterMs ?? NODE_FORGET_AFTER_MS;
     this.#now = options.now ?? Date.now;
+    options.state.bind("nodes", { schema: NodeDoc, apply: (id, doc) => this.#apply(id, doc) });
   }
 
-  /** A (re-)registration replaces the node's secret and forgets what it reported before. */
-  register(registration: NodeRegistrationParsed): { entry: NodeEntry; secret: string } {
-    const secret = `ogn_${randomBytes(32).toString("base64url")}`;
+  /** A (re-)registration makes a new epoch, so a new secret, and forgets what the node reported before. */
+  async register(registration: NodeRegistrationParsed): Promise<{ entry: NodeEntry; secret: string }> {
     const now = this.#now();
-    const previous = this.#nodes.get(registration.runtime_id);
-    const entry: NodeEntry = {
-      runtimeId: registration.runtime_id,
-      registration,
-      secretHash: hashSecret(secret),
-      secret,
-      models: new Map(),
-      engines: [],
-      registeredAt: now,
-      lastSeen: now,
-      ejectedUntil: previous?.ejectedUntil ?? null,
-      ejections: previous?.ejections ?? 0,
-    };
-    this.#nodes.set(entry.runtimeId, entry);
-    this.emit("change", entry);
-    return { entry, secret };
+    const doc: NodeDoc = { registration, epoch: newEpoch(), registered_at: now, last_seen: now, reported_at: now, models: [], engines: [] };
+    await this.#state.write([{ op: "put", table: "nodes", key: registration.runtime_id, doc }]);
+    const entry = this.#nodes.get(registration.runtime_id);
+    if (!entry) throw new Error(`node ${registration.runtime_id} was written but is not in the registry`);
+    entry.heardAt = now;
+    return { entry, secret: entry.secret };
   }
 
   /** The node whose secret this is, compared in constant time; undefined for anything else. */
@@ -83,19 +105,63 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return timingSafeEqual(entry.secretHash, hashSecret(secret)) ? entry : undefined;
   }
 
+  /**
+   * As `authenticate`, but a node unknown here or with another secret is read from the store once
+   * more first: it may have registered through another gateway a moment ago, before the
+   * notification arrived. A store that cannot be reached leaves the answer as it is.
+   */
+  async authenticateFresh(runtimeId: string, secret: string): Promise<NodeEntry | undefined> {
+    const entry = this.authenticate(runtimeId, secret);
+    if (entry) return entry;
+    try {
+      await this.#state.refresh("nodes", runtimeId);
+    } catch {
+      return undefined;
+    }
+    return this.authenticate(runtimeId, secret);
+  }
+
   /** Whether `digest` (a sha256) is some registered node's secret: a 403, not a 401, on a wrong route. */
   holdsSecret(digest: Buffer): boolean {
     for (const node of this.#nodes.values()) if (timingSafeEqual(digest, node.secretHash)) return true;
     return false;
   }
 
+  /** A heartbeat to this gateway: what the node reports now. The store is written by NodeSync, when it matters. */
   heartbeat(entry: NodeEntry, heartbeat: HeartbeatParsed): void {
-    const { models, engines, ...registration } = heartbeat;
+    const { models, engines, desired_version: _version, ...registration } = heartbeat;
+    const now = this.#now();
     entry.registration = registration;
     entry.models = new Map(models.map((m) => [m.name, m]));
     entry.engines = engines;
-    entry.lastSeen = this.#now();
+    entry.lastSeen = now;
+    entry.heardAt = now;
+    entry.reportedAt = now;
     this.emit("change", entry);
+  }
+
+  /** Other gateways heard these nodes (liveness messages): they are online as of `at`. */
+  seen(shortIds: readonly string[], at: number = this.#now()): void {
+    for (const id of shortIds) {
+      const entry = this.#byShortId.get(id);
+      if (!entry || entry.lastSeen >= at) continue;
+      const wasOnline = this.isOnline(entry);
+      entry.lastSeen = at;
+      if (!wasOnline) this.emit("change", entry);
+    }
+  }
+
+  /** The row this gateway writes for a node it hears from. */
+  docOf(entry: NodeEntry): NodeDoc {
+    return {
+      registration: entry.registration,
+      epoch: entry.epoch,
+      registered_at: entry.registeredAt,
+      last_seen: entry.lastSeen,
+      reported_at: entry.reportedAt,
+      models: [...entry.models.values()],
+      engines: entry.engines,
+    };
   }
 
   /**
@@ -124,9 +190,10 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return this.#now() - entry.lastSeen > this.#timeoutMs + this.#forgetAfterMs;
   }
 
-  /** Drops the node from memory; its secret no longer authenticates anything. */
-  remove(runtimeId: string): boolean {
-    return this.#nodes.delete(runtimeId);
+  /** Deletes the node from the shared state: every gateway forgets it, and its secret authenticates nothing. */
+  async forget(runtimeId: string): Promise<boolean> {
+    const [deleted] = await this.#state.write([{ op: "delete", table: "nodes", key: runtimeId }]);
+    return deleted === true;
   }
 
   /** How many nodes are known (online or not). */
@@ -176,5 +243,57 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       cached: r.cached ?? [],
       ...placement,
     };
+  }
+
+  /** A node's row changed (this gateway's write, another's, or a reload). */
+  #apply(runtimeId: string, doc: NodeDoc | undefined): void {
+    const entry = this.#nodes.get(runtimeId);
+    if (!doc) {
+      if (!entry) return;
+      this.#nodes.delete(runtimeId);
+      this.#byShortId.delete(entry.shortId);
+      this.emit("change", entry);
+      return;
+    }
+    if (!entry) {
+      const secret = this.#secrets.derive(runtimeId, doc.epoch);
+      const created: NodeEntry = {
+        runtimeId,
+        shortId: shortIdOf(runtimeId),
+        registration: doc.registration,
+        epoch: doc.epoch,
+        secretHash: hashSecret(secret),
+        secret,
+        models: new Map(doc.models.map((m) => [m.name, m])),
+        engines: doc.engines,
+        registeredAt: doc.registered_at,
+        lastSeen: doc.last_seen,
+        heardAt: 0,
+        reportedAt: doc.reported_at,
+        ejectedUntil: null,
+        ejections: 0,
+      };
+      this.#nodes.set(runtimeId, created);
+      this.#byShortId.set(created.shortId, created);
+      this.emit("change", created);
+      return;
+    }
+    if (doc.epoch !== entry.epoch) {
+      // Registered again (here or elsewhere): a new secret, and nothing of what it reported before.
+      entry.epoch = doc.epoch;
+      entry.secret = this.#secrets.derive(runtimeId, doc.epoch);
+      entry.secretHash = hashSecret(entry.secret);
+      entry.registeredAt = doc.registered_at;
+      entry.reportedAt = 0;
+    }
+    // A report older than the one held (this gateway heard a newer heartbeat meanwhile) changes nothing.
+    if (doc.reported_at >= entry.reportedAt) {
+      entry.registration = doc.registration;
+      entry.models = new Map(doc.models.map((m) => [m.name, m]));
+      entry.engines = doc.engines;
+      entry.reportedAt = doc.reported_at;
+    }
+    entry.lastSeen = Math.max(entry.lastSeen, doc.last_seen);
+    this.emit("change", entry);
   }
 }

@@ -21,6 +21,7 @@ import {
   wrongCredential,
 } from "../auth/require-auth.js";
 import type { NodeEntry, NodeRegistry } from "./node-registry.js";
+import type { NodeSync } from "./node-sync.js";
 
 /** What the node routes ask of the placement (the PlacementController, which sits above nodes/). */
 export interface NodePlacement {
@@ -30,11 +31,13 @@ export interface NodePlacement {
   ledger(entry: NodeEntry): { capacityMib: number | null; committedMib: number; models: string[] };
   /** Resolves once the changes seen so far are placed. */
   settled(): Promise<void>;
-  recompute(): void;
+  recompute(): Promise<void>;
 }
 
 export interface NodeRoutesDeps {
   readonly nodes: NodeRegistry;
+  /** Carries what nodes report here to the shared state. */
+  readonly sync: Pick<NodeSync, "registered" | "reported">;
   readonly placement: NodePlacement;
   readonly admin: NodeAdmin;
   readonly auth: Authenticator;
@@ -53,7 +56,8 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
   router.post("/api/nodes/register", requireAuth(deps.auth, NODE_TOKEN_ONLY), async (req, res) => {
     const registration = parseBody(NodeRegistration, req.body ?? {});
     const known = nodes.get(registration.runtime_id) !== undefined;
-    const { secret } = nodes.register(registration);
+    const { entry, secret } = await nodes.register(registration);
+    deps.sync.registered(entry);
     // The answer waits until the placement counts the node: its first heartbeat gets its models.
     await placement.settled();
     log.info(
@@ -68,14 +72,15 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
     res.json(body);
   });
 
-  router.post("/api/nodes/:runtime_id/heartbeat", (req, res) => {
-    const node = authenticateNode(deps, req);
+  router.post("/api/nodes/:runtime_id/heartbeat", async (req, res) => {
+    const node = await authenticateNode(deps, req);
     const heartbeat = parseBody(Heartbeat, req.body ?? {});
     if (heartbeat.runtime_id !== node.runtimeId) {
       throw new ApiError("invalid_request", `runtime_id in the body (${heartbeat.runtime_id}) differs from the one in the URL (${node.runtimeId}).`, "runtime_id");
     }
     const wasOnline = nodes.isOnline(node);
     nodes.heartbeat(node, heartbeat);
+    deps.sync.reported(node);
     if (!wasOnline) log.info({ runtime_id: node.runtimeId }, "node back online");
     const body: HeartbeatResponse = {
       ...placement.desiredFor(node.runtimeId, heartbeat.desired_version),
@@ -101,16 +106,17 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
   // Cordon: no new placements. Uncordon: back in service (a drain in progress stops). Drain:
   // cordon, then move every replica elsewhere, each removed only once its replacement is ready.
   for (const action of ["cordon", "uncordon", "drain"] as const) {
-    router.post(`/api/nodes/:runtime_id/${action}`, adminOnly, (req, res) => {
+    router.post(`/api/nodes/:runtime_id/${action}`, adminOnly, async (req, res) => {
       const runtimeId = String(req.params.runtime_id);
       const node = nodes.get(runtimeId);
       if (!node) {
         throw new ApiError("node_not_found", `No node '${runtimeId}' is registered. GET /api/nodes lists the nodes and their runtime_id.`, "runtime_id");
       }
-      admin[action](runtimeId);
+      await admin[action](runtimeId);
       log.info({ runtime_id: runtimeId, hostname: node.registration.hostname, action }, `node ${action === "drain" ? "draining" : `${action}ed`}`);
-      // The answer shows the placement this leads to, not the one before it.
-      placement.recompute();
+      // The answer shows the placement this leads to, not the one before it (on the leader; another
+      // gateway's answer shows it once the leader has placed it).
+      await placement.recompute();
       res.json(view(node));
     });
   }
@@ -120,20 +126,20 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
 
 /**
  * A heartbeat carries the node's own secret. Unknown runtime_id → 404 node_not_found, which tells
- * the agent to register again (the gateway restarted and forgot it).
+ * the agent to register again (the node was forgotten, or removed).
  */
-function authenticateNode(deps: NodeRoutesDeps, req: Request): NodeEntry {
+async function authenticateNode(deps: NodeRoutesDeps, req: Request): Promise<NodeEntry> {
   const runtimeId = String(req.params.runtime_id);
   const credential = bearerOf(req);
   if (credential === null) throw missingCredential(NODE_SECRET);
-  const node = deps.nodes.authenticate(runtimeId, credential);
+  const node = await deps.nodes.authenticateFresh(runtimeId, credential);
   if (node) return node;
   const principal = deps.auth.identify(credential);
   if (principal.kind === "admin" || principal.kind === "node_token" || principal.kind === "client") {
     throw wrongCredential(principal, NODE_SECRET);
   }
   if (!deps.nodes.get(runtimeId)) {
-    throw new ApiError("node_not_found", `No node '${runtimeId}' is registered (the gateway may have restarted). Register again with POST /api/nodes/register.`, "runtime_id");
+    throw new ApiError("node_not_found", `No node '${runtimeId}' is registered (it was forgotten or removed). Register again with POST /api/nodes/register.`, "runtime_id");
   }
   throw invalidCredential(NODE_SECRET);
 }

@@ -4,11 +4,13 @@ import type { NodeRegistry } from "./node-registry.js";
 /**
  * Going offline is the absence of an event, so nothing would tell waiters a node stopped
  * heartbeating. The sweeper checks on a re-armed timer and emits the registry's `change` once per
- * node that crossed from online to offline. Nodes offline past the registry's forget bound are
- * dropped here too, so a cluster that replaces boxes does not keep every old one in memory.
+ * node that crossed from online to offline: every gateway does this for itself (its waiters, its
+ * event stream). Nodes offline past the registry's forget bound are deleted from the shared state
+ * by the leader alone, so a cluster that replaces boxes does not keep every old one.
  */
 export class OfflineSweeper {
   readonly #offline = new Set<string>();
+  readonly #forgetting = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #running = false;
 
@@ -16,6 +18,8 @@ export class OfflineSweeper {
     private readonly nodes: NodeRegistry,
     private readonly intervalMs: number,
     private readonly logger: Logger,
+    /** Whether this gateway runs the cluster's background work (the one alone always does). */
+    private readonly isLeader: () => boolean = () => true,
   ) {}
 
   /** Safe to call twice. */
@@ -45,13 +49,20 @@ export class OfflineSweeper {
         this.logger.warn({ runtime_id: node.runtimeId, last_seen: node.lastSeen }, "node missed its heartbeats; offline");
         this.nodes.emit("change", node);
       }
-      if (!online && this.nodes.isForgettable(node)) {
-        this.nodes.remove(node.runtimeId);
-        this.#offline.delete(node.runtimeId);
-        this.logger.info({ runtime_id: node.runtimeId, last_seen: node.lastSeen }, "node offline past the forget bound; forgotten (it re-registers if it returns)");
-      }
+      if (!online && this.nodes.isForgettable(node) && this.isLeader() && !this.#forgetting.has(node.runtimeId)) this.#forget(node.runtimeId, node.lastSeen);
     }
     return wentOffline;
+  }
+
+  #forget(runtimeId: string, lastSeen: number): void {
+    this.#forgetting.add(runtimeId);
+    this.nodes.forget(runtimeId).then(
+      () => {
+        this.#offline.delete(runtimeId);
+        this.logger.info({ runtime_id: runtimeId, last_seen: lastSeen }, "node offline past the forget bound; forgotten (it re-registers if it returns)");
+      },
+      (err: unknown) => this.logger.warn({ err, runtime_id: runtimeId }, "could not forget a node; the next sweep retries"),
+    ).finally(() => this.#forgetting.delete(runtimeId));
   }
 
   #arm(): void {

@@ -1,4 +1,3 @@
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { RUNTIMES, type RuntimeType } from "@omnigate/shared/runtimes";
@@ -6,7 +5,9 @@ import { buildLlamaGguf, buildTinyLlamaGguf } from "@omnigate/testkit/gguf-write
 import { startTestHub, type TestHub, type TestHubOptions } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
-import { openStore, type Store } from "../store/store.js";
+import { silent } from "../../test/helpers/store-harness.js";
+import { SqliteBackend } from "../store/sqlite/sqlite-backend.js";
+import { storeOver } from "../store/store.js";
 import { HubReader } from "./hub-reader.js";
 import { ModelEstimator } from "./model-estimator.js";
 
@@ -35,24 +36,27 @@ function record(name: string, repo: string, runtime: RuntimeType, files: string[
   };
 }
 
-async function setup(hubOptions: TestHubOptions, hubToken?: string): Promise<{ hub: TestHub; store: Store; estimator: () => ModelEstimator }> {
+/** Each estimator is a gateway of its own over the same SQLite data dir (a restart). */
+async function setup(hubOptions: TestHubOptions, hubToken?: string): Promise<{ hub: TestHub; estimator: () => Promise<ModelEstimator> }> {
   const hub = await startTestHub(hubOptions);
   scope.defer(() => hub.close());
-  const store = openStore(await scope.tempDir("og-estimate-"));
-  scope.defer(() => store.close());
-  const estimator = () => {
-    const e = new ModelEstimator(new HubReader(hub.url, hubToken, 5_000), store.placement, pino({ level: "silent" }));
+  const dir = await scope.tempDir("og-estimate-");
+  const estimator = async () => {
+    const store = storeOver(new SqliteBackend(dir), silent);
+    scope.defer(() => store.close());
+    const e = new ModelEstimator(new HubReader(hub.url, hubToken, 5_000), store.state, silent);
     scope.defer(() => e.close());
+    await store.load();
     return e;
   };
-  return { hub, store, estimator };
+  return { hub, estimator };
 }
 
 describe("ModelEstimator", () => {
   it("reads a GGUF's header over Range (a fraction of the file), stores it, and reads it once", async () => {
     const gguf = buildLlamaGguf(WIDE, { weightType: "f16" });
     const { hub, estimator } = await setup({ repos: { "org/wide": { revisions: { main: { files: { "wide-f16.gguf": gguf, "README.md": "# wide\n" } } } } } });
-    const first = estimator();
+    const first = await estimator();
     first.ensure(record("wide", "org/wide", "llama_cpp", ["*.gguf"]));
     expect(first.pendingReason("wide")).toContain("memory estimate pending");
     const estimate = await waitFor(() => first.get("wide"), { what: "the estimate" });
@@ -71,15 +75,15 @@ describe("ModelEstimator", () => {
 
     // Another gateway process over the same store: the estimate is there, the hub is not asked.
     hub.clearLog();
-    const again = estimator();
+    const again = await estimator();
     again.ensure(record("wide", "org/wide", "llama_cpp", ["*.gguf"]));
     expect(again.get("wide")).toEqual(estimate);
     expect(hub.log).toEqual([]);
 
     // Deleted: forgotten, also in the store.
     again.forget("wide");
-    expect(again.get("wide")).toBeUndefined();
-    expect(estimator().get("wide")).toBeUndefined();
+    await waitFor(() => again.get("wide") === undefined, { what: "the estimate forgotten" });
+    expect((await estimator()).get("wide")).toBeUndefined();
   });
 
   it("estimates the files the agent will pull: the default quantization, or the whole repo times the factor", async () => {
@@ -90,7 +94,7 @@ describe("ModelEstimator", () => {
         "org/asr": { revisions: { main: { files: { "ggml-base.bin": Buffer.alloc(40_000, 1), "README.md": "# asr\n" } } } },
       },
     });
-    const e = estimator();
+    const e = await estimator();
     e.ensure(record("quants", "org/quants", "llama_cpp"));
     e.ensure(record("asr", "org/asr", "whisper"));
     const quants = await waitFor(() => e.get("quants"), { what: "the llama estimate" });
@@ -103,7 +107,7 @@ describe("ModelEstimator", () => {
   it("stays pending while the hub fails, saying why, and estimates once it answers", async () => {
     const { hub, estimator } = await setup({ repos: { "org/tiny": { revisions: { main: { files: { "tiny.gguf": buildTinyLlamaGguf() } } } } } });
     hub.addRule({ repo: "org/tiny", stage: "revision", status: 503, times: 1 });
-    const e = estimator();
+    const e = await estimator();
     const changes: string[] = [];
     e.on("change", (model) => changes.push(model));
     e.ensure(record("tiny", "org/tiny", "llama_cpp", ["tiny.gguf"]));
@@ -118,7 +122,7 @@ describe("ModelEstimator", () => {
 
   it("says what the operator must fix when the hub refuses: no such repo, no matching file, nothing to serve", async () => {
     const { estimator } = await setup({ repos: { "org/weights": { revisions: { main: { files: { "model.safetensors": Buffer.alloc(20_000), "config.json": "{}" } } } } } });
-    const e = estimator();
+    const e = await estimator();
     e.ensure(record("missing", "org/missing", "llama_cpp", ["m.gguf"]));
     e.ensure(record("unmatched", "org/weights", "llama_cpp", ["*.gguf"]));
     e.ensure(record("no-gguf", "org/weights", "llama_cpp"));
@@ -138,7 +142,7 @@ describe("ModelEstimator", () => {
       { token, aliases: { "old/tiny": "org/tiny" }, repos: { "org/tiny": { private: true, revisions: { main: { files: { "tiny.gguf": buildTinyLlamaGguf() } } } } } },
       token,
     );
-    const e = estimator();
+    const e = await estimator();
     e.ensure(record("tiny", "old/tiny", "llama_cpp", ["tiny.gguf"]));
     await waitFor(() => e.get("tiny"), { what: "the estimate of a private repo" });
     const hubCalls = hub.log.filter((l) => l.server === "hub");

@@ -5,7 +5,9 @@ import { ggufMemoryProfile, type MemoryProfile } from "@omnigate/shared/memory-e
 import type { ModelRecord } from "@omnigate/shared/models";
 import { selectFiles } from "@omnigate/shared/repo-glob";
 import type { Logger } from "../logger.js";
-import type { ModelEstimate, PlacementStore } from "../store/placement-store.js";
+import { ModelEstimate } from "../store/placement-store.js";
+import type { SharedState } from "../store/shared-state.js";
+import { NotLeaderError } from "../store/store-contract.js";
 import { HubReadError, type HubReader } from "./hub-reader.js";
 
 export interface ModelEstimatorEvents {
@@ -26,23 +28,34 @@ interface Pending {
 
 /**
  * Each model's memory estimate, read once per registration from the hub before any node downloads
- * (the files the runtime will load, their GGUF headers over `Range`), then stored. A hub that
- * cannot be reached leaves the model pending, retried with backoff, the reason shown to operators.
+ * (the files the runtime will load, their GGUF headers over `Range`), then stored and shared. The
+ * leader reads them (one hub read per model in the cluster); every gateway gets them through the
+ * shared state. A hub that cannot be reached leaves the model pending, retried with backoff, the
+ * reason shown to operators.
  */
 export class ModelEstimator extends EventEmitter<ModelEstimatorEvents> {
-  readonly #estimates: Map<string, ModelEstimate>;
+  readonly #estimates = new Map<string, ModelEstimate>();
   readonly #pending = new Map<string, Pending>();
   readonly #log: Logger;
   #closed = false;
 
   constructor(
     private readonly hub: HubReader,
-    private readonly store: PlacementStore,
+    private readonly state: SharedState,
     logger: Logger,
   ) {
     super();
-    this.#estimates = store.loadEstimates();
     this.#log = logger.child({ component: "estimate" });
+    state.bind("estimates", {
+      schema: ModelEstimate,
+      apply: (model, estimate) => {
+        if (estimate) this.#estimates.set(model, estimate);
+        else if (!this.#estimates.delete(model)) return;
+        // An estimate that arrived from the leader ends this gateway's own attempt, if it had one.
+        if (estimate) this.#stop(model);
+        this.emit("change", model);
+      },
+    });
   }
 
   get(model: string): ModelEstimate | undefined {
@@ -54,23 +67,29 @@ export class ModelEstimator extends EventEmitter<ModelEstimatorEvents> {
     return this.#pending.get(model)?.reason;
   }
 
-  /** Starts estimating a model that has no estimate (registration, or a restart before it finished). */
+  /** On the leader: starts estimating a model that has no estimate (registration, a restart or a new leader before it finished). */
   ensure(record: ModelRecord): void {
-    if (this.#closed || this.#estimates.has(record.name) || this.#pending.has(record.name)) return;
+    if (this.#closed || !this.state.bus.isLeader || this.#estimates.has(record.name) || this.#pending.has(record.name)) return;
     const p: Pending = { record, reason: "memory estimate pending: reading the model's files from the hub", attempts: 0, timer: undefined, abort: new AbortController() };
     this.#pending.set(record.name, p);
     void this.#attempt(p);
   }
 
-  /** The model was deleted: stop, and forget its estimate. */
+  /** The model was deleted: stop, and (the leader) forget its estimate. */
   forget(model: string): void {
+    this.#stop(model);
+    if (!this.#estimates.has(model) || !this.state.bus.isLeader) return;
+    this.state.write([{ op: "delete", table: "estimates", key: model }], { leader: true }).catch((err: unknown) => {
+      this.#log.debug({ err, model }, "a deleted model's estimate was not deleted; the next leader's reload keeps it harmlessly");
+    });
+  }
+
+  #stop(model: string): void {
     const p = this.#pending.get(model);
-    if (p) {
-      p.abort.abort();
-      if (p.timer) clearTimeout(p.timer);
-      this.#pending.delete(model);
-    }
-    if (this.#estimates.delete(model)) this.store.saveEstimate(model, undefined);
+    if (!p) return;
+    p.abort.abort();
+    if (p.timer) clearTimeout(p.timer);
+    this.#pending.delete(model);
   }
 
   close(): void {
@@ -88,13 +107,14 @@ export class ModelEstimator extends EventEmitter<ModelEstimatorEvents> {
     try {
       const estimate = await this.#read(record, p.abort.signal);
       if (this.#pending.get(record.name) !== p) return;
+      // Shared with every gateway; the write applies it here too (and ends the pending attempt).
+      await this.state.write([{ op: "put", table: "estimates", key: record.name, doc: estimate }], { leader: true });
       this.#pending.delete(record.name);
-      this.#estimates.set(record.name, estimate);
-      this.store.saveEstimate(record.name, estimate);
       this.#log.info({ model: record.name, commit: estimate.commit, files: estimate.files.map((f) => f.path), profile: estimate.profile.kind }, "memory estimate read");
-      this.emit("change", record.name);
     } catch (err) {
       if (this.#pending.get(record.name) !== p || p.abort.signal.aborted) return;
+      // No longer the leader: the new one reads it.
+      if (err instanceof NotLeaderError) return this.#stop(record.name);
       p.attempts++;
       const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (p.attempts - 1));
       const why = err instanceof Error ? err.message : String(err);

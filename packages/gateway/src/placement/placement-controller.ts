@@ -6,27 +6,32 @@ import type { Logger } from "../logger.js";
 import type { NodeAdmin } from "../nodes/node-admin.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import type { ModelStore } from "../store/model-store.js";
-import type { PlacementStore } from "../store/placement-store.js";
+import { ModelPlacement } from "../store/placement-store.js";
+import type { SharedState } from "../store/shared-state.js";
+import { NotLeaderError, type WriteOp } from "../store/store-contract.js";
 import { computePlacement } from "./compute-placement.js";
 import type { ModelEstimator } from "./model-estimator.js";
 import { capacityMib, holdsFiles, needMib, standingOf } from "./node-inputs.js";
 import type { NodeStanding, PlacementModel, PlacementNode, Replica } from "./placement-types.js";
+import { ReplicaHolds } from "./replica-holds.js";
 
 export interface PlacementControllerDeps {
   readonly models: ModelStore;
   readonly nodes: NodeRegistry;
   readonly admin: NodeAdmin;
   readonly estimator: ModelEstimator;
-  readonly store: PlacementStore;
+  readonly state: SharedState;
   /** Requests the gateway has in flight for the model on the node. */
   readonly inFlight: (node: string, model: string) => number;
   readonly replaceAfterMs: number;
+  /** With other gateways: how long a removed replica stays on its node at least, for their holds to arrive (0 alone). */
+  readonly holdGraceMs?: number;
   readonly logger: Logger;
   readonly now?: () => number;
 }
 
 export interface PlacementControllerEvents {
-  /** A model's replicas changed (placed, moved, removed); `replicas` is the new list. */
+  /** A model's replicas changed (placed, moved, removed), by this gateway or the leader; `replicas` is the new list. */
   placement: [model: string, replicas: readonly Replica[]];
 }
 
@@ -37,31 +42,28 @@ export interface PlacementControllerEvents {
  */
 const MIN_RECOMPUTE_GAP_MS = 250;
 
-/** A removed replica keeps its node's copy this long at most while its last requests finish. */
-const RETIRE_MAX_MS = 10 * 60_000;
-
 /**
- * Owns the placement: recomputes it (compute-placement.ts) on every change that matters — a model
- * registered, patched or deleted, its estimate arriving, a node joining, leaving, relabelled,
- * cordoned, reporting a model ready — persists it, and answers from it: each node's desired set
- * (the heartbeat answer) and each model's routable nodes (the data plane).
+ * The placement (compute-placement.ts), shared by every gateway in the `placements` table. The
+ * leader alone computes it — on every change that matters: a model registered, patched or deleted,
+ * its estimate arriving, a node joining, leaving, relabelled, cordoned, reporting a model ready —
+ * and writes it; every gateway (the leader too) applies what is written, and answers from it: each
+ * node's desired set (the heartbeat answer) and each model's routable nodes (the data plane).
  *
  * A replica that placement removes is not dropped from its node at once: it takes no new requests,
- * and stays in the node's desired set until the gateway's requests to it have finished.
+ * and stays in the node's desired set until every gateway's requests to it have finished (ReplicaHolds).
  */
 export class PlacementController extends EventEmitter<PlacementControllerEvents> {
   readonly #d: PlacementControllerDeps;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #startedAt: number;
-  #placement: Map<string, Replica[]>;
-  #errors = new Map<string, string[]>();
+  readonly #placement = new Map<string, Replica[]>();
+  readonly #errors = new Map<string, string[]>();
   /** node → models placed there (serving or leaving). */
-  #byNode = new Map<string, Set<string>>();
+  readonly #byNode = new Map<string, Set<string>>();
   /** model → nodes that may take its requests (serving or leaving). */
-  #routable = new Map<string, string[]>();
-  /** node → model → since when it is being retired (removed, finishing its requests). */
-  readonly #retiring = new Map<string, Map<string, number>>();
+  readonly #routable = new Map<string, string[]>();
+  readonly #holds: ReplicaHolds;
   /** node → version of its desired set; a new one whenever the set changes. */
   readonly #versions = new Map<string, string>();
   readonly #boot = randomBytes(4).toString("hex");
@@ -72,6 +74,8 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
   /** Callers of settled() waiting for the scheduled recompute. */
   #settling: Array<() => void> = [];
   #lastRun = 0;
+  /** The recompute in progress: they never overlap (each writes the placement the next one reads). */
+  #running: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   readonly #unsubscribe: Array<() => void> = [];
 
@@ -81,11 +85,21 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     this.#log = deps.logger.child({ component: "placement" });
     this.#now = deps.now ?? Date.now;
     this.#startedAt = this.#now();
-    this.#placement = deps.store.loadPlacement();
-    this.#reindex();
+    this.#holds = new ReplicaHolds({
+      bus: deps.state.bus,
+      inFlight: deps.inFlight,
+      graceMs: deps.holdGraceMs ?? 0,
+      onChange: (node) => this.#bump(node),
+      now: this.#now,
+    });
+    deps.state.bind("placements", { schema: ModelPlacement, apply: (model, doc) => this.#apply(model, doc) });
   }
 
-  /** Subscribes to every input and computes the first placement. Safe to call twice. */
+  get #leading(): boolean {
+    return this.#d.state.bus.isLeader;
+  }
+
+  /** Subscribes to every input and, on the leader, computes the first placement. Safe to call twice. */
   start(): void {
     if (this.#unsubscribe.length > 0) return;
     const on = <A extends unknown[]>(emitter: unknown, event: string, fn: (...args: A) => void) => {
@@ -108,8 +122,15 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
       this.#fingerprints.set(entry, print);
       this.schedule();
     });
+    on(this.#d.state.bus, "message", (message: Parameters<ReplicaHolds["message"]>[0], from: string) => this.#holds.message(message, from));
+    // A new leader takes over the work: estimates still missing, and a placement of its own.
+    on(this.#d.state.bus, "leader", (leading: boolean) => {
+      if (!leading) return;
+      for (const m of this.#d.models.list()) this.#d.estimator.ensure(m);
+      this.schedule();
+    });
     for (const m of this.#d.models.list()) this.#d.estimator.ensure(m);
-    this.recompute();
+    this.schedule();
     this.#arm();
   }
 
@@ -120,34 +141,42 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     for (const resolve of this.#settling.splice(0)) resolve();
   }
 
-  /** Recompute soon, once, however many changes arrive meanwhile. */
+  /** Recompute soon, once, however many changes arrive meanwhile (the leader alone recomputes). */
   schedule(): void {
-    if (this.#scheduled) return;
+    if (this.#scheduled || !this.#leading) return;
     this.#scheduled = true;
     const wait = Math.max(0, this.#lastRun + MIN_RECOMPUTE_GAP_MS - performance.now());
     setTimeout(() => {
       this.#scheduled = false;
-      try {
-        this.recompute();
-      } catch (err) {
-        this.#log.error({ err }, "placement failed");
-      } finally {
+      void this.recompute().finally(() => {
         for (const resolve of this.#settling.splice(0)) resolve();
-      }
+      });
     }, wait).unref();
   }
 
   /**
    * Resolves once every change seen so far is in the placement: at once when no recompute is
-   * scheduled. A node's registration waits for it, so its first heartbeat already gets its models
-   * (thousands registering together after a gateway restart share the same few recomputes).
+   * scheduled (or another gateway leads). A node's registration waits for it, so its first
+   * heartbeat already gets its models (thousands registering together after a gateway restart
+   * share the same few recomputes).
    */
   settled(): Promise<void> {
-    if (!this.#scheduled) return Promise.resolve();
+    if (!this.#scheduled) return this.#running;
     return new Promise((resolve) => this.#settling.push(resolve));
   }
 
-  recompute(): void {
+  /** On the leader: computes the placement now and writes what changed; elsewhere nothing (the leader will). */
+  recompute(): Promise<void> {
+    const run = this.#running.then(() => this.#recompute());
+    this.#running = run.catch(() => {});
+    return run.catch((err: unknown) => {
+      if (err instanceof NotLeaderError) return;
+      this.#log.warn({ err }, "placement not written; it is computed again at the next change");
+    });
+  }
+
+  async #recompute(): Promise<void> {
+    if (!this.#leading) return;
     const started = performance.now();
     this.#lastRun = started;
     const now = this.#now();
@@ -156,7 +185,7 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     const nodes: PlacementNode[] = [];
     const standings = new Map<string, NodeStanding>();
     for (const e of entries.values()) {
-      const standing = standingOf({ online: this.#d.nodes.isOnline(e), sinceSeenMs: now - e.lastSeen, replaceAfterMs: this.#d.replaceAfterMs, admin: this.#d.admin.get(e.runtimeId) });
+      const standing = this.#standingOf(e, now);
       standings.set(e.runtimeId, standing);
       nodes.push({
         id: e.runtimeId,
@@ -167,7 +196,7 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
         standing,
       });
     }
-    // Nodes placed on but not registered since this gateway started: offline since then.
+    // Nodes placed on but no longer known (forgotten, removed): offline since this gateway started.
     for (const replicas of this.#placement.values()) {
       for (const r of replicas) {
         if (entries.has(r.node) || standings.has(r.node)) continue;
@@ -207,34 +236,28 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
       },
       load: (model, node) => this.#d.inFlight(node, model),
     });
-    this.#errors = result.errors;
-    if (result.changed.size === 0) return;
-    const previous = this.#placement;
-    this.#placement = result.placement;
-    for (const name of result.changed) {
-      const before = previous.get(name) ?? [];
-      const after = result.placement.get(name) ?? [];
-      this.#d.store.savePlacement(name, after);
-      // Replicas that were serving and are gone: retire them (no new requests; their last ones finish).
-      for (const r of before) {
-        if (r.role === "lost" || after.some((a) => a.node === r.node && a.role !== "lost")) continue;
-        if (byName.has(name) && this.#d.inFlight(r.node, name) > 0) this.#retire(r.node, name, now);
-      }
+    // What other gateways must see: replicas that moved, and reasons that changed.
+    const ops: WriteOp[] = [];
+    const names = new Set([...result.changed, ...result.errors.keys(), ...this.#errors.keys()]);
+    for (const name of names) {
+      const replicas = result.placement.get(name) ?? [];
+      const errors = result.errors.get(name) ?? [];
+      if (!result.changed.has(name) && sameList(errors, this.#errors.get(name) ?? [])) continue;
+      if (replicas.length === 0 && errors.length === 0) ops.push({ op: "delete", table: "placements", key: name });
+      else ops.push({ op: "put", table: "placements", key: name, doc: { replicas, errors } satisfies ModelPlacement });
     }
-    this.#reindex();
-    // Listeners (waiting requests) read routable(): told once the index is current.
-    for (const name of result.changed) this.emit("placement", name, result.placement.get(name) ?? []);
-    this.#log.info({ changed: [...result.changed], ms: Math.round(performance.now() - started) }, "placement changed");
+    if (ops.length === 0) return;
+    await this.#d.state.write(ops, { leader: true });
+    if (result.changed.size > 0) this.#log.info({ changed: [...result.changed], ms: Math.round(performance.now() - started) }, "placement changed");
   }
 
   /** The heartbeat answer's model part: the full set only when the agent's version is not current. */
   desiredFor(runtimeId: string, agentVersion: string | undefined): Pick<HeartbeatResponse, "models" | "desired_version"> {
-    this.#pruneRetiring(runtimeId);
     let version = this.#versions.get(runtimeId);
     if (!version) version = this.#bump(runtimeId);
     if (agentVersion === version) return { desired_version: version };
     const names = new Set(this.#byNode.get(runtimeId));
-    for (const name of this.#retiring.get(runtimeId)?.keys() ?? []) names.add(name);
+    for (const name of this.#holds.held(runtimeId)) names.add(name);
     const models: ModelRecord[] = [];
     for (const name of names) {
       const record = this.#d.models.get(name);
@@ -272,53 +295,48 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     return { capacityMib: capacityMib(entry.registration), committedMib: committed, models };
   }
 
-  #retire(node: string, model: string, now: number): void {
-    let m = this.#retiring.get(node);
-    if (!m) this.#retiring.set(node, (m = new Map()));
-    if (!m.has(model)) m.set(model, now);
-  }
-
-  /** Retiring replicas whose requests have all ended (or that waited too long) leave the node's set. */
-  #pruneRetiring(node: string): void {
-    const m = this.#retiring.get(node);
-    if (!m) return;
-    const now = this.#now();
-    let pruned = false;
-    for (const [model, since] of m) {
-      if (this.#d.inFlight(node, model) === 0 || now - since > RETIRE_MAX_MS || this.#byNode.get(node)?.has(model)) {
-        m.delete(model);
-        pruned = true;
-      }
+  /** A model's placement row changed (the leader's write, here or through a notification). */
+  #apply(model: string, doc: ModelPlacement | undefined): void {
+    const before = this.#placement.get(model) ?? [];
+    const after = doc?.replicas ?? [];
+    if (after.length > 0) this.#placement.set(model, after);
+    else this.#placement.delete(model);
+    if (doc && doc.errors.length > 0) this.#errors.set(model, doc.errors);
+    else this.#errors.delete(model);
+    if (sameReplicas(before, after)) return;
+    const placed = (list: readonly Replica[]) => new Set(list.filter((r) => r.role !== "lost").map((r) => r.node));
+    const was = placed(before);
+    const is = placed(after);
+    for (const node of was) {
+      if (is.has(node)) continue;
+      this.#byNode.get(node)?.delete(model);
+      this.#bump(node);
+      // Still registered: its last requests finish before the node drops it (a deleted model goes at once).
+      if (this.#d.models.get(model)) this.#holds.removed(node, model);
     }
-    if (m.size === 0) this.#retiring.delete(node);
-    if (pruned) this.#bump(node);
-  }
-
-  #reindex(): void {
-    const byNode = new Map<string, Set<string>>();
-    const routable = new Map<string, string[]>();
-    for (const [model, replicas] of this.#placement) {
-      const nodes: string[] = [];
-      for (const r of replicas) {
-        if (r.role === "lost") continue;
-        nodes.push(r.node);
-        let s = byNode.get(r.node);
-        if (!s) byNode.set(r.node, (s = new Set()));
-        s.add(model);
-      }
-      if (nodes.length > 0) routable.set(model, nodes);
+    for (const node of is) {
+      if (was.has(node)) continue;
+      let s = this.#byNode.get(node);
+      if (!s) this.#byNode.set(node, (s = new Set()));
+      s.add(model);
+      this.#holds.placed(node, model);
+      this.#bump(node);
     }
-    for (const node of new Set([...byNode.keys(), ...this.#byNode.keys()])) {
-      if (!sameSet(byNode.get(node), this.#byNode.get(node))) this.#bump(node);
-    }
-    this.#byNode = byNode;
-    this.#routable = routable;
+    if (is.size > 0) this.#routable.set(model, [...is]);
+    else this.#routable.delete(model);
+    // Listeners (waiting requests) read routable(): told once the index is current.
+    this.emit("placement", model, after);
   }
 
   #bump(node: string): string {
     const version = `${this.#boot}-${++this.#generation}`;
     this.#versions.set(node, version);
     return version;
+  }
+
+  /** A node is judged lost only after this gateway watched it long enough (not at once after a restart). */
+  #standingOf(e: NodeEntry, now: number): NodeStanding {
+    return standingOf({ online: this.#d.nodes.isOnline(e), sinceSeenMs: now - Math.max(e.lastSeen, this.#startedAt), replaceAfterMs: this.#d.replaceAfterMs, admin: this.#d.admin.get(e.runtimeId) });
   }
 
   /** What about a node placement depends on; a heartbeat that changes none of it recomputes nothing. */
@@ -331,23 +349,16 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     return `${this.#d.nodes.isOnline(e)}|${r.supported_runtimes.join(",")}|${JSON.stringify(r.labels)}|${capacityMib(r)}|${JSON.stringify(r.llama ?? null)}|${cached}|${ready}`;
   }
 
-  /** Going lost (offline past the grace) is the passing of time, not an event: checked on a timer. */
+  /**
+   * Going lost (offline past the grace) is the passing of time, not an event: the leader checks on
+   * a timer. Every gateway releases its finished holds on it.
+   */
   #arm(): void {
     const every = Math.max(50, Math.min(1_000, Math.floor(this.#d.replaceAfterMs / 4)));
     this.#timer = setTimeout(() => {
       try {
-        const now = this.#now();
-        let moved = false;
-        for (const e of this.#d.nodes.list()) {
-          const standing = standingOf({ online: this.#d.nodes.isOnline(e), sinceSeenMs: now - e.lastSeen, replaceAfterMs: this.#d.replaceAfterMs, admin: this.#d.admin.get(e.runtimeId) });
-          if (this.#standings.get(e.runtimeId) !== standing) moved = true;
-        }
-        // Nodes not registered since the gateway started turn lost once the grace has passed since then.
-        const ghostsLost = now - this.#startedAt >= this.#d.replaceAfterMs;
-        for (const [id, standing] of this.#standings) {
-          if (standing === "offline" && ghostsLost && !this.#d.nodes.get(id)) moved = true;
-        }
-        if (moved) this.schedule();
+        this.#holds.tick();
+        if (this.#leading) this.#checkStandings();
       } catch (err) {
         this.#log.error({ err }, "placement check failed");
       }
@@ -355,10 +366,24 @@ export class PlacementController extends EventEmitter<PlacementControllerEvents>
     }, every);
     this.#timer.unref();
   }
+
+  #checkStandings(): void {
+    const now = this.#now();
+    let moved = false;
+    for (const e of this.#d.nodes.list()) if (this.#standings.get(e.runtimeId) !== this.#standingOf(e, now)) moved = true;
+    // Nodes no longer known turn lost once the grace has passed since this gateway started.
+    const ghostsLost = now - this.#startedAt >= this.#d.replaceAfterMs;
+    for (const [id, standing] of this.#standings) {
+      if (standing === "offline" && ghostsLost && !this.#d.nodes.get(id)) moved = true;
+    }
+    if (moved) this.schedule();
+  }
 }
 
-function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
-  if ((a?.size ?? 0) !== (b?.size ?? 0)) return false;
-  for (const x of a ?? []) if (!b?.has(x)) return false;
-  return true;
+function sameReplicas(a: readonly Replica[], b: readonly Replica[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.node === b[i]!.node && r.role === b[i]!.role && r.placedAt === b[i]!.placedAt);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

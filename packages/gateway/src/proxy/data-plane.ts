@@ -11,6 +11,7 @@ import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import { WaitQueues } from "../scheduling/queue.js";
 import type { PlacementLookup } from "../scheduling/readiness.js";
 import type { ModelLookup } from "../store/model-store.js";
+import type { ClusterBus, ClusterMessage } from "../store/store-contract.js";
 import { OutlierDetector } from "../scheduling/scheduler-outlier.js";
 import { Scheduler, type Lease } from "../scheduling/scheduler.js";
 import { AgentPools } from "./agent-pools.js";
@@ -29,6 +30,8 @@ export interface DataPlaneDeps {
   readonly logger: Logger;
   /** The credential check (client key or admin key): an ApiError (401/403) refuses the request. */
   readonly authorize: (req: IncomingMessage) => ApiError | undefined;
+  /** Where ejections are told to (and heard from) the other gateways; unset = kept to this gateway. */
+  readonly ejections?: Pick<ClusterBus, "publish" | "on" | "off">;
 }
 
 export interface DataPlane {
@@ -72,15 +75,29 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     onEject: (node, until, failures) => {
       log.warn({ node: node.runtimeId, until: new Date(until).toISOString(), failures, ejections: node.ejections }, "node ejected");
       metrics.ejection(node.runtimeId);
-      // Requests waiting for a slot may use the node again once its cool-down ends.
-      const timer = setTimeout(() => {
-        ejectionTimers.delete(timer);
-        queues.drainAll();
-      }, until - Date.now() + 1);
-      timer.unref();
-      ejectionTimers.add(timer);
+      deps.ejections?.publish({ kind: "eject", node: node.runtimeId, until });
+      wakeAt(until);
     },
   });
+  // Requests waiting for a slot may use the node again once its cool-down ends.
+  const wakeAt = (until: number) => {
+    const timer = setTimeout(() => {
+      ejectionTimers.delete(timer);
+      queues.drainAll();
+    }, until - Date.now() + 1);
+    timer.unref();
+    ejectionTimers.add(timer);
+  };
+  // Another gateway ejected a node: what fails for it likely fails here too (engine down, box overloaded).
+  const onMessage = (message: ClusterMessage) => {
+    if (message.kind !== "eject") return;
+    const node = nodes.get(message.node);
+    if (!node || (node.ejectedUntil ?? 0) >= message.until || message.until <= Date.now()) return;
+    node.ejectedUntil = message.until;
+    log.info({ node: node.runtimeId, until: new Date(message.until).toISOString() }, "node ejected by another gateway");
+    wakeAt(message.until);
+  };
+  deps.ejections?.on("message", onMessage);
   const scheduler = new Scheduler({ isEjected: outliers.isEjected, onSlotFreed: (model) => queues.drain(model) });
   const pools = new AgentPools({
     connections: config.OMNIGATE_PROXY_CONNECTIONS,
@@ -201,6 +218,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         // Order: refuse new requests → refuse the waiting ones → let running ones finish (bounded).
         closing = true;
         nodes.off("change", onChange);
+        deps.ejections?.off("message", onMessage);
         for (const t of ejectionTimers) clearTimeout(t);
         ejectionTimers.clear();
         queues.close(new ShuttingDownError());

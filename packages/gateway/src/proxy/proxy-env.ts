@@ -28,6 +28,8 @@ export const proxyEnv = {
   OMNIGATE_OUTLIER_BASE_EJECTION_MS: z.coerce.number().int().min(1).default(30_000),
   // Cap on one ejection's cool-down, so a node that recovers is used again within this time.
   OMNIGATE_OUTLIER_MAX_EJECTION_MS: z.coerce.number().int().min(1).default(300_000),
+  // With several gateways: tell the others about an ejection (a node failing one likely fails all); "0" = each gateway ejects on its own.
+  OMNIGATE_SHARE_EJECTIONS: z.enum(["0", "1"]).default("1"),
 };
 
 /** The data plane's part of the gateway config. */

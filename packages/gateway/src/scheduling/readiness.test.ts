@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
 import { ApiError } from "@omnigate/shared/errors";
-import { NodeRegistry, type NodeEntry } from "../nodes/node-registry.js";
+import type { NodeRegistry, NodeEntry } from "../nodes/node-registry.js";
 import type { ModelLookup } from "../store/model-store.js";
+import { nodeRegistry, tempStore } from "../../test/helpers/store-harness.js";
 import { nodeViews, resolveReadiness as resolve, type PlacementLookup } from "./readiness.js";
 
 const llama: ModelRecord = {
@@ -33,11 +34,20 @@ function placement(nodes: NodeRegistry): PlacementLookup {
 const resolveReadiness = (m: ModelLookup, nodes: NodeRegistry, name: string, capability: Parameters<typeof resolve>[4]) =>
   resolve(m, nodes, placement(nodes), name, capability);
 
-function setup() {
+let closeStore: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await closeStore?.();
+  closeStore = undefined;
+});
+
+async function setup() {
   unplaced = undefined;
   let now = 1_000_000;
-  const nodes = new NodeRegistry({ timeoutMs: 1_000, now: () => now });
-  const add = (runtimes: RuntimeType[]): NodeEntry => {
+  const store = tempStore();
+  closeStore = () => store.close();
+  const nodes = nodeRegistry(store, { timeoutMs: 1_000, now: () => now });
+  await store.load();
+  const add = async (runtimes: RuntimeType[]): Promise<NodeEntry> => {
     const registration = NodeRegistration.parse({
       runtime_id: randomUUID(),
       supported_runtimes: runtimes,
@@ -46,7 +56,7 @@ function setup() {
       hostname: "box",
       version: "test",
     });
-    return nodes.register(registration).entry;
+    return (await nodes.register(registration)).entry;
   };
   const report = (node: NodeEntry, models: unknown[]) =>
     nodes.heartbeat(node, Heartbeat.parse({ ...node.registration, models }));
@@ -64,35 +74,35 @@ function caught(fn: () => unknown): ApiError {
 }
 
 describe("resolveReadiness", () => {
-  it("404 model_not_found for an unknown model", () => {
-    const { nodes } = setup();
+  it("404 model_not_found for an unknown model", async () => {
+    const { nodes } = await setup();
     const err = caught(() => resolveReadiness(models, nodes, "nope", "chat"));
     expect(err).toMatchObject({ status: 404, code: "model_not_found", param: "model" });
     expect(err.message).toContain("'nope' does not exist");
   });
 
-  it("404 model_capability_unsupported naming the missing capability", () => {
-    const { nodes } = setup();
+  it("404 model_capability_unsupported naming the missing capability", async () => {
+    const { nodes } = await setup();
     const err = caught(() => resolveReadiness(models, nodes, "org/llama", "speech"));
     expect(err).toMatchObject({ status: 404, code: "model_capability_unsupported" });
     expect(err.message).toContain("Model 'org/llama' does not support text-to-speech");
   });
 
-  it("503 model_unplaced with the placement's reason and Retry-After when it is placed nowhere", () => {
-    const { nodes, add } = setup();
-    add(["llama_cpp"]);
+  it("503 model_unplaced with the placement's reason and Retry-After when it is placed nowhere", async () => {
+    const { nodes, add } = await setup();
+    await add(["llama_cpp"]);
     unplaced = ["needs 18.4 GiB; no eligible node has that free: gpu-07 has 12.1 GiB free"];
     const err = caught(() => resolveReadiness(models, nodes, "org/llama", "chat"));
     expect(err).toMatchObject({ status: 503, code: "model_unplaced", headers: { "Retry-After": "5" } });
     expect(err.message).toContain("not placed on any node: needs 18.4 GiB");
   });
 
-  it("503 no_capable_node when no online node runs the runtime (none, wrong runtime, or timed out)", () => {
-    const { nodes, add, report, advance } = setup();
+  it("503 no_capable_node when no online node runs the runtime (none, wrong runtime, or timed out)", async () => {
+    const { nodes, add, report, advance } = await setup();
     expect(caught(() => resolveReadiness(models, nodes, "org/llama", "chat"))).toMatchObject({ status: 503, code: "no_capable_node" });
-    add(["whisper"]);
+    await add(["whisper"]);
     expect(caught(() => resolveReadiness(models, nodes, "org/llama", "chat")).code).toBe("no_capable_node");
-    const node = add(["llama_cpp"]);
+    const node = await add(["llama_cpp"]);
     report(node, [{ name: "org/llama", state: "ready" }]);
     expect(resolveReadiness(models, nodes, "org/llama", "chat").targets).toHaveLength(1);
     advance(1_001);
@@ -101,11 +111,11 @@ describe("resolveReadiness", () => {
     expect(err.headers["Retry-After"]).toMatch(/^\d+$/);
   });
 
-  it("503 model_not_ready with what each node reports, and Retry-After", () => {
-    const { nodes, add, report } = setup();
-    const a = add(["llama_cpp"]);
-    const b = add(["llama_cpp", "whisper"]);
-    add(["llama_cpp"]); // has not reported the model yet: pending
+  it("503 model_not_ready with what each node reports, and Retry-After", async () => {
+    const { nodes, add, report } = await setup();
+    const a = await add(["llama_cpp"]);
+    const b = await add(["llama_cpp", "whisper"]);
+    await add(["llama_cpp"]); // has not reported the model yet: pending
     report(a, [{ name: "org/llama", state: "downloading", progress: { bytes: 43, total: 100, percent: 43.7 } }]);
     report(b, [{ name: "org/llama", state: "failed", error: "checksum mismatch" }]);
     const err = caught(() => resolveReadiness(models, nodes, "org/llama", "chat"));
@@ -116,10 +126,10 @@ describe("resolveReadiness", () => {
     expect(err.headers["Retry-After"]).toMatch(/^\d+$/);
   });
 
-  it("answers only the online nodes that report the model ready", () => {
-    const { nodes, add, report } = setup();
-    const a = add(["llama_cpp"]);
-    const b = add(["llama_cpp"]);
+  it("answers only the online nodes that report the model ready", async () => {
+    const { nodes, add, report } = await setup();
+    const a = await add(["llama_cpp"]);
+    const b = await add(["llama_cpp"]);
     report(a, [{ name: "org/llama", state: "starting" }]);
     report(b, [{ name: "org/llama", state: "ready", capacity: 4 }]);
     const readiness = resolveReadiness(models, nodes, "org/llama", "embedding");

@@ -1,15 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Database, Statement } from "better-sqlite3";
+import { z } from "zod";
 import type { ApiKeyView, CreatedApiKey } from "@omnigate/shared/admin";
+import type { SharedState } from "./shared-state.js";
 
-interface KeyRow {
-  id: string;
-  name: string;
-  prefix: string;
-  hash: string;
-  created_at: number;
-  revoked_at: number | null;
-}
+/** A client key as stored: its listing and the sha256 of the key, never the key. */
+const KeyRow = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  hash: z.string(),
+  created_at: z.number().int(),
+  revoked_at: z.number().int().nullable(),
+});
+type KeyRow = z.infer<typeof KeyRow>;
 
 /** How many characters of a key listings show: `og-` plus enough to tell keys apart. */
 const PREFIX_LENGTH = 10;
@@ -20,44 +23,36 @@ export function hashApiKey(key: string): string {
 
 /**
  * Client API keys. Only each key's sha256 is stored. A presented key is hashed and looked up by
- * hash in an in-memory Map of the valid keys (every /v1 request does this), so a lookup reads
- * no database and compares no secret byte by byte; revoking removes the hash from the Map.
+ * hash in an in-memory Map of the valid keys (every /v1 request does this), so a lookup reads no
+ * database and compares no secret byte by byte. A key created or revoked through any gateway
+ * reaches every gateway's Map through the shared state.
  */
 export class ApiKeyStore {
   readonly #valid = new Map<string, ApiKeyView>();
-  readonly #insert: Statement<[string, string, string, string, number]>;
-  readonly #revoke: Statement<[number, string]>;
-  readonly #byId: Statement<[string]>;
-  readonly #all: Statement<[]>;
+  readonly #byId = new Map<string, KeyRow>();
   readonly #now: () => number;
 
-  constructor(db: Database, options: { now?: () => number } = {}) {
+  constructor(
+    private readonly state: SharedState,
+    options: { now?: () => number } = {},
+  ) {
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
-    this.#insert = db.prepare("INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)");
-    this.#revoke = db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
-    this.#byId = db.prepare("SELECT * FROM api_keys WHERE id = ?");
-    this.#all = db.prepare("SELECT * FROM api_keys ORDER BY created_at, id");
-    for (const row of this.#all.all() as KeyRow[]) {
-      if (row.revoked_at === null) this.#valid.set(row.hash, toView(row));
-    }
+    state.bind("api_keys", { schema: KeyRow, apply: (id, row) => this.#apply(id, row) });
   }
 
   /** The new key, in clear text this once. */
-  create(name: string): CreatedApiKey {
+  async create(name: string): Promise<CreatedApiKey> {
     const key = `og-${randomBytes(32).toString("base64url")}`;
-    const id = `key_${randomBytes(8).toString("hex")}`;
     const row: KeyRow = {
-      id,
+      id: `key_${randomBytes(8).toString("hex")}`,
       name,
       prefix: key.slice(0, PREFIX_LENGTH),
       hash: hashApiKey(key),
       created_at: this.#now(),
       revoked_at: null,
     };
-    this.#insert.run(row.id, row.name, row.prefix, row.hash, row.created_at);
-    const view = toView(row);
-    this.#valid.set(row.hash, view);
-    return { ...view, key };
+    await this.state.write([{ op: "insert", table: "api_keys", key: row.id, doc: row }]);
+    return { ...toView(row), key };
   }
 
   /** The key's listing if it is a valid (not revoked) key. */
@@ -69,17 +64,30 @@ export class ApiKeyStore {
     return this.#valid.get(hash);
   }
 
+  /** Oldest first. */
   list(): ApiKeyView[] {
-    return (this.#all.all() as KeyRow[]).map(toView);
+    return [...this.#byId.values()].sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1)).map(toView);
   }
 
   /** The key as it is now (revoking twice is not an error); undefined for an unknown id. */
-  revoke(id: string): ApiKeyView | undefined {
-    this.#revoke.run(this.#now(), id);
-    const row = this.#byId.get(id) as KeyRow | undefined;
+  async revoke(id: string): Promise<ApiKeyView | undefined> {
+    const row = this.#byId.get(id);
     if (!row) return undefined;
-    this.#valid.delete(row.hash);
-    return toView(row);
+    if (row.revoked_at !== null) return toView(row);
+    const revoked: KeyRow = { ...row, revoked_at: this.#now() };
+    await this.state.write([{ op: "update", table: "api_keys", key: id, doc: revoked }]);
+    return toView(this.#byId.get(id) ?? revoked);
+  }
+
+  #apply(id: string, row: KeyRow | undefined): void {
+    const before = this.#byId.get(id);
+    if (before) this.#valid.delete(before.hash);
+    if (!row) {
+      this.#byId.delete(id);
+      return;
+    }
+    this.#byId.set(id, row);
+    if (row.revoked_at === null) this.#valid.set(row.hash, toView(row));
   }
 }
 

@@ -1,43 +1,35 @@
 import { EventEmitter } from "node:events";
-import type { Database, Statement } from "better-sqlite3";
 import { ModelRecord } from "@omnigate/shared/models";
+import type { SharedState } from "./shared-state.js";
 
 /** What routing needs of the registered models: one by name (a Map serves in tests). */
 export interface ModelLookup {
   get(name: string): ModelRecord | undefined;
 }
 
-/**
- * Registered models. Every request looks its model up, so the records live in a Map loaded once
- * at start and updated on each write: SQLite is the durable copy, never read on the hot path.
- */
 export interface ModelStoreEvents {
-  /** A model was registered (`previous` undefined), patched, or deleted (`record` undefined). */
+  /** A model was registered (`previous` undefined), patched, or deleted (`record` undefined), here or on another gateway. */
   change: [name: string, record: ModelRecord | undefined, previous: ModelRecord | undefined];
 }
 
+/**
+ * Registered models. Every request looks its model up, so the records live in a Map, filled at
+ * start and kept current by every write, this gateway's or another's: the database is the durable,
+ * shared copy, never read on the hot path.
+ */
 export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelLookup {
   readonly #byName = new Map<string, ModelRecord>();
-  readonly #insert: Statement<[string, string, number]>;
-  readonly #update: Statement<[string, string]>;
-  readonly #delete: Statement<[string]>;
 
-  constructor(db: Database) {
+  constructor(private readonly state: SharedState) {
     super();
-    this.#update = db.prepare("UPDATE models SET record = ? WHERE name = ?");
-    this.#insert = db.prepare("INSERT INTO models (name, record, created_at) VALUES (?, ?, ?)");
-    this.#delete = db.prepare("DELETE FROM models WHERE name = ?");
-    const rows = db.prepare("SELECT name, record FROM models ORDER BY created_at, name").all() as Array<{
-      name: string;
-      record: string;
-    }>;
-    for (const row of rows) {
-      const parsed = ModelRecord.safeParse(JSON.parse(row.record));
+    state.bind("models", {
+      schema: ModelRecord,
       // A row this gateway cannot read means a damaged or foreign database: stop rather than
       // silently drop a model that nodes would then delete.
-      if (!parsed.success) throw new Error(`The stored model '${row.name}' is not a valid model record: ${parsed.error.message}`);
-      this.#byName.set(row.name, parsed.data);
-    }
+      strict: true,
+      order: (a, b) => a.created_at - b.created_at,
+      apply: (name, record) => this.#apply(name, record),
+    });
   }
 
   get(name: string): ModelRecord | undefined {
@@ -49,37 +41,36 @@ export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelL
     return [...this.#byName.values()];
   }
 
-  /** False when the name is taken. */
-  insert(record: ModelRecord): boolean {
+  /** False when the name is taken (here, or by another gateway a moment ago: the database decides). */
+  async insert(record: ModelRecord): Promise<boolean> {
     if (this.#byName.has(record.name)) return false;
-    try {
-      this.#insert.run(record.name, JSON.stringify(record), record.created_at);
-    } catch (err) {
-      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") return false;
-      throw err;
-    }
-    this.#byName.set(record.name, record);
-    this.emit("change", record.name, record, undefined);
-    return true;
+    const [inserted] = await this.state.write([{ op: "insert", table: "models", key: record.name, doc: record }]);
+    return inserted === true;
   }
 
   /** Replaces a model's record (PATCH); false when there is no such model. */
-  update(record: ModelRecord): boolean {
-    const previous = this.#byName.get(record.name);
-    if (!previous) return false;
-    this.#update.run(JSON.stringify(record), record.name);
-    this.#byName.set(record.name, record);
-    this.emit("change", record.name, record, previous);
-    return true;
+  async update(record: ModelRecord): Promise<boolean> {
+    if (!this.#byName.has(record.name)) return false;
+    const [updated] = await this.state.write([{ op: "update", table: "models", key: record.name, doc: record }]);
+    return updated === true;
   }
 
   /** The removed record, or undefined when there was none. */
-  delete(name: string): ModelRecord | undefined {
+  async delete(name: string): Promise<ModelRecord | undefined> {
     const record = this.#byName.get(name);
     if (!record) return undefined;
-    this.#delete.run(name);
-    this.#byName.delete(name);
-    this.emit("change", name, undefined, record);
-    return record;
+    const [deleted] = await this.state.write([{ op: "delete", table: "models", key: name }]);
+    return deleted ? record : undefined;
+  }
+
+  #apply(name: string, record: ModelRecord | undefined): void {
+    const previous = this.#byName.get(name);
+    if (record) {
+      // A patch keeps the model's place in the list; a new one goes last.
+      this.#byName.set(name, record);
+    } else if (!this.#byName.delete(name)) {
+      return;
+    }
+    this.emit("change", name, record, previous);
   }
 }

@@ -1,37 +1,67 @@
-import type { Database } from "better-sqlite3";
-import { openDatabase } from "./database.js";
+import type { Logger } from "../logger.js";
 import { ApiKeyStore } from "./key-store.js";
 import { ModelStore } from "./model-store.js";
-import { SqlitePlacementStore, type PlacementStore } from "./placement-store.js";
+import { PostgresBackend } from "./postgres/pg-backend.js";
+import { SharedState } from "./shared-state.js";
+import { SqliteBackend } from "./sqlite/sqlite-backend.js";
+import type { StoreBackend } from "./store-contract.js";
 
-/**
- * The gateway's durable state: registered models, client API keys, and placement (replicas, node
- * admin state, estimates). Node registrations themselves are not stored: agents register again.
- */
-export interface Store {
-  readonly models: ModelStore;
-  readonly keys: ApiKeyStore;
-  readonly placement: PlacementStore;
-  /** Checkpoints the WAL and closes the file; safe to call twice. */
-  close(): void;
+export interface StoreConfig {
+  readonly OMNIGATE_DATA_DIR: string;
+  /** postgres://… shares the state with other gateways; unset = SQLite in the data dir. */
+  readonly OMNIGATE_DATABASE_URL?: string | undefined;
+  readonly OMNIGATE_NODE_TIMEOUT_MS: number;
 }
 
-export function openStore(dataDir: string): Store {
-  const db: Database = openDatabase(dataDir);
-  try {
-    const store: Store = {
-      models: new ModelStore(db),
-      keys: new ApiKeyStore(db),
-      placement: new SqlitePlacementStore(db),
-      close() {
-        if (!db.open) return;
-        db.pragma("wal_checkpoint(TRUNCATE)");
-        db.close();
-      },
-    };
-    return store;
-  } catch (err) {
-    db.close();
-    throw err;
+/**
+ * The gateway's durable, shared state: registered models, client keys, nodes, placement (replicas,
+ * cordon/drain marks, estimates), in SQLite for one box or PostgreSQL for several gateways. The
+ * other caches (nodes, placement) bind their tables before `load()`.
+ */
+export interface Store {
+  readonly backend: StoreBackend;
+  readonly state: SharedState;
+  readonly models: ModelStore;
+  readonly keys: ApiKeyStore;
+  /** Fills every bound cache; call once everything is bound. */
+  load(): Promise<void>;
+  /** Closes the database (SQLite: checkpoints the WAL); safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * How often a follower tries to take the lead: a few times per node timeout, so a dead leader's
+ * work (offline nodes, re-placement) resumes well within the timeout.
+ */
+export function leaderCheckMs(nodeTimeoutMs: number): number {
+  return Math.max(100, Math.min(2_000, Math.floor(nodeTimeoutMs / 5)));
+}
+
+export async function openBackend(config: StoreConfig, logger: Logger): Promise<StoreBackend> {
+  if (config.OMNIGATE_DATABASE_URL) {
+    return PostgresBackend.open({ url: config.OMNIGATE_DATABASE_URL, logger, leaderCheckMs: leaderCheckMs(config.OMNIGATE_NODE_TIMEOUT_MS) });
   }
+  return new SqliteBackend(config.OMNIGATE_DATA_DIR);
+}
+
+export async function openStore(config: StoreConfig, logger: Logger): Promise<Store> {
+  const backend = await openBackend(config, logger);
+  return storeOver(backend, logger);
+}
+
+/** The store over an open backend (tests run one suite against each). */
+export function storeOver(backend: StoreBackend, logger: Logger): Store {
+  const state = new SharedState(backend, logger);
+  let closed: Promise<void> | undefined;
+  return {
+    backend,
+    state,
+    models: new ModelStore(state),
+    keys: new ApiKeyStore(state),
+    load: () => state.load(),
+    close() {
+      closed ??= backend.close();
+      return closed;
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3, { type Database } from "better-sqlite3";
-import { migrate } from "./migrations.js";
+import { migrate } from "./sqlite-migrations.js";
 
 export const DATABASE_FILE = "omnigate.db";
 

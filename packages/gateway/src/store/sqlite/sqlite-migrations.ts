@@ -43,7 +43,47 @@ export const MIGRATIONS: readonly string[] = [
     estimate   TEXT NOT NULL
   ) STRICT;
   `,
+  // 3: one store contract for SQLite and PostgreSQL (issue 13): every table holds JSON documents by
+  // key, each stamped with the version of its last write, and nodes are stored too (a restarted
+  // gateway knows them: they need not register again). The rows above move over as they are.
+  `
+  ${docTable("models_v3")}
+  INSERT INTO models_v3 (key, doc, version) SELECT name, record, row_number() OVER (ORDER BY created_at, name) FROM models;
+  DROP TABLE models;
+  ALTER TABLE models_v3 RENAME TO models;
+
+  ${docTable("api_keys_v3")}
+  INSERT INTO api_keys_v3 (key, doc, version)
+    SELECT id, json_object('id', id, 'name', name, 'prefix', prefix, 'hash', hash, 'created_at', created_at, 'revoked_at', revoked_at), 1 FROM api_keys;
+  DROP TABLE api_keys;
+  ALTER TABLE api_keys_v3 RENAME TO api_keys;
+
+  ${docTable("placements_v3")}
+  INSERT INTO placements_v3 (key, doc, version)
+    SELECT model, json_object('replicas', json_group_array(json_object('node', runtime_id, 'role', role, 'placedAt', placed_at)), 'errors', json('[]')), 1
+    FROM placements GROUP BY model;
+  DROP TABLE placements;
+  ALTER TABLE placements_v3 RENAME TO placements;
+
+  ${docTable("node_admin_v3")}
+  INSERT INTO node_admin_v3 (key, doc, version)
+    SELECT runtime_id, json_object('cordoned', json(iif(cordoned = 1, 'true', 'false')), 'draining', json(iif(draining = 1, 'true', 'false'))), 1 FROM node_admin;
+  DROP TABLE node_admin;
+  ALTER TABLE node_admin_v3 RENAME TO node_admin;
+
+  ${docTable("estimates")}
+  INSERT INTO estimates (key, doc, version) SELECT model, estimate, 1 FROM model_estimates;
+  DROP TABLE model_estimates;
+
+  ${docTable("nodes")}
+  ${docTable("cluster")}
+  `,
 ];
+
+/** A table of the store contract: JSON documents by key, with the version of each row's last write. */
+function docTable(name: string): string {
+  return `CREATE TABLE ${name} (key TEXT PRIMARY KEY, doc TEXT NOT NULL, version INTEGER NOT NULL) STRICT;`;
+}
 
 /** Applies every migration the database has not seen, each in its own transaction. */
 export function migrate(db: Database): number {
