@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { NodeModelStatus } from "@omnigate/shared/models";
-import type { EngineHealth, HeartbeatParsed, NodeRegistrationParsed, NodeView } from "@omnigate/shared/node-protocol";
+import type { EngineHealth, HeartbeatParsed, NodeCertificateView, NodeRegistrationParsed, NodeView } from "@omnigate/shared/node-protocol";
 
 /** One registered node agent. Lives in memory: after a gateway restart nodes register again. */
 export interface NodeEntry {
@@ -20,11 +20,15 @@ export interface NodeEntry {
   ejectedUntil: number | null;
   /** How many times it was ejected: each ejection lasts longer. */
   ejections: number;
+  /** Its current TLS certificate (null: it serves plain HTTP on loopback). */
+  certificate: NodeCertificateView | null;
 }
 
 export interface NodeRegistryEvents {
   /** A node registered, reported new model states, or went offline: waiters re-check readiness. */
   change: [entry: NodeEntry];
+  /** An admin removed the node (its certificates are revoked): connections to it must end now. */
+  deleted: [entry: NodeEntry];
 }
 
 /**
@@ -55,7 +59,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   }
 
   /** A (re-)registration replaces the node's secret and forgets what it reported before. */
-  register(registration: NodeRegistrationParsed): { entry: NodeEntry; secret: string } {
+  register(registration: NodeRegistrationParsed, certificate: NodeCertificateView | null = null): { entry: NodeEntry; secret: string } {
     const secret = `ogn_${randomBytes(32).toString("base64url")}`;
     const now = this.#now();
     const previous = this.#nodes.get(registration.runtime_id);
@@ -70,6 +74,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       lastSeen: now,
       ejectedUntil: previous?.ejectedUntil ?? null,
       ejections: previous?.ejections ?? 0,
+      certificate,
     };
     this.#nodes.set(entry.runtimeId, entry);
     this.emit("change", entry);
@@ -90,7 +95,8 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   }
 
   heartbeat(entry: NodeEntry, heartbeat: HeartbeatParsed): void {
-    const { models, engines, ...registration } = heartbeat;
+    // A renewal's csr is answered, not kept.
+    const { models, engines, csr: _csr, ...registration } = heartbeat;
     entry.registration = registration;
     entry.models = new Map(models.map((m) => [m.name, m]));
     entry.engines = engines;
@@ -134,6 +140,16 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return this.#nodes.size;
   }
 
+  /** An admin removed the node: it is forgotten, and whoever holds connections to it is told to cut them. */
+  delete(runtimeId: string): NodeEntry | undefined {
+    const entry = this.#nodes.get(runtimeId);
+    if (!entry) return undefined;
+    this.#nodes.delete(runtimeId);
+    this.emit("deleted", entry);
+    this.emit("change", entry);
+    return entry;
+  }
+
   get(runtimeId: string): NodeEntry | undefined {
     return this.#nodes.get(runtimeId);
   }
@@ -175,6 +191,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       capacity: r.capacity ?? null,
       cached: r.cached ?? [],
       ...placement,
+      certificate: entry.certificate,
     };
   }
 }

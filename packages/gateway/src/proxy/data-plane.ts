@@ -13,6 +13,7 @@ import type { PlacementLookup } from "../scheduling/readiness.js";
 import type { ModelLookup } from "../store/model-store.js";
 import { OutlierDetector } from "../scheduling/scheduler-outlier.js";
 import { Scheduler, type Lease } from "../scheduling/scheduler.js";
+import type { AgentConnector } from "../tls/agent-connector.js";
 import { AgentPools } from "./agent-pools.js";
 import { BodyBudget } from "./body-budget.js";
 import { Forwarder, agentAddress } from "./forward.js";
@@ -29,6 +30,10 @@ export interface DataPlaneDeps {
   readonly logger: Logger;
   /** The credential check (client key or admin key): an ApiError (401/403) refuses the request. */
   readonly authorize: (req: IncomingMessage) => ApiError | undefined;
+  /** Opens connections to https agents (mutual TLS). */
+  readonly agentConnector: Pick<AgentConnector, "connect">;
+  /** For /metrics: the gateway's own certificates and when they expire (Unix ms). */
+  readonly certificateExpiries?: () => Iterable<[string, number]>;
 }
 
 export interface DataPlane {
@@ -85,9 +90,11 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const pools = new AgentPools({
     connections: config.OMNIGATE_PROXY_CONNECTIONS,
     connectTimeoutMs: config.OMNIGATE_PROXY_CONNECT_TIMEOUT_MS,
+    connectTls: deps.agentConnector.connect,
   });
   const metrics = new GatewayMetrics({
     nodes,
+    certificateExpiries: deps.certificateExpiries ?? (() => []),
     inFlight: () => scheduler.entries(),
     queueDepths: () => queues.depths(),
   });
@@ -129,6 +136,9 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     pools.retain(origins);
   };
   nodes.on("change", onChange);
+  // A removed node's certificate is revoked: requests in flight to it end now, not when they finish.
+  const onDeleted = (node: NodeEntry): void => pools.drop(agentAddress(node).origin);
+  nodes.on("deleted", onDeleted);
 
   const clientGone = new ClientGoneError();
 
@@ -201,6 +211,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         // Order: refuse new requests → refuse the waiting ones → let running ones finish (bounded).
         closing = true;
         nodes.off("change", onChange);
+        nodes.off("deleted", onDeleted);
         for (const t of ejectionTimers) clearTimeout(t);
         ejectionTimers.clear();
         queues.close(new ShuttingDownError());
