@@ -68,6 +68,8 @@ export interface StackOptions {
   /** Extra agent environment (stand-in knobs: STANDIN_*), per agent index. */
   readonly agentEnv?: (index: number) => Record<string, string>;
   readonly nodeTimeoutMs?: number;
+  /** Agents serve HTTPS with mutual TLS (on loopback too), pinning the gateway's cluster CA when it serves HTTPS. */
+  readonly agentTls?: boolean;
 }
 
 /** Starts the gateway and the agents, registers the models and waits until every node has them ready. */
@@ -84,6 +86,7 @@ export async function startStack(scope: TestScope, hub: TestHub, options: StackO
     Array.from({ length: options.agents }, (_, i) =>
       startAgent(scope, {
         gateway,
+        ...(options.agentTls ? { tls: true } : {}),
         env: { HF_ENDPOINT: hub.url, LOG_LEVEL: "warn", STANDIN_LOAD_MS: "50", OMNIGATE_LLAMA_ARGS: "--embeddings", ...engineEnv, ...options.agentEnv?.(i) },
       }),
     ),
