@@ -28,7 +28,7 @@ beforeAll(async () => {
     maxRetries: 0,
     timeout: 20_000,
     // Node's fetch with a dispatcher that trusts the cluster CA (uploads need its own FormData).
-    fetchOptions: { dispatcher: trusting(stack.gateway.ca) } as unknown as RequestInit,
+    fetchOptions: { dispatcher: trusting(stack.gateway.ca) } as never,
   });
   // The test signs its own certificates with the cluster CA: a client certificate that is valid, and one that expired.
   clusterCa = await loadCa(join(stack.gateway.dataDir, "cluster-ca.crt"), join(stack.gateway.dataDir, "cluster-ca.key"));

@@ -35,7 +35,7 @@ export class GatewayMetrics {
     registerTlsMetrics(this.registry, sources);
     this.#upstreamFailures = new Counter({
       name: "omnigate_upstream_failures_total",
-      help: "Forwarding failures by node and reason (refused, reset, timeout, http_5xx, stream).",
+      help: "Forwarding failures by node and reason (refused, reset, timeout, http_5xx, unavailable, stream, tls, error).",
       labelNames: ["node", "reason"],
       registers,
     });

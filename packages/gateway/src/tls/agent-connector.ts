@@ -1,4 +1,4 @@
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import { Agent, buildConnector } from "undici";
 import type { DenyList } from "./deny-list.js";
 import type { RenewingCertificate } from "./renewing-certificate.js";
@@ -33,8 +33,21 @@ export class AgentConnector {
     this.dispatcher = new Agent({ connect: this.connect });
   }
 
-  /** The `connect` option of an undici Pool or Agent. */
-  readonly connect: buildConnector.connector = (options, callback) => this.#connect(options, callback);
+  /**
+   * The `connect` option of an undici Pool or Agent: the deny list is checked once the handshake
+   * is done, before a byte of the request goes out.
+   */
+  readonly connect: buildConnector.connector = (options, callback) =>
+    this.#connect(options, (err, socket) => {
+      if (err) return callback(err, null);
+      const serial = (socket as TLSSocket).getPeerCertificate().serialNumber;
+      if (serial === undefined || this.deny.has(serial)) {
+        socket!.destroy();
+        const what = serial === undefined ? "no certificate" : `certificate ${serial}, revoked when its node was removed`;
+        return callback(new RevokedCertificateError(`the agent at ${options.hostname}:${options.port} presented ${what}`), null);
+      }
+      callback(null, socket!);
+    });
 
   #build(): buildConnector.connector {
     const { keyPem, pem } = this.identity.current;
@@ -44,14 +57,10 @@ export class AgentConnector {
       cert: pem,
       minVersion: "TLSv1.3",
       timeout: this.connectTimeoutMs,
-      checkServerIdentity: (host: string, cert: PeerCertificate) => {
-        const wrongName = checkServerIdentity(host, cert);
-        if (wrongName) return wrongName;
-        if (this.deny.has(cert.serialNumber)) {
-          return new RevokedCertificateError(`the agent at ${host} presented certificate ${cert.serialNumber}, revoked when its node was removed`);
-        }
-        return undefined;
-      },
+      // No session resumption: a resumed session skips certificate checks and shows no peer
+      // certificate, so an agent revoked since the first handshake would get through. Connections
+      // are kept alive, so a full handshake is paid once per connection, not per request.
+      maxCachedSessions: 0,
     });
   }
 
