@@ -65,11 +65,13 @@ export interface StackOptions {
   readonly agents: number;
   readonly models: readonly ModelKey[];
   readonly gatewayEnv?: Record<string, string>;
-  /** Extra agent environment (stand-in knobs: STANDIN_*), per agent index. */
-  readonly agentEnv?: (index: number) => Record<string, string>;
+  /** Extra agent environment (stand-in knobs: STANDIN_*), per agent index; undefined unsets a variable. */
+  readonly agentEnv?: (index: number) => Record<string, string | undefined>;
   readonly nodeTimeoutMs?: number;
   /** Agents serve HTTPS with mutual TLS (on loopback too), pinning the gateway's cluster CA when it serves HTTPS. */
   readonly agentTls?: boolean;
+  /** The CA of a front-door certificate given in gatewayEnv (the API calls verify the gateway with it). */
+  readonly trustCa?: string;
 }
 
 /** Starts the gateway and the agents, registers the models and waits until every node has them ready. */
@@ -79,6 +81,7 @@ export async function startStack(scope: TestScope, hub: TestHub, options: StackO
     nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000,
     // The gateway reads the models' headers from the same hub (memory estimates).
     env: { LOG_LEVEL: "warn", HF_ENDPOINT: hub.url, ...options.gatewayEnv },
+    ...(options.trustCa ? { trustCa: options.trustCa } : {}),
   });
   const runtimes = [...new Set(options.models.map((k) => MODELS[k].runtime))];
   const engineEnv = standInEngineEnv(runtimes.flatMap((r) => ENGINE_VARS[r]));
