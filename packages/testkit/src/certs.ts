@@ -87,6 +87,16 @@ export interface LeafOptions {
 /** A leaf certificate and its new key, signed by `ca`. */
 export async function issueCert(ca: TestCa, options: LeafOptions): Promise<CertAndKey> {
   const keys = await keyPair();
+  const certPem = await sign(ca, keys.publicKey, options);
+  return { certPem, keyPem: await pkcs8Pem(keys.privateKey), serial: new X509Certificate(certPem).serialNumber };
+}
+
+/** A certificate for the key in `csrPem`, signed by `ca` (as a gateway answers a CSR, without its checks). */
+export async function signCsr(ca: TestCa, csrPem: string, options: LeafOptions): Promise<string> {
+  return sign(ca, await new x509.Pkcs10CertificateRequest(csrPem).publicKey.export(), options);
+}
+
+async function sign(ca: TestCa, publicKey: webcrypto.CryptoKey, options: LeafOptions): Promise<string> {
   const serialNumber = serial();
   const extensions: InstanceType<typeof x509.Extension>[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -102,11 +112,11 @@ export async function issueCert(ca: TestCa, options: LeafOptions): Promise<CertA
     notBefore: options.notBefore ?? new Date(Date.now() - DAY),
     notAfter: options.notAfter ?? new Date(Date.now() + 30 * DAY),
     signingKey: ca.key,
-    publicKey: keys.publicKey,
+    publicKey,
     signingAlgorithm: EC,
     extensions,
   });
-  return { certPem: `${cert.toString("pem")}\n`, keyPem: await pkcs8Pem(keys.privateKey), serial: serialNumber };
+  return `${cert.toString("pem")}\n`;
 }
 
 /** A PKCS#10 request as an agent sends it: a new EC P-256 key, the given SANs (default none). */

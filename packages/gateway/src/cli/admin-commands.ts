@@ -26,7 +26,7 @@ export function registerNodeCommands(program: Command, context: (cmd: Command) =
             n.capacity_mib === null ? `${n.committed_mib} MiB` : `${n.committed_mib}/${n.capacity_mib} MiB`,
             n.models.map((m) => `${m.name}:${m.state}`).join(", ") || "-",
             formatAge(n.last_seen),
-            n.certificate ? formatDate(Math.floor(n.certificate.not_after / 1000)) : "- (loopback, plain HTTP)",
+            n.certificate ? formatDate(Math.floor(n.certificate.not_after / 1000)) : "-",
           ]),
         ),
       );

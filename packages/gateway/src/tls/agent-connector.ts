@@ -40,6 +40,8 @@ export class AgentConnector {
   readonly connect: buildConnector.connector = (options, callback) =>
     this.#connect(options, (err, socket) => {
       if (err) return callback(err, null);
+      // A loopback agent in plain HTTP (the dispatcher serves those too): nothing to check.
+      if (options.protocol !== "https:") return callback(null, socket!);
       const serial = (socket as TLSSocket).getPeerCertificate().serialNumber;
       if (serial === undefined || this.deny.has(serial)) {
         socket!.destroy();

@@ -52,7 +52,8 @@ export class CertificateIssuer {
     const csr = parseCsr(csrPem);
     const key = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
     if (key.name !== "ECDSA" || !EC_CURVES.has(key.namedCurve ?? "")) {
-      throw new CsrError(`csr carries a ${key.name ?? "?"} ${key.namedCurve ?? ""} key; agents' keys must be EC P-256 or P-384.`.replace(/\s+;/, ";"));
+      const what = [key.name ?? "unknown", key.namedCurve].filter(Boolean).join(" ");
+      throw new CsrError(`csr carries a ${what} key; agents' keys must be EC P-256 or P-384.`);
     }
     if (!(await csr.verify())) throw new CsrError("csr's signature does not verify: it was not signed by the key it carries.");
     const expected = sanOf(host);
