@@ -6,6 +6,9 @@ import { cpus } from "node:os";
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
 const us = (x) => `${Number.isFinite(x) ? x.toFixed(0) : "?"} µs`;
+/** A difference with its sign: "+0.16", "-7.25". */
+const signed = (x) => `${x >= 0 ? "+" : ""}${ms(x)}`;
+const signedUs = (x) => `${x >= 0 ? "+" : ""}${us(x)}`;
 
 function verdict(ok) {
   return ok ? "meets the goal" : "MISSES the goal";
@@ -55,12 +58,12 @@ Mutual TLS on the gateway → agent hop, beside the plain path in the same run:
 
 | figure | gateway path | gateway path, mutual TLS | added by mutual TLS |
 |---|---|---|---|
-| latency p50, concurrency 1 | ${ms(L.gateway.p50)} ms | ${ms(L[M].p50)} ms | +${ms(L[M].p50 - L.gateway.p50)} ms |
-| latency p99, concurrency 1 | ${ms(L.gateway.p99)} ms | ${ms(L[M].p99)} ms | +${ms(L[M].p99 - L.gateway.p99)} ms |
+| latency p50, concurrency 1 | ${ms(L.gateway.p50)} ms | ${ms(L[M].p50)} ms | ${signed(L[M].p50 - L.gateway.p50)} ms |
+| latency p99, concurrency 1 | ${ms(L.gateway.p99)} ms | ${ms(L[M].p99)} ms | ${signed(L[M].p99 - L.gateway.p99)} ms |
 | highest throughput | ${T.gateway.rps.toFixed(0)} req/s | ${T[M].rps.toFixed(0)} req/s (${T[M].tlsConnections} TLS connections for ${T[M].requests} requests) | ×${(T[M].rps / T.gateway.rps).toFixed(2)} |
-| CPU per request there | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | ${cpu(T[M], ["gateway", "agent", "engine"])} | gateway +${us(T[M].cpuPerRequestUs.gateway - T.gateway.cpuPerRequestUs.gateway)}, agent +${us(T[M].cpuPerRequestUs.agent - T.gateway.cpuPerRequestUs.agent)} |
-| time to first token (p50) | ${ms(S.gateway.ttft)} ms | ${ms(S[M].ttft)} ms | +${ms(S[M].ttft - S.gateway.ttft)} ms |
-| a new connection to the agent (p50 of ${r.handshake.count}) | TCP connect ${ms(r.handshake.tcp)} ms | mutual-TLS handshake ${ms(r.handshake.tls)} ms | +${ms(r.handshake.tls - r.handshake.tcp)} ms, once per pooled connection |
+| CPU per request there | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | ${cpu(T[M], ["gateway", "agent", "engine"])} | gateway ${signedUs(T[M].cpuPerRequestUs.gateway - T.gateway.cpuPerRequestUs.gateway)}, agent ${signedUs(T[M].cpuPerRequestUs.agent - T.gateway.cpuPerRequestUs.agent)} |
+| time to first token (p50) | ${ms(S.gateway.ttft)} ms | ${ms(S[M].ttft)} ms | ${signed(S[M].ttft - S.gateway.ttft)} ms |
+| a new connection to the agent (p50 of ${r.handshake.count}) | TCP connect ${ms(r.handshake.tcp)} ms | mutual-TLS handshake ${ms(r.handshake.tls)} ms | ${signed(r.handshake.tls - r.handshake.tcp)} ms, once per pooled connection |
 
 The handshake is paid once per connection of the gateway's keep-alive pool (it keeps no TLS
 sessions to agents, so each new connection is a full handshake: a resumed one would skip the

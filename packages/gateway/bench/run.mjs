@@ -51,6 +51,8 @@ const LATE_MS = 100;
 const SLOTS = 2048;
 const log = (...a) => console.log(...a);
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+/** A difference with its sign: "+0.16", "-7.25". */
+const signed = (x) => `${x >= 0 ? "+" : ""}${ms(x)}`;
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
 
 const work = mkdtempSync(join(tmpdir(), "omnigate-bench-dp-"));
@@ -333,7 +335,7 @@ if (runs("latency")) {
   for (const k of kinds) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms`);
   log(`    added by gateway + agent: p50 ${ms(L.added.p50)} ms (goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3); of which the gateway hop: p50 ${ms(L.gatewayHop.p50)} ms, p99 ${ms(L.gatewayHop.p99)} ms; gateway alone over direct: p50 +${ms(L["gateway-only"].p50 - L.direct.p50)} ms, p99 +${ms(L["gateway-only"].p99 - L.direct.p99)} ms`);
   log(`    floor, two bare Node hops over direct: p50 +${ms(L["bare-2"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-2"].p99 - L.direct.p99)} ms (one: p50 +${ms(L["bare-1"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-1"].p99 - L.direct.p99)} ms)`);
-  log(`    mutual TLS on the gateway → agent hop adds: p50 +${ms(L["gateway-mtls"].p50 - L.gateway.p50)} ms, p99 +${ms(L["gateway-mtls"].p99 - L.gateway.p99)} ms (over the plain gateway path)`);
+  log(`    mutual TLS on the gateway → agent hop adds: p50 ${signed(L["gateway-mtls"].p50 - L.gateway.p50)} ms, p99 ${signed(L["gateway-mtls"].p99 - L.gateway.p99)} ms (over the plain gateway path)`);
 
   // What a connection costs, paid once per connection: a full mutual-TLS handshake with the agent
   // (a client certificate from its gateway's CA, as the gateway presents) against a TCP connect.
@@ -344,17 +346,17 @@ if (runs("latency")) {
   const { connect: tcpConnect } = await import("node:net");
   const tlsUrl = new URL(agentTls.url);
   const plainUrl = new URL(agent.url);
-  const count = QUICK ? 50 : 200;
-  const handshake = await connectP50(count, () => new Promise((res, rej) => {
+  const connections = QUICK ? 50 : 200;
+  const handshake = await connectP50(connections, () => new Promise((res, rej) => {
     const s = tlsConnect({ host: tlsUrl.hostname, port: Number(tlsUrl.port), ca: ca.certPem, cert: client.certPem, key: client.keyPem, minVersion: "TLSv1.3" }, () => res(s));
     s.once("error", rej);
   }));
-  const tcp = await connectP50(count, () => new Promise((res, rej) => {
+  const tcp = await connectP50(connections, () => new Promise((res, rej) => {
     const s = tcpConnect({ host: plainUrl.hostname, port: Number(plainUrl.port) }, () => res(s));
     s.once("error", rej);
   }));
-  results.handshake = { tls: handshake, tcp, count };
-  log(`    a new connection to the agent, p50 of ${count}: mutual-TLS handshake ${ms(handshake)} ms, TCP connect ${ms(tcp)} ms (paid once per pooled connection)`);
+  results.handshake = { tls: handshake, tcp, count: connections };
+  log(`    a new connection to the agent, p50 of ${connections}: mutual-TLS handshake ${ms(handshake)} ms, TCP connect ${ms(tcp)} ms (paid once per pooled connection)`);
 }
 
 // (1b) throughput: closed loop, a few connection counts, best of each path.
@@ -412,7 +414,7 @@ if (runs("stream")) {
   for (const k of [...PATHS, ...FLOORS]) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
   log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, agent hop ${ms(S.agent.ttft - S.direct.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
   log(`    floor, bare Node hops over direct: two +${ms(S["bare-2"].ttft - S.direct.ttft)} ms, one +${ms(S["bare-1"].ttft - S.direct.ttft)} ms`);
-  log(`    mutual TLS on the gateway → agent hop adds to the TTFT: ${ms(S["gateway-mtls"].ttft - S.gateway.ttft)} ms`);
+  log(`    mutual TLS on the gateway → agent hop adds to the TTFT: ${signed(S["gateway-mtls"].ttft - S.gateway.ttft)} ms`);
 }
 
 // (2b) the most concurrent streams without a late (gap > LATE_MS) or lost chunk, per path.

@@ -221,9 +221,12 @@ export class HeartbeatLoop {
   #failed(step: string, result: Extract<GatewayResult<unknown>, { ok: false }>): number {
     this.#failures++;
     const fields = { step, status: result.status, error: result.error, attempt: this.#failures };
-    // Warn when the gateway goes away or the reason changes; repeat only at debug.
-    if (this.#failures === 1 || result.error !== this.#lastError) this.#log.warn(fields, "cannot reach the gateway; retrying with backoff");
-    else this.#log.debug(fields, "gateway still unreachable");
+    // Warn when the gateway goes away or the reason changes; repeat only at debug. A refusal
+    // (a removed node, a wrong token) is not the gateway being away: say which it is.
+    const refused = result.status === 401 || result.status === 403;
+    const what = refused ? "the gateway refuses this node; retrying with backoff" : "cannot reach the gateway; retrying with backoff";
+    if (this.#failures === 1 || result.error !== this.#lastError) this.#log[refused ? "error" : "warn"](fields, what);
+    else this.#log.debug(fields, refused ? "the gateway still refuses this node" : "gateway still unreachable");
     this.#lastError = result.error;
     return this.#retryDelay();
   }
