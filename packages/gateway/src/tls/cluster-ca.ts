@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey, randomBytes, webcrypto, type KeyObject } from "node:crypto";
+import { createPrivateKey, randomBytes, webcrypto, type KeyObject, type X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../logger.js";

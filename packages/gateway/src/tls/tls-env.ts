@@ -18,8 +18,7 @@ export const tlsEnv = {
   OMNIGATE_NODE_CERT_TTL_S: z.coerce.number().int().min(10).default(7 * 24 * 60 * 60),
 };
 
-const TlsEnv = z.object(tlsEnv);
-export type TlsConfig = z.output<typeof TlsEnv>;
+export type TlsConfig = z.output<ReturnType<typeof z.object<typeof tlsEnv>>>;
 
 /** The variables that only make sense together, checked as one. */
 export function checkTlsEnv(env: TlsConfig, ctx: z.RefinementCtx): void {
