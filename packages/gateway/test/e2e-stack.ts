@@ -1,9 +1,12 @@
 // The whole system as separate processes for the data-plane end-to-end tests: the built gateway,
 // built agents whose engines are the stand-ins, and the local test hub serving one model repo per
 // runtime.
+import { join } from "node:path";
+import { fetch } from "undici";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
+import { loadCa, type TestCa } from "@omnigate/testkit/certs";
 import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
-import { GatewayApi } from "@omnigate/testkit/gateway-api";
+import { GatewayApi, trusting } from "@omnigate/testkit/gateway-api";
 import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
 import { buildTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
 import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
@@ -124,4 +127,19 @@ export async function waitForReady(api: GatewayApi, models: readonly string[], n
 /** A short 16-bit mono WAV (a tone), what whisper-server decodes. */
 export function toneWav(seconds = 0.5, rate = 16_000): Buffer {
   return encodeWav(seconds, rate, 440);
+}
+
+/** A chat completion of "llm" through the stack's gateway (HTTPS: trusting its CA); the response unread. */
+export function chat(stack: Stack, stream: boolean, maxTokens?: number): ReturnType<typeof fetch> {
+  return fetch(`${stack.gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }], stream, ...(maxTokens ? { max_tokens: maxTokens } : {}) }),
+    ...(stack.gateway.url.startsWith("https:") ? { dispatcher: trusting(stack.gateway.ca) } : {}),
+  });
+}
+
+/** The gateway's cluster CA with its key, from its data dir: the tests sign their own certificates with it. */
+export function clusterCaOf(gateway: GatewayProcess): Promise<TestCa> {
+  return loadCa(join(gateway.dataDir, "cluster-ca.crt"), join(gateway.dataDir, "cluster-ca.key"));
 }

@@ -2,16 +2,15 @@
 // cluster CA, an agent that joins by the CA's fingerprint and serves the agent API with mutual TLS,
 // the openai client through both hops; then what the agent's handshake refuses, and an agent with a
 // wrong fingerprint that refuses to join.
-import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent } from "@omnigate/testkit/cluster";
-import { issueCert, loadCa, makeCa, type TestCa } from "@omnigate/testkit/certs";
+import { issueCert, makeCa, type TestCa } from "@omnigate/testkit/certs";
 import { trusting } from "@omnigate/testkit/gateway-api";
 import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { probe } from "@omnigate/testkit/tls-probe";
-import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
+import { clusterCaOf, startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
 
 const scope = new TestScope();
 let hub: TestHub;
@@ -31,7 +30,7 @@ beforeAll(async () => {
     fetchOptions: { dispatcher: trusting(stack.gateway.ca) } as never,
   });
   // The test signs its own certificates with the cluster CA: a client certificate that is valid, and one that expired.
-  clusterCa = await loadCa(join(stack.gateway.dataDir, "cluster-ca.crt"), join(stack.gateway.dataDir, "cluster-ca.key"));
+  clusterCa = await clusterCaOf(stack.gateway);
 }, 120_000);
 
 afterAll(() => scope.cleanup());

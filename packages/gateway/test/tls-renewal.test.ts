@@ -2,16 +2,13 @@
 // renews through its heartbeat (twice), the gateway renews its own client certificate, and the
 // first certificate expires — while a stream runs through the agent and short requests keep coming.
 // No request may fail, and new connections must see the new certificate.
-import { join } from "node:path";
-import { fetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueCert, loadCa } from "@omnigate/testkit/certs";
-import { trusting } from "@omnigate/testkit/gateway-api";
+import { issueCert } from "@omnigate/testkit/certs";
 import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { probe } from "@omnigate/testkit/tls-probe";
 import { waitFor } from "@omnigate/testkit/wait";
-import { startHub, startStack, type Stack } from "./e2e-stack.js";
+import { chat, clusterCaOf, startHub, startStack, type Stack } from "./e2e-stack.js";
 
 const TTL_S = 10;
 const scope = new TestScope();
@@ -32,14 +29,6 @@ beforeAll(async () => {
 
 afterAll(() => scope.cleanup());
 
-function chat(stream: boolean, maxTokens?: number): ReturnType<typeof fetch> {
-  return fetch(`${stack.gateway.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }], stream, ...(maxTokens ? { max_tokens: maxTokens } : {}) }),
-    dispatcher: trusting(stack.gateway.ca),
-  });
-}
 
 describe("renewal through the heartbeat", () => {
   it("replaces the agent's certificate while a stream runs, and no request fails", async () => {
@@ -49,7 +38,7 @@ describe("renewal through the heartbeat", () => {
 
     // The stream, read to its end in the background.
     const streamed = (async () => {
-      const res = await chat(true);
+      const res = await chat(stack, true);
       return { status: res.status, text: await res.text() };
     })();
     // Short requests all along, several at once so the gateway opens new connections too.
@@ -57,7 +46,7 @@ describe("renewal through the heartbeat", () => {
     let done = false;
     const traffic = (async () => {
       while (!done) {
-        const batch = await Promise.all(Array.from({ length: 3 }, () => chat(false, 2).then(async (r) => (await r.text(), r.status))));
+        const batch = await Promise.all(Array.from({ length: 3 }, () => chat(stack, false, 2).then(async (r) => (await r.text(), r.status))));
         statuses.push(...batch);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -75,7 +64,7 @@ describe("renewal through the heartbeat", () => {
     expect(renewed.not_after).toBeGreaterThan(firstExpiry);
 
     // A new connection to the agent is served the renewed certificate.
-    const clusterCa = await loadCa(join(stack.gateway.dataDir, "cluster-ca.crt"), join(stack.gateway.dataDir, "cluster-ca.key"));
+    const clusterCa = await clusterCaOf(stack.gateway);
     const client = await issueCert(clusterCa, { usage: "client" });
     const seen = await probe(`${node.agent_url}/healthz`, { ca: clusterCa.certPem, cert: client.certPem, key: client.keyPem });
     expect(seen.ok && seen.peerSerial).toBe((await stack.api.node(node.runtime_id))!.certificate!.serial);

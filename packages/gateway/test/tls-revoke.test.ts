@@ -6,12 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeDeleteResponse } from "@omnigate/shared/node-protocol";
 import { restartGateway } from "@omnigate/testkit/cluster";
 import { makeCsr } from "@omnigate/testkit/certs";
-import { fetch } from "undici";
-import { GatewayApi, httpJson, trusting } from "@omnigate/testkit/gateway-api";
+import { GatewayApi, httpJson } from "@omnigate/testkit/gateway-api";
 import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
-import { startHub, startStack, type Stack } from "./e2e-stack.js";
+import { chat, startHub, startStack, type Stack } from "./e2e-stack.js";
 
 const scope = new TestScope();
 let hub: TestHub;
@@ -32,14 +31,6 @@ beforeAll(async () => {
 
 afterAll(() => scope.cleanup());
 
-function chat(stream: boolean): ReturnType<typeof fetch> {
-  return fetch(`${stack.gateway.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }], stream }),
-    dispatcher: trusting(stack.gateway.ca),
-  });
-}
 
 describe("DELETE /api/nodes/{runtime_id}", () => {
   it("cuts a running stream, revokes the certificate, and the node can neither heartbeat nor register again", async () => {
@@ -47,7 +38,7 @@ describe("DELETE /api/nodes/{runtime_id}", () => {
     const before = (await stack.api.node(agent.runtimeId))!;
     const serial = before.certificate!.serial;
 
-    const res = await chat(true);
+    const res = await chat(stack, true);
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     await reader.read(); // the stream is running: its first bytes arrived
@@ -110,7 +101,7 @@ describe("DELETE /api/nodes/{runtime_id}", () => {
     });
     expect(beat.status).toBe(200);
 
-    const res = await chat(false);
+    const res = await chat(stack, false);
     const answer = await res.text();
     expect(res.status, answer).toBeGreaterThanOrEqual(500);
     await stack.gateway.waitForLine(/revoked when its node was removed/);
