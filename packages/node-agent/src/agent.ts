@@ -1,9 +1,11 @@
 import { once } from "node:events";
+import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { isLoopbackHost, urlHost } from "@omnigate/shared/tls";
 import { stopAccepting } from "@omnigate/server-kit/shutdown";
 import { createDefaultParts, type AgentParts } from "./agent-parts.js";
 import { createAgentApp } from "./api/agent-app.js";
@@ -24,8 +26,6 @@ import { Reconciler } from "./reconciler/reconciler.js";
 import { withDownloadMetrics } from "./metrics-download.js";
 import { loadOrCreateRuntimeId } from "./runtime-id.js";
 import { NodeIdentity } from "./tls/node-identity.js";
-import { isLoopbackHost, urlHost } from "@omnigate/shared/tls";
-import type { Server as HttpsServer } from "node:https";
 
 export type { AgentParts };
 
