@@ -1,7 +1,7 @@
 // Writes the benchmark's results into BENCHMARKS.md, section "## Data plane (issue 5)" (replacing
 // that section only: other sections belong to other benchmarks).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
@@ -14,7 +14,7 @@ function verdict(ok) {
   return ok ? "meets the goal" : "MISSES the goal";
 }
 
-export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS }) {
+export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS, loadBefore }) {
   const date = new Date().toISOString().slice(0, 10);
   const L = r.latency;
   const T = r.throughput;
@@ -90,7 +90,7 @@ Reading it:
 - The time to first token is measured after 3 unmeasured rounds of 32 streams at once on every
   path (so V8 has compiled each process's streaming code, as in a server that has been up a while),
   then ${S.rounds} streams one at a time; the p50 of those.
-- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}
+- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadavg().map((l) => l.toFixed(2)).join(" ")} after
 - command: \`pnpm bench\` (\`pnpm bench -- --quick\` for a shorter run; \`--profile DIR\` writes CPU profiles)
 `;
   let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";

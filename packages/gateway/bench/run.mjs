@@ -11,7 +11,7 @@
 // Results go to BENCHMARKS.md, section "## Data plane (issue 5)". Everything on 127.0.0.1, bounded.
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Proc, cleanEnv, cpuMs, freePort, percentile, rssBytes, waitUntil } from "./lib.mjs";
@@ -276,6 +276,7 @@ function enginePid(agentProc) {
 }
 
 // ---------------------------------------------------------------------------------------------
+const loadBefore = loadavg();
 log("omnigate data-plane benchmark");
 log(`command: pnpm bench${QUICK ? " -- --quick" : ""}   (= npm run build && node packages/gateway/bench/run.mjs)`);
 log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}; everything on 127.0.0.1`);
@@ -472,6 +473,6 @@ await cleanup();
 if (ONLY) {
   log("--only: BENCHMARKS.md left as it was");
 } else {
-  writeSection(join(root, "BENCHMARKS.md"), results, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS });
+  writeSection(join(root, "BENCHMARKS.md"), results, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS, loadBefore });
   log("results written to BENCHMARKS.md (## Data plane (issue 5))");
 }
