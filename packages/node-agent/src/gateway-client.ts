@@ -4,7 +4,7 @@ import { Agent as HttpsAgent } from "node:https";
 import axios, { type AxiosInstance } from "axios";
 import { ERROR_CODES } from "@omnigate/shared/errors";
 import { CLUSTER_SERVER_NAME, ClusterCaInfo } from "@omnigate/shared/tls";
-import { caFingerprint } from "./tls/fingerprint.js";
+import { caFingerprint } from "@omnigate/server-kit/x509";
 import {
   HeartbeatResponse,
   RegisterResponse,

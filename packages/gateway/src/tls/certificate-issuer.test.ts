@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCsr } from "@omnigate/testkit/certs";
 import { CLOCK_SKEW_MS, CertificateIssuer, CsrError, sanOf } from "./certificate-issuer.js";
 import { loadClusterCa, type ClusterCa } from "./cluster-ca.js";
-import { x509 } from "./x509.js";
+import { x509 } from "@omnigate/server-kit/x509";
 
 let dir: string;
 let ca: ClusterCa;

@@ -2,7 +2,7 @@ import { createPrivateKey, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import { CLUSTER_SERVER_NAME } from "@omnigate/shared/tls";
 import { randomSerial, type ClusterCa } from "./cluster-ca.js";
-import { x509 } from "./x509.js";
+import { x509 } from "@omnigate/server-kit/x509";
 
 /**
  * How far back a fresh certificate's notBefore goes: a box whose clock runs a few minutes behind

@@ -2,9 +2,9 @@ import { createPrivateKey, randomBytes, webcrypto, type KeyObject, type X509Cert
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../logger.js";
-import { caFingerprint } from "./fingerprint.js";
+import { caFingerprint } from "@omnigate/server-kit/x509";
 import { readCertKeyPair, TlsFileError, type PemSource } from "./pem-files.js";
-import { x509 } from "./x509.js";
+import { x509 } from "@omnigate/server-kit/x509";
 
 export const CA_CERT_FILE = "cluster-ca.crt";
 export const CA_KEY_FILE = "cluster-ca.key";

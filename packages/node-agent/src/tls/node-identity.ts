@@ -2,8 +2,8 @@ import { X509Certificate, createPrivateKey, webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import type { CertificateAnswer } from "@omnigate/shared/node-protocol";
 import type { Logger } from "../logger.js";
-import { caFingerprint } from "./fingerprint.js";
-import { x509 } from "./x509.js";
+import { caFingerprint } from "@omnigate/server-kit/x509";
+import { x509 } from "@omnigate/server-kit/x509";
 
 /** The gateway answered with a CA other than the pinned one: this agent must not join it. */
 export class JoinRefusedError extends Error {
