@@ -1,34 +1,41 @@
 // Writes the benchmark's results into BENCHMARKS.md, section "## Data plane (issue 5)" (replacing
 // that section only: other sections belong to other benchmarks).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
 const us = (x) => `${Number.isFinite(x) ? x.toFixed(0) : "?"} µs`;
+/** A difference with its sign: "+0.16", "-7.25". */
+const signed = (x) => `${x >= 0 ? "+" : ""}${ms(x)}`;
+const signedUs = (x) => `${x >= 0 ? "+" : ""}${us(x)}`;
 
 function verdict(ok) {
   return ok ? "meets the goal" : "MISSES the goal";
 }
 
-export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS }) {
+export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS, loadBefore }) {
   const date = new Date().toISOString().slice(0, 10);
   const L = r.latency;
   const T = r.throughput;
   const S = r.stream;
   const G = "gateway-only";
+  const M = "gateway-mtls";
   const B = "bare-2";
   const cpu = (t, parts) => parts.map((k) => `${k} ${us(t.cpuPerRequestUs[k])}`).join(" + ");
   const section = `## Data plane (issue 5)
 
 \`pnpm bench\` (packages/gateway/bench/run.mjs; load generator bench/load.mjs in its own process, undici
-keep-alive pool). Four paths run side by side in one run, same load generator, same stand-in knobs:
+keep-alive pool). Five paths run side by side in one run, same load generator, same stand-in knobs:
 
 - **direct**: client → stand-in llama-server (test fixture)
 - **agent alone**: client → agent → its stand-in (with the node secret the bench's gateway host hands over IPC)
 - **gateway alone**: client → gateway → stand-in (a node the bench registers through the node protocol
   whose agent_url is the stand-in: the gateway's own hop, no agent behind it)
 - **gateway path**: client → gateway → agent → stand-in, four processes — the issue's figure
+- **gateway path, mutual TLS**: the same through a second gateway whose agent serves HTTPS
+  (\`OMNIGATE_AGENT_TLS=on\`): the gateway → agent hop is TLS 1.3 with client certificates from the
+  cluster CA, over the gateway's keep-alive pool; the client → gateway hop stays plain, as above
 - **two bare hops** (the floor): client → bench/bare-hop.mjs → bare-hop.mjs → stand-in, as many
   processes as the gateway path, each hop the leanest Node proxy there is (node:http in, an undici
   keep-alive pool out; no auth, no parsing, no validation, no metrics). What any two Node hops add here.
@@ -46,6 +53,21 @@ inter-chunk gap over ${LATE_MS} ms. Engine slots ${SLOTS} (nothing queues). Adde
 | p99 inter-chunk gap (1 stream at a time) | ${ms(S.direct.gapP99)} ms | ${ms(S.agent.gapP99)} ms | ${ms(S[G].gapP99)} ms | ${ms(S.gateway.gapP99)} ms | ${ms(S[B].gapP99)} ms | +${ms(S.addedGapP99)} ms | +${ms(S[B].gapP99 - S.direct.gapP99)} ms | +${ms(S[G].gapP99 - S.direct.gapP99)} ms | — |
 | most concurrent streams, no late/lost chunk | ${r.maxStreams.direct} | — | ${r.maxStreams[G]} | ${r.maxStreams.gateway} | — | ×${(r.maxStreams.gateway / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — | ×${(r.maxStreams[G] / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — |
 | gateway RSS, 1,000 concurrent streams | — | — | — | idle ${mib(r.rss.idle)} MiB → peak ${mib(r.rss.peak)} MiB | — | ×${(r.rss.peak / r.rss.idle).toFixed(2)} of idle | — | — | ≤ 300 MiB: ${verdict(r.rss.peak <= 300 * 1024 * 1024)} |
+
+Mutual TLS on the gateway → agent hop, beside the plain path in the same run:
+
+| figure | gateway path | gateway path, mutual TLS | added by mutual TLS |
+|---|---|---|---|
+| latency p50, concurrency 1 | ${ms(L.gateway.p50)} ms | ${ms(L[M].p50)} ms | ${signed(L[M].p50 - L.gateway.p50)} ms |
+| latency p99, concurrency 1 | ${ms(L.gateway.p99)} ms | ${ms(L[M].p99)} ms | ${signed(L[M].p99 - L.gateway.p99)} ms |
+| highest throughput | ${T.gateway.rps.toFixed(0)} req/s | ${T[M].rps.toFixed(0)} req/s (${T[M].tlsConnections} TLS connections for ${T[M].requests} requests) | ×${(T[M].rps / T.gateway.rps).toFixed(2)} |
+| CPU per request there | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | ${cpu(T[M], ["gateway", "agent", "engine"])} | gateway ${signedUs(T[M].cpuPerRequestUs.gateway - T.gateway.cpuPerRequestUs.gateway)}, agent ${signedUs(T[M].cpuPerRequestUs.agent - T.gateway.cpuPerRequestUs.agent)} |
+| time to first token (p50) | ${ms(S.gateway.ttft)} ms | ${ms(S[M].ttft)} ms | ${signed(S[M].ttft - S.gateway.ttft)} ms |
+| a new connection to the agent (p50 of ${r.handshake.count}) | TCP connect ${ms(r.handshake.tcp)} ms | mutual-TLS handshake ${ms(r.handshake.tls)} ms | ${signed(r.handshake.tls - r.handshake.tcp)} ms, once per pooled connection |
+
+The handshake is paid once per connection of the gateway's keep-alive pool (it keeps no TLS
+sessions to agents, so each new connection is a full handshake: a resumed one would skip the
+deny-list check); per request TLS costs the record encryption on both ends of the hop.
 
 Reading it:
 - The gateway path's throughput is the agent's: alone the agent does ${T.agent.rps.toFixed(0)} req/s at
@@ -68,7 +90,7 @@ Reading it:
 - The time to first token is measured after 3 unmeasured rounds of 32 streams at once on every
   path (so V8 has compiled each process's streaming code, as in a server that has been up a while),
   then ${S.rounds} streams one at a time; the p50 of those.
-- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}
+- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadavg().map((l) => l.toFixed(2)).join(" ")} after
 - command: \`pnpm bench\` (\`pnpm bench -- --quick\` for a shorter run; \`--profile DIR\` writes CPU profiles)
 `;
   let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";

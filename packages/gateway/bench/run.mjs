@@ -2,6 +2,7 @@
 // `pnpm bench` — the data-plane benchmark (issue 5). Every figure is a ratio of two paths measured
 // side by side in this one run, with the same load generator (bench/load.mjs, its own process):
 //   gateway path: client → gateway → agent → stand-in llama-server   (all separate processes)
+//   gateway path with mutual TLS: the same through a second gateway whose agent serves HTTPS
 //   direct path:  client → stand-in llama-server                     (a second stand-in, same knobs)
 // (1) added latency p50/p99 at concurrency 1 and the highest throughput, small non-streaming chats;
 // (2) streaming through a stand-in sending 64 chunks 20 ms apart: added time to first token, added
@@ -10,7 +11,7 @@
 // Results go to BENCHMARKS.md, section "## Data plane (issue 5)". Everything on 127.0.0.1, bounded.
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Proc, cleanEnv, cpuMs, freePort, percentile, rssBytes, waitUntil } from "./lib.mjs";
@@ -39,7 +40,7 @@ const { buildTinyLlamaGguf } = await import(join(root, "packages/testkit/dist/gg
 
 const MODEL = "bench-llm";
 const BARE_MODEL = "bench-llm-bare";
-const PATHS = ["direct", "agent", "gateway", "gateway-only"];
+const PATHS = ["direct", "agent", "gateway", "gateway-only", "gateway-mtls"];
 // The floor, measured beside them: one and two of the leanest Node proxy hops there is
 // (bench/bare-hop.mjs: no auth, no parsing, no validation) in front of the direct stand-in.
 // "bare-2" has as many processes as the gateway path: what any two Node hops add on this machine.
@@ -50,6 +51,8 @@ const LATE_MS = 100;
 const SLOTS = 2048;
 const log = (...a) => console.log(...a);
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+/** A difference with its sign: "+0.16", "-7.25". */
+const signed = (x) => `${x >= 0 ? "+" : ""}${ms(x)}`;
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
 
 const work = mkdtempSync(join(tmpdir(), "omnigate-bench-dp-"));
@@ -71,13 +74,14 @@ const standinKnobs = (intervalMs) => ({
   STANDIN_LOAD_MS: "50",
 });
 
-async function startGateway() {
+async function startGateway(name = "gateway") {
   const adminKey = `og-admin-bench-${randomBytes(12).toString("hex")}`;
   const nodeToken = `og-node-bench-${randomBytes(12).toString("hex")}`;
-  const gw = new Proc("gateway", GATEWAY_HOST, [], cleanEnv({
+  const dataDir = join(work, name);
+  const gw = new Proc(name, GATEWAY_HOST, [], cleanEnv({
     OMNIGATE_HOST: "127.0.0.1",
     OMNIGATE_PORT: "0",
-    OMNIGATE_DATA_DIR: join(work, "gateway"),
+    OMNIGATE_DATA_DIR: dataDir,
     OMNIGATE_ADMIN_KEY: adminKey,
     OMNIGATE_NODE_TOKEN: nodeToken,
     OMNIGATE_HEARTBEAT_INTERVAL_MS: "500",
@@ -88,16 +92,18 @@ async function startGateway() {
   }), [], { ipc: true });
   procs.push(gw);
   const url = (await gw.waitFor(/omnigate gateway listening on (http:\/\/\S+)/))[1];
-  return Object.assign(gw, { url, adminKey, nodeToken });
+  return Object.assign(gw, { url, adminKey, nodeToken, dataDir });
 }
 
-async function startAgent(gw, intervalMs) {
-  const agent = new Proc("agent", AGENT, [], cleanEnv({
+/** `tls`: the agent serves HTTPS with mutual TLS on loopback too (OMNIGATE_AGENT_TLS=on). */
+async function startAgent(gw, intervalMs, { name = "agent", tls = false } = {}) {
+  const agent = new Proc(name, AGENT, [], cleanEnv({
     OMNIGATE_GATEWAY_URL: gw.url,
     OMNIGATE_NODE_TOKEN: gw.nodeToken,
     OMNIGATE_AGENT_HOST: "127.0.0.1",
     OMNIGATE_AGENT_PORT: "0",
-    OMNIGATE_STATE_DIR: join(work, "agent-state"),
+    ...(tls ? { OMNIGATE_AGENT_TLS: "on" } : {}),
+    OMNIGATE_STATE_DIR: join(work, `${name}-state`),
     HF_HOME: join(work, "hf"),
     HF_HUB_CACHE: join(work, "hf", "hub"),
     HF_ENDPOINT: hub.url,
@@ -111,10 +117,10 @@ async function startAgent(gw, intervalMs) {
     OMNIGATE_LLAMA_ARGS: `-np ${SLOTS}`,
     LOG_LEVEL: "info",
     ...standinKnobs(intervalMs),
-  }), profileArgs(`agent-${intervalMs}`));
+  }), profileArgs(`${name}-${intervalMs}`));
   procs.push(agent);
-  await agent.waitFor(/omnigate agent listening on (http:\/\/\S+)/);
-  return agent;
+  const url = (await agent.waitFor(/omnigate agent listening on (https?:\/\/\S+)/))[1];
+  return Object.assign(agent, { url });
 }
 
 async function startDirectStandin(ggufPath) {
@@ -146,6 +152,32 @@ async function api(gw, path, init = {}) {
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Sockets in ESTABLISHED state whose local port is `port` (the agent's side of the gateway's pool). */
+function establishedTo(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  let n = 0;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    const rows = existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(1) : [];
+    for (const row of rows) {
+      const f = row.trim().split(/\s+/);
+      if (f[1]?.endsWith(`:${hex}`) && f[3] === "01") n++;
+    }
+  }
+  return n;
+}
+
+/** p50 of `count` sequential connections made by `connectOnce` (each resolves once usable, then closed). */
+async function connectP50(count, connectOnce) {
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const socket = await connectOnce();
+    times.push(performance.now() - t0);
+    socket.destroy();
+  }
+  return percentile(times.sort((a, b) => a - b), 50);
 }
 
 async function waitReady(gw) {
@@ -228,6 +260,7 @@ async function startBareNode(standinUrl) {
 function target(kind, stream) {
   const base = { path: "/v1/chat/completions", body: chatBody(stream), headers: { "content-type": "application/json" } };
   if (kind === "gateway") return { ...base, url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
+  if (kind === "gateway-mtls") return { ...base, url: gwTls.url, headers: { ...base.headers, authorization: `Bearer ${keyTls}` } };
   if (kind === "gateway-only") {
     return { ...base, body: chatBody(stream, BARE_MODEL), url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
   }
@@ -243,6 +276,7 @@ function enginePid(agentProc) {
 }
 
 // ---------------------------------------------------------------------------------------------
+const loadBefore = loadavg();
 log("omnigate data-plane benchmark");
 log(`command: pnpm bench${QUICK ? " -- --quick" : ""}   (= npm run build && node packages/gateway/bench/run.mjs)`);
 log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}; everything on 127.0.0.1`);
@@ -265,8 +299,16 @@ const bareReg = await api(gw, "/api/models", { method: "POST", body: JSON.string
 if (bareReg.status !== 201) throw new Error(`register ${BARE_MODEL}: ${bareReg.status} ${JSON.stringify(bareReg.body)}`);
 const bareNode = await startBareNode(direct.url);
 await waitUntil(async () => (await api(gw, `/v1/models/${BARE_MODEL}`)).body?.ready === true, `${BARE_MODEL} ready`);
+// The same path with mutual TLS on the gateway → agent hop: a second gateway whose agent serves HTTPS.
+const gwTls = await startGateway("gateway-mtls");
+const agentTls = await startAgent(gwTls, INTERVAL_MS, { name: "agent-mtls", tls: true });
+const regTls = await api(gwTls, "/api/models", { method: "POST", body: JSON.stringify({ name: MODEL, repo: "bench/tiny-llama", runtime: "llama_cpp", files: ["tiny-q8_0.gguf"] }) });
+if (regTls.status !== 201) throw new Error(`register (mTLS): ${regTls.status} ${JSON.stringify(regTls.body)}`);
+await waitReady(gwTls);
+const keyTls = (await api(gwTls, "/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
 const capacity = (await api(gw, "/api/nodes")).body.find((n) => n.runtime_id === agentNode.runtimeId)?.models.find((m) => m.name === MODEL)?.capacity;
 log(`gateway pid ${gw.pid} ${gw.url}; agent pid ${agent.pid}; direct stand-in ${direct.url}; engine slots ${SLOTS}, capacity the node reports ${capacity}`);
+log(`mTLS: gateway pid ${gwTls.pid} ${gwTls.url}; agent pid ${agentTls.pid} ${agentTls.url}`);
 if (process.argv.includes("--setup-only")) {
   log(`setup only: ${JSON.stringify({ gateway: gw.url, key, direct: direct.url, gatewayPid: gw.pid, agentPid: agent.pid })}; Ctrl-C stops`);
   await new Promise(() => {});
@@ -294,6 +336,28 @@ if (runs("latency")) {
   for (const k of kinds) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms`);
   log(`    added by gateway + agent: p50 ${ms(L.added.p50)} ms (goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3); of which the gateway hop: p50 ${ms(L.gatewayHop.p50)} ms, p99 ${ms(L.gatewayHop.p99)} ms; gateway alone over direct: p50 +${ms(L["gateway-only"].p50 - L.direct.p50)} ms, p99 +${ms(L["gateway-only"].p99 - L.direct.p99)} ms`);
   log(`    floor, two bare Node hops over direct: p50 +${ms(L["bare-2"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-2"].p99 - L.direct.p99)} ms (one: p50 +${ms(L["bare-1"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-1"].p99 - L.direct.p99)} ms)`);
+  log(`    mutual TLS on the gateway → agent hop adds: p50 ${signed(L["gateway-mtls"].p50 - L.gateway.p50)} ms, p99 ${signed(L["gateway-mtls"].p99 - L.gateway.p99)} ms (over the plain gateway path)`);
+
+  // What a connection costs, paid once per connection: a full mutual-TLS handshake with the agent
+  // (a client certificate from its gateway's CA, as the gateway presents) against a TCP connect.
+  const { loadCa, issueCert } = await import(join(root, "packages/testkit/dist/certs.js"));
+  const ca = await loadCa(join(gwTls.dataDir, "cluster-ca.crt"), join(gwTls.dataDir, "cluster-ca.key"));
+  const client = await issueCert(ca, { usage: "client" });
+  const { connect: tlsConnect } = await import("node:tls");
+  const { connect: tcpConnect } = await import("node:net");
+  const tlsUrl = new URL(agentTls.url);
+  const plainUrl = new URL(agent.url);
+  const connections = QUICK ? 50 : 200;
+  const handshake = await connectP50(connections, () => new Promise((res, rej) => {
+    const s = tlsConnect({ host: tlsUrl.hostname, port: Number(tlsUrl.port), ca: ca.certPem, cert: client.certPem, key: client.keyPem, minVersion: "TLSv1.3" }, () => res(s));
+    s.once("error", rej);
+  }));
+  const tcp = await connectP50(connections, () => new Promise((res, rej) => {
+    const s = tcpConnect({ host: plainUrl.hostname, port: Number(plainUrl.port) }, () => res(s));
+    s.once("error", rej);
+  }));
+  results.handshake = { tls: handshake, tcp, count: connections };
+  log(`    a new connection to the agent, p50 of ${connections}: mutual-TLS handshake ${ms(handshake)} ms, TCP connect ${ms(tcp)} ms (paid once per pooled connection)`);
 }
 
 // (1b) throughput: closed loop, a few connection counts, best of each path.
@@ -301,11 +365,14 @@ if (runs("throughput")) {
   const durationMs = QUICK ? 2_000 : 5_000;
   const best = Object.fromEntries(PATHS.map((k) => [k, null]));
   const engine = enginePid(agent);
+  const engineTls = enginePid(agentTls);
+  const tlsPort = Number(new URL(agentTls.url).port);
   for (const connections of QUICK ? [64] : [16, 64, 128]) {
     for (const kind of PATHS) {
       const job = { mode: "throughput", ...target(kind, false), connections, durationMs, warmupMs: 1_000 };
       // CPU each process spends per request (whole run incl. warm-up, so a slight overestimate).
-      const pids = { gateway: gw.pid, agent: agent.pid, engine: kind === "direct" || kind === "gateway-only" ? direct.pid : engine };
+      const mtls = kind === "gateway-mtls";
+      const pids = { gateway: mtls ? gwTls.pid : gw.pid, agent: mtls ? agentTls.pid : agent.pid, engine: kind === "direct" || kind === "gateway-only" ? direct.pid : mtls ? engineTls : engine };
       const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
       // --profile: the gateway's main thread during its run at 64 connections.
       const profiling = PROFILE && kind === "gateway" && connections === 64;
@@ -314,14 +381,17 @@ if (runs("throughput")) {
       if (profiling) log(`    profile: ${(await gw.ask({ type: "profile-stop", file: join(PROFILE, "gateway-throughput.cpuprofile") })).file}`);
       const reqs = r.rps * (r.seconds + 1);
       const perReq = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, ((cpuMs(pid) - cpu0[k]) * 1000) / reqs]));
-      const parts = { direct: ["engine"], agent: ["agent", "engine"], gateway: ["gateway", "agent", "engine"], "gateway-only": ["gateway", "engine"] }[kind];
+      const parts = { direct: ["engine"], agent: ["agent", "engine"], gateway: ["gateway", "agent", "engine"], "gateway-only": ["gateway", "engine"], "gateway-mtls": ["gateway", "agent", "engine"] }[kind];
       const cpuText = parts.map((k) => `${k} ${perReq[k].toFixed(0)} µs`).join(", ");
-      log(`    throughput ${kind.padEnd(7)} ${String(connections).padStart(3)} connections: ${r.rps.toFixed(0)} req/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ""}); CPU per request: ${cpuText}`);
-      if (!best[kind] || r.rps > best[kind].rps) best[kind] = { ...r, connections, cpuPerRequestUs: perReq };
+      // The gateway's keep-alive pool to the mTLS agent: how many TLS connections carried the run.
+      const tlsConnections = mtls ? establishedTo(tlsPort) : undefined;
+      log(`    throughput ${kind.padEnd(7)} ${String(connections).padStart(3)} connections: ${r.rps.toFixed(0)} req/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ""}); CPU per request: ${cpuText}${mtls ? `; ${tlsConnections} TLS connections to the agent for ${Math.round(reqs)} requests` : ""}`);
+      if (!best[kind] || r.rps > best[kind].rps) best[kind] = { ...r, connections, cpuPerRequestUs: perReq, requests: Math.round(reqs), tlsConnections };
     }
   }
   results.throughput = best;
   log(`(1) highest throughput: direct ${best.direct.rps.toFixed(0)} req/s, agent alone ${best.agent.rps.toFixed(0)} req/s, gateway path ${best.gateway.rps.toFixed(0)} req/s (ratio to direct ${(best.gateway.rps / best.direct.rps).toFixed(2)}), gateway alone ${best["gateway-only"].rps.toFixed(0)} req/s (goal ≥ 3000 req/s)`);
+  log(`    with mutual TLS on the gateway → agent hop: ${best["gateway-mtls"].rps.toFixed(0)} req/s (ratio to the plain gateway path ${(best["gateway-mtls"].rps / best.gateway.rps).toFixed(2)})`);
 }
 
 // (2a) streaming TTFT and inter-chunk gaps at low concurrency.
@@ -345,6 +415,7 @@ if (runs("stream")) {
   for (const k of [...PATHS, ...FLOORS]) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
   log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, agent hop ${ms(S.agent.ttft - S.direct.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
   log(`    floor, bare Node hops over direct: two +${ms(S["bare-2"].ttft - S.direct.ttft)} ms, one +${ms(S["bare-1"].ttft - S.direct.ttft)} ms`);
+  log(`    mutual TLS on the gateway → agent hop adds to the TTFT: ${signed(S["gateway-mtls"].ttft - S.gateway.ttft)} ms`);
 }
 
 // (2b) the most concurrent streams without a late (gap > LATE_MS) or lost chunk, per path.
@@ -402,6 +473,6 @@ await cleanup();
 if (ONLY) {
   log("--only: BENCHMARKS.md left as it was");
 } else {
-  writeSection(join(root, "BENCHMARKS.md"), results, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS });
+  writeSection(join(root, "BENCHMARKS.md"), results, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS, loadBefore });
   log("results written to BENCHMARKS.md (## Data plane (issue 5))");
 }

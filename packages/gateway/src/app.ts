@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from "express";
 import { ApiError } from "@omnigate/shared/errors";
 import { errorResponder, sendApiError } from "@omnigate/server-kit/respond";
+import type { Dispatcher } from "undici";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import type { NodeRegistry } from "./nodes/node-registry.js";
@@ -10,6 +11,7 @@ import type { ApiKeyStore } from "./store/key-store.js";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { NodeAdmin } from "./nodes/node-admin.js";
 import type { PlacementController } from "./placement/placement-controller.js";
+import type { NodeCertificates } from "./tls/node-certificates.js";
 import { CLIENT_OR_ADMIN, requireAuth } from "./auth/require-auth.js";
 import { ShuttingDownError } from "./errors/api-error.js";
 import { errorMiddleware, notFoundHandler } from "./errors/error-middleware.js";
@@ -29,6 +31,12 @@ export interface AppDeps {
   readonly auth: Authenticator;
   /** `GET /metrics` (Prometheus text), from the data plane. */
   readonly metrics: RequestHandler;
+  /** Node certificates: issued at registration, renewed by heartbeats, revoked by a removal. */
+  readonly nodeCertificates: NodeCertificates;
+  /** The cluster CA, served to agents at first contact. */
+  readonly clusterCa: { readonly certPem: string; readonly fingerprint: string; readonly notAfter: number };
+  /** Calls agents (a model delete): mutual TLS to https ones. */
+  readonly agentDispatcher: Dispatcher;
   /** True once shutdown began: new requests get 503 shutting_down and the connection closes. */
   readonly isClosing?: () => boolean;
 }
@@ -53,9 +61,29 @@ export function createApp(deps: AppDeps): Express {
   app.use("/api", requireJsonBody, express.json({ limit: config.OMNIGATE_MAX_BODY_BYTES }));
 
   app.use(
-    modelRoutes({ models: deps.models, nodes: deps.nodes, placement: deps.placement, auth: deps.auth, logger, nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS }),
+    modelRoutes({
+      models: deps.models,
+      nodes: deps.nodes,
+      placement: deps.placement,
+      auth: deps.auth,
+      logger,
+      nodeCallTimeoutMs: config.OMNIGATE_NODE_CALL_TIMEOUT_MS,
+      agentDispatcher: deps.agentDispatcher,
+    }),
   );
-  app.use(nodeRoutes({ nodes: deps.nodes, sync: deps.nodeSync, placement: deps.placement, admin: deps.admin, auth: deps.auth, logger, heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS }));
+  app.use(
+    nodeRoutes({
+      nodes: deps.nodes,
+      sync: deps.nodeSync,
+      placement: deps.placement,
+      admin: deps.admin,
+      auth: deps.auth,
+      logger,
+      heartbeatIntervalMs: config.OMNIGATE_HEARTBEAT_INTERVAL_MS,
+      certificates: deps.nodeCertificates,
+      clusterCa: deps.clusterCa,
+    }),
+  );
   app.use(keyRoutes({ keys: deps.keys, auth: deps.auth, logger }));
   // Prometheus text. It names models and nodes, as /v1/models does, so it takes the same
   // credentials: give the scraper a client key (`omnigate keys create prometheus`), not the admin key.

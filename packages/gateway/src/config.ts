@@ -2,6 +2,7 @@ import { z } from "zod";
 import { formatEnvErrors } from "@omnigate/shared/validation";
 import { proxyEnv } from "./proxy/proxy-env.js";
 import { isPgUrl } from "./store/postgres/pg-url.js";
+import { checkTlsEnv, tlsEnv } from "./tls/tls-env.js";
 
 /** The gateway's control-plane variables. */
 export const controlEnv = {
@@ -42,7 +43,7 @@ export const controlEnv = {
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 
-export const GatewayEnv = z.object({ ...controlEnv, ...proxyEnv });
+export const GatewayEnv = z.object({ ...controlEnv, ...proxyEnv, ...tlsEnv }).superRefine(checkTlsEnv);
 export type GatewayConfig = z.infer<typeof GatewayEnv>;
 
 /** Reads the environment once; throws naming every bad variable. */

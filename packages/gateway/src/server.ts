@@ -1,7 +1,9 @@
 import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { ApiError } from "@omnigate/shared/errors";
+import { isLoopbackHost } from "@omnigate/shared/tls";
 import { stopAccepting } from "@omnigate/server-kit/shutdown";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./logger.js";
@@ -20,9 +22,10 @@ import { NodeAdmin } from "./nodes/node-admin.js";
 import { HubReader } from "./placement/hub-reader.js";
 import { ModelEstimator } from "./placement/model-estimator.js";
 import { PlacementController } from "./placement/placement-controller.js";
+import { startClusterTls, type ClusterTls } from "./tls/cluster-tls.js";
 
 export interface RunningGateway {
-  /** `http://host:port` as bound (the real port when OMNIGATE_PORT=0). */
+  /** `http(s)://host:port` as bound (the real port when OMNIGATE_PORT=0). */
   readonly url: string;
   readonly port: number;
   /** In-process only (tools, tests): the values and the files they live in. Never log them. */
@@ -30,6 +33,9 @@ export interface RunningGateway {
   readonly nodes: NodeRegistry;
   readonly store: Store;
   readonly placement: PlacementController;
+  readonly tls: ClusterTls;
+  /** Re-reads the front door's certificate files (SIGHUP); true when a new pair is served from now on. */
+  reloadTls(): boolean;
   /** Stop accepting → close the data plane (refuse queued, finish running) → drain → close the store. Same promise when called twice. */
   close(): Promise<void>;
 }
@@ -43,9 +49,17 @@ const SHARED_HOLD_GRACE_MS = 1_000;
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   const credentials = loadClusterCredentials(config.OMNIGATE_DATA_DIR, config, logger);
   const store = await openStore(config, logger);
+  let tls: ClusterTls;
   try {
-    await checkSharedCredentials(store.backend, credentials, logger);
+    tls = await startClusterTls(config, store.certificates, logger);
   } catch (err) {
+    await store.close();
+    throw err;
+  }
+  try {
+    await checkSharedCredentials(store.backend, credentials, tls.ca.fingerprint, logger);
+  } catch (err) {
+    await tls.close().catch(() => {});
     await store.close();
     throw err;
   }
@@ -100,6 +114,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       config,
       logger,
       authorize,
+      agentConnector: tls.agentConnector,
+      certificateExpiries: () => tls.expiries(),
       ...(shared && config.OMNIGATE_SHARE_EJECTIONS === "1" ? { ejections: bus } : {}),
     });
     const plane0 = dataPlane;
@@ -117,18 +133,30 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       admin,
       auth,
       metrics: dataPlane.metrics,
+      nodeCertificates: tls.nodeCertificates,
+      clusterCa: tls.ca,
+      agentDispatcher: tls.agentConnector.dispatcher,
       isClosing: () => closing,
     });
     // Inference requests skip Express (its per-request cost exceeds the whole proxy hop): the data
     // plane is their one entrance, and answers 503 shutting_down itself once shutdown began.
     // Everything else goes to the app.
     const plane = dataPlane;
-    server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       if (!plane.handle(req, res)) app(req, res);
-    }).listen(config.OMNIGATE_PORT, config.OMNIGATE_HOST);
+    };
+    if (tls.listener) {
+      const https = createHttpsServer(tls.listener.serverOptions(), handler);
+      tls.listener.attach(https);
+      server = https;
+    } else {
+      server = createServer(handler);
+    }
+    server.listen(config.OMNIGATE_PORT, config.OMNIGATE_HOST);
     await once(server, "listening");
   } catch (err) {
     await dataPlane?.close().catch(() => {});
+    await tls.close().catch(() => {});
     await store.close();
     throw err;
   }
@@ -137,9 +165,12 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   placement.start();
   const port = (server.address() as AddressInfo).port;
   const host = config.OMNIGATE_HOST.includes(":") ? `[${config.OMNIGATE_HOST}]` : config.OMNIGATE_HOST;
-  const url = `http://${host}:${port}`;
+  const url = `${tls.listener ? "https" : "http"}://${host}:${port}`;
   const log = logger.child({ component: "server" });
-  log.info({ url, data_dir: config.OMNIGATE_DATA_DIR, store: store.backend.where, gateway: bus.gatewayId, leader: bus.isLeader }, "gateway listening");
+  log.info({ url, data_dir: config.OMNIGATE_DATA_DIR, store: store.backend.where, gateway: bus.gatewayId, leader: bus.isLeader, cluster_ca: tls.ca.fingerprint }, "gateway listening");
+  if (!tls.listener && config.OMNIGATE_TLS === "off" && !isLoopbackHost(config.OMNIGATE_HOST)) {
+    log.warn({ host: config.OMNIGATE_HOST }, "OMNIGATE_TLS=off on a non-loopback address: API keys and prompts reach this gateway in clear unless a proxy in front terminates TLS");
+  }
 
   let closed: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -169,7 +200,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       } catch (err) {
         log.error({ err }, "draining connections failed");
       }
-      // 4. What nodes reported here and is not written yet; then, last, the database (its session
+      // 4. Certificate renewals and the agents' one-off connections.
+      try {
+        await tls.close();
+      } catch (err) {
+        log.error({ err }, "closing TLS failed");
+      }
+      // 5. What nodes reported here and is not written yet; then, last, the database (its session
       //    ends, and with it this gateway's leadership: another takes over at its next check).
       try {
         await nodeSync.stop();
@@ -181,5 +218,5 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closed;
   };
-  return { url, port, credentials, nodes, store, placement, close };
+  return { url, port, credentials, nodes, store, placement, tls, reloadTls: () => tls.listener?.reload() ?? false, close };
 }

@@ -94,7 +94,7 @@ describe("omnigate CLI", () => {
 
     const nodes = await cliDone(["nodes", "ls"], env);
     // MEMORY: what is committed (the node reports no capacity).
-    expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+512 MiB\\s+alpha:ready\\s+\\d+s ago$`, "m"));
+    expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+512 MiB\\s+alpha:ready\\s+\\d+s ago\\s+-$`, "m"));
     expect(JSON.parse((await cliDone(["--json", "nodes", "ls"], env)).stdout)).toMatchObject([{ runtime_id: node.runtimeId, online: true }]);
 
     // A text-to-speech voice with names for its speakers.

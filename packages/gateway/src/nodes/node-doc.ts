@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { NodeModelStatus } from "@omnigate/shared/models";
-import { EngineHealth, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { EngineHealth, NodeCertificateView, NodeRegistration } from "@omnigate/shared/node-protocol";
 
 /**
  * A node's row in the shared state: its registration as last reported, what it reports of its
@@ -17,5 +17,7 @@ export const NodeDoc = z.object({
   reported_at: z.number(),
   models: z.array(NodeModelStatus),
   engines: z.array(EngineHealth),
+  /** Its current TLS certificate (serial and validity; null: plain HTTP on loopback). */
+  certificate: NodeCertificateView.nullable().default(null),
 });
 export type NodeDoc = z.infer<typeof NodeDoc>;

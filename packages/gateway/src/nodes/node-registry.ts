@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { NodeModelStatus } from "@omnigate/shared/models";
-import type { EngineHealth, HeartbeatParsed, NodeRegistrationParsed, NodeView } from "@omnigate/shared/node-protocol";
+import type { EngineHealth, HeartbeatParsed, NodeCertificateView, NodeRegistrationParsed, NodeView } from "@omnigate/shared/node-protocol";
 import type { SharedState } from "../store/shared-state.js";
 import { NodeDoc } from "./node-doc.js";
 import { hashSecret, newEpoch, type NodeSecrets } from "./node-secrets.js";
@@ -34,11 +34,15 @@ export interface NodeEntry {
   ejectedUntil: number | null;
   /** How many times it was ejected: each ejection lasts longer. */
   ejections: number;
+  /** Its current TLS certificate (null: it serves plain HTTP on loopback). */
+  certificate: NodeCertificateView | null;
 }
 
 export interface NodeRegistryEvents {
   /** A node registered, reported new model states, or went offline (here or through another gateway): waiters re-check readiness. */
   change: [entry: NodeEntry];
+  /** The node is gone (an admin removed it and revoked its certificates, or it was forgotten): connections to it must end now. */
+  deleted: [entry: NodeEntry];
 }
 
 /**
@@ -88,9 +92,9 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   }
 
   /** A (re-)registration makes a new epoch, so a new secret, and forgets what the node reported before. */
-  async register(registration: NodeRegistrationParsed): Promise<{ entry: NodeEntry; secret: string }> {
+  async register(registration: NodeRegistrationParsed, certificate: NodeCertificateView | null = null): Promise<{ entry: NodeEntry; secret: string }> {
     const now = this.#now();
-    const doc: NodeDoc = { registration, epoch: newEpoch(), registered_at: now, last_seen: now, reported_at: now, models: [], engines: [] };
+    const doc: NodeDoc = { registration, epoch: newEpoch(), registered_at: now, last_seen: now, reported_at: now, models: [], engines: [], certificate };
     await this.#state.write([{ op: "put", table: "nodes", key: registration.runtime_id, doc }]);
     const entry = this.#nodes.get(registration.runtime_id);
     if (!entry) throw new Error(`node ${registration.runtime_id} was written but is not in the registry`);
@@ -129,7 +133,8 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
 
   /** A heartbeat to this gateway: what the node reports now. The store is written by NodeSync, when it matters. */
   heartbeat(entry: NodeEntry, heartbeat: HeartbeatParsed): void {
-    const { models, engines, desired_version: _version, ...registration } = heartbeat;
+    // A renewal's csr is answered, not kept.
+    const { models, engines, desired_version: _version, csr: _csr, ...registration } = heartbeat;
     const now = this.#now();
     entry.registration = registration;
     entry.models = new Map(models.map((m) => [m.name, m]));
@@ -161,6 +166,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       reported_at: entry.reportedAt,
       models: [...entry.models.values()],
       engines: entry.engines,
+      certificate: entry.certificate,
     };
   }
 
@@ -241,6 +247,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       last_seen: entry.lastSeen,
       capacity: r.capacity ?? null,
       cached: r.cached ?? [],
+      certificate: entry.certificate,
       ...placement,
     };
   }
@@ -252,6 +259,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       if (!entry) return;
       this.#nodes.delete(runtimeId);
       this.#byShortId.delete(entry.shortId);
+      this.emit("deleted", entry);
       this.emit("change", entry);
       return;
     }
@@ -272,6 +280,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
         reportedAt: doc.reported_at,
         ejectedUntil: null,
         ejections: 0,
+        certificate: doc.certificate,
       };
       this.#nodes.set(runtimeId, created);
       this.#byShortId.set(created.shortId, created);
@@ -292,6 +301,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       entry.models = new Map(doc.models.map((m) => [m.name, m]));
       entry.engines = doc.engines;
       entry.reportedAt = doc.reported_at;
+      entry.certificate = doc.certificate;
     }
     entry.lastSeen = Math.max(entry.lastSeen, doc.last_seen);
     this.emit("change", entry);

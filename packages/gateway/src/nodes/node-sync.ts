@@ -221,7 +221,7 @@ function significantOf(e: NodeEntry): string {
   for (const x of e.engines) engines += `${x.model}\u0000${x.up}\u0000${x.restarts}\u0001`;
   const gpus = r.gpus.map((g) => `${g.index}:${g.name}:${g.memory_total_mib}`).join(",");
   const capacity = r.capacity ? `${r.capacity.memory_total_mib}:${r.capacity.reserved_mib}` : "";
-  return JSON.stringify([r.agent_url, r.hostname, r.version, r.supported_runtimes, r.loaded_models, r.labels, r.cached ?? null, r.llama ?? null, gpus, capacity, models, engines]);
+  return JSON.stringify([r.agent_url, r.hostname, r.version, r.supported_runtimes, r.loaded_models, r.labels, r.cached ?? null, r.llama ?? null, gpus, capacity, models, engines, e.certificate?.serial ?? null]);
 }
 
 function progressOf(e: NodeEntry): string {

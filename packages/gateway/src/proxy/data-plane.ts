@@ -14,6 +14,7 @@ import type { ModelLookup } from "../store/model-store.js";
 import type { ClusterBus, ClusterMessage } from "../store/store-contract.js";
 import { OutlierDetector } from "../scheduling/scheduler-outlier.js";
 import { Scheduler, type Lease } from "../scheduling/scheduler.js";
+import type { AgentConnector } from "../tls/agent-connector.js";
 import { AgentPools } from "./agent-pools.js";
 import { BodyBudget } from "./body-budget.js";
 import { Forwarder, agentAddress } from "./forward.js";
@@ -32,6 +33,10 @@ export interface DataPlaneDeps {
   readonly authorize: (req: IncomingMessage) => ApiError | undefined;
   /** Where ejections are told to (and heard from) the other gateways; unset = kept to this gateway. */
   readonly ejections?: Pick<ClusterBus, "publish" | "on" | "off">;
+  /** Opens connections to https agents (mutual TLS). */
+  readonly agentConnector: Pick<AgentConnector, "connect">;
+  /** For /metrics: the gateway's own certificates and when they expire (Unix ms). */
+  readonly certificateExpiries?: () => Iterable<[string, number]>;
 }
 
 export interface DataPlane {
@@ -102,9 +107,11 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const pools = new AgentPools({
     connections: config.OMNIGATE_PROXY_CONNECTIONS,
     connectTimeoutMs: config.OMNIGATE_PROXY_CONNECT_TIMEOUT_MS,
+    connectTls: deps.agentConnector.connect,
   });
   const metrics = new GatewayMetrics({
     nodes,
+    certificateExpiries: deps.certificateExpiries ?? (() => []),
     inFlight: () => scheduler.entries(),
     queueDepths: () => queues.depths(),
   });
@@ -146,6 +153,9 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     pools.retain(origins);
   };
   nodes.on("change", onChange);
+  // A removed node's certificate is revoked: requests in flight to it end now, not when they finish.
+  const onDeleted = (node: NodeEntry): void => pools.drop(agentAddress(node).origin);
+  nodes.on("deleted", onDeleted);
 
   const clientGone = new ClientGoneError();
 
@@ -219,6 +229,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         closing = true;
         nodes.off("change", onChange);
         deps.ejections?.off("message", onMessage);
+        nodes.off("deleted", onDeleted);
         for (const t of ejectionTimers) clearTimeout(t);
         ejectionTimers.clear();
         queues.close(new ShuttingDownError());

@@ -201,6 +201,33 @@ describe.each(BACKENDS)("store contract on $name", (backends) => {
     expect(store.keys.list().map((k) => [k.id, k.revoked_at !== null])).toEqual([[created.id, true]]);
   });
 
+  it("revoking a node denies its unexpired certificates only, bars its id, and survives a reopen", async () => {
+    const place = await backends.place();
+    let store = await openStore(place);
+    let certs = store.certificates;
+    await certs.record({ serial: "AA01", runtimeId: "n1", notBefore: 0, notAfter: 2_000 }, 0);
+    await certs.record({ serial: "AA02", runtimeId: "n1", notBefore: 0, notAfter: 500 }, 0);
+    await certs.record({ serial: "BB01", runtimeId: "n2", notBefore: 0, notAfter: 2_000 }, 0);
+    expect(certs.hasCertificates("n1")).toBe(true);
+    expect(certs.isNodeRevoked("n1")).toBe(false);
+
+    expect(await certs.revokeNode("n1", 1_000)).toEqual(["AA01"]);
+    expect(certs.isNodeRevoked("n1")).toBe(true);
+    expect(certs.isNodeRevoked("n2")).toBe(false);
+    expect(certs.deniedSerials(1_000)).toEqual(["AA01"]);
+    expect([certs.isDenied("aa01"), certs.isDenied("AA02"), certs.isDenied("BB01")]).toEqual([true, false, false]);
+    // Once it expired, a handshake refuses it anyway: it leaves the list.
+    expect(certs.deniedSerials(2_000)).toEqual([]);
+    await store.close();
+
+    store = await openStore(place);
+    certs = store.certificates;
+    expect(certs.isNodeRevoked("n1")).toBe(true);
+    expect(certs.deniedSerials(1_500)).toEqual(["AA01"]);
+    expect(await certs.prune(1_500)).toBe(1);
+    expect(certs.hasCertificates("n2")).toBe(true);
+  });
+
   it("reloads after missed changes: new rows in, changed rows updated, deleted rows gone", async () => {
     const place = await backends.place();
     const store = await openStore(place);
@@ -237,12 +264,12 @@ describe("SQLite backend", () => {
     expect(() => new SqliteBackend(dir)).toThrow(/newer than this gateway knows/);
   });
 
-  it("moves an existing install's rows (schema 2) into the store contract's tables", async () => {
+  it("moves an existing install's rows (schema 3) into the store contract's tables", async () => {
     const dir = await scope.tempDir("og-sqlite-old-");
     const { MIGRATIONS } = await import("./sqlite/sqlite-migrations.js");
     const db = new BetterSqlite3(join(dir, DATABASE_FILE));
-    for (const sql of MIGRATIONS.slice(0, 2)) db.exec(sql);
-    db.pragma("user_version = 2");
+    for (const sql of MIGRATIONS.slice(0, 3)) db.exec(sql);
+    db.pragma("user_version = 3");
     db.prepare("INSERT INTO models (name, record, created_at) VALUES (?, ?, ?)").run("late", JSON.stringify(record("late", 9)), 9);
     db.prepare("INSERT INTO models (name, record, created_at) VALUES (?, ?, ?)").run("early", JSON.stringify(record("early", 1)), 1);
     db.prepare("INSERT INTO api_keys (id, name, prefix, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)").run("key_1", "ci", "og-abc", hashApiKey("og-abc-the-key"), 5, null);
@@ -250,6 +277,8 @@ describe("SQLite backend", () => {
     db.prepare("INSERT INTO placements (model, runtime_id, role, placed_at) VALUES (?, ?, ?, ?)").run("early", "node-2", "leaving", 200);
     db.prepare("INSERT INTO node_admin (runtime_id, cordoned, draining) VALUES (?, ?, ?)").run("node-2", 1, 0);
     db.prepare("INSERT INTO model_estimates (model, estimate) VALUES (?, ?)").run("early", JSON.stringify({ commit: "c", files: [], profile: { kind: "files", bytes: 1 } }));
+    db.prepare("INSERT INTO node_certificates (serial, runtime_id, not_before, not_after, issued_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)").run("AB01", "node-2", 1, 2_000, 1, 1_500);
+    db.prepare("INSERT INTO revoked_nodes (runtime_id, revoked_at) VALUES (?, ?)").run("node-2", 1_500);
     db.close();
 
     const backend = new SqliteBackend(dir);
@@ -267,5 +296,7 @@ describe("SQLite backend", () => {
     });
     expect((await backend.get("node_admin", "node-2"))?.doc).toEqual({ cordoned: true, draining: false });
     expect((await backend.get("estimates", "early"))?.doc).toMatchObject({ commit: "c" });
+    expect((await backend.get("certificates", "AB01"))?.doc).toEqual({ runtime_id: "node-2", not_before: 1, not_after: 2_000, issued_at: 1, revoked_at: 1_500 });
+    expect((await backend.get("revoked_nodes", "node-2"))?.doc).toEqual({ revoked_at: 1_500 });
   });
 });

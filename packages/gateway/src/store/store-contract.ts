@@ -24,7 +24,11 @@ export const TABLES = [
   "node_admin",
   /** model → its memory estimate (the leader writes these) */
   "estimates",
-  /** name → the digest of a credential every gateway must share (checked at start) */
+  /** serial → a certificate the cluster CA issued to a node, and when it was revoked */
+  "certificates",
+  /** runtime_id → when an admin removed the node (it may not register again) */
+  "revoked_nodes",
+  /** name → the check value of a credential every gateway must share (checked at start) */
   "cluster",
 ] as const;
 export type TableName = (typeof TABLES)[number];

@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.js";
+import { NodeCertificateStore } from "./cert-store.js";
 import { ApiKeyStore } from "./key-store.js";
 import { ModelStore } from "./model-store.js";
 import { PostgresBackend } from "./postgres/pg-backend.js";
@@ -14,15 +15,17 @@ export interface StoreConfig {
 }
 
 /**
- * The gateway's durable, shared state: registered models, client keys, nodes, placement (replicas,
- * cordon/drain marks, estimates), in SQLite for one box or PostgreSQL for several gateways. The
- * other caches (nodes, placement) bind their tables before `load()`.
+ * The gateway's durable, shared state: registered models, client keys, the certificates issued to
+ * nodes with the deny list, nodes, placement (replicas, cordon/drain marks, estimates), in SQLite
+ * for one box or PostgreSQL for several gateways. The other caches (nodes, placement) bind their
+ * tables before `load()`.
  */
 export interface Store {
   readonly backend: StoreBackend;
   readonly state: SharedState;
   readonly models: ModelStore;
   readonly keys: ApiKeyStore;
+  readonly certificates: NodeCertificateStore;
   /** Fills every bound cache; call once everything is bound. */
   load(): Promise<void>;
   /** Closes the database (SQLite: checkpoints the WAL); safe to call twice. */
@@ -58,6 +61,7 @@ export function storeOver(backend: StoreBackend, logger: Logger): Store {
     state,
     models: new ModelStore(state),
     keys: new ApiKeyStore(state),
+    certificates: new NodeCertificateStore(state),
     load: () => state.load(),
     close() {
       closed ??= backend.close();

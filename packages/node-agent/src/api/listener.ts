@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { endpointOf } from "@omnigate/shared/endpoints";
 import { requestIdOf } from "@omnigate/server-kit/request-id";
 import { sendApiError } from "@omnigate/server-kit/respond";
@@ -13,6 +14,23 @@ export interface AgentServerDeps {
   readonly dataPlane?: AgentDataPlane;
   /** Counts and times every data-plane request (api/metrics.ts). */
   readonly track: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Serve HTTPS with mutual TLS: only clients presenting a certificate from the cluster CA complete
+   * the handshake. The server starts without a certificate (every handshake fails) until
+   * `serveCredentials` installs the one the gateway signed.
+   */
+  readonly tls?: boolean;
+}
+
+/** The agent's TLS: 1.3 only (its only client is an omnigate gateway), HTTP/1.1, client certificates required. */
+export const AGENT_TLS_OPTIONS = { minVersion: "TLSv1.3" } as const;
+
+/** The agent's listener: plain HTTP on loopback, else HTTPS. */
+export type AgentServer = Server | HttpsServer;
+
+/** Installs a (renewed) certificate and CA on an HTTPS agent server: new connections use it, open ones keep theirs. */
+export function serveCredentials(server: HttpsServer, credentials: { key: string; cert: string; ca: string }): void {
+  server.setSecureContext({ ...AGENT_TLS_OPTIONS, ...credentials });
 }
 
 /**
@@ -20,10 +38,9 @@ export interface AgentServerDeps {
  * routing and request decoration cost more CPU than the rest of the agent hop): the nine endpoints
  * go straight to the data plane after the node-secret check; everything else to the app.
  */
-export function createAgentServer(deps: AgentServerDeps): Server {
+export function createAgentServer(deps: AgentServerDeps): AgentServer {
   const { app, auth, dataPlane, track } = deps;
-  // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
-  return createServer({ noDelay: true }, (req, res) => {
+  const handler: RequestListener = (req, res) => {
     track(req, res);
     const spec = dataPlane ? endpointOf(req.method, req.url) : undefined;
     if (!spec) {
@@ -39,5 +56,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       return;
     }
     dataPlane!.serve(spec, req, res);
-  });
+  };
+  // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
+  if (!deps.tls) return createServer({ noDelay: true }, handler);
+  return createHttpsServer({ noDelay: true, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ["http/1.1"], ...AGENT_TLS_OPTIONS }, handler);
 }

@@ -43,37 +43,66 @@ export const MIGRATIONS: readonly string[] = [
     estimate   TEXT NOT NULL
   ) STRICT;
   `,
-  // 3: one store contract for SQLite and PostgreSQL (issue 13): every table holds JSON documents by
+  // 3: node certificates (issue 14): every certificate issued to an agent (times in Unix ms), so a
+  // node's removal can revoke them; the revoked ones that have not expired are the deny list every
+  // gateway checks at each handshake. A removed node's runtime_id may not register again.
+  `
+  CREATE TABLE node_certificates (
+    serial     TEXT PRIMARY KEY,
+    runtime_id TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after  INTEGER NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    revoked_at INTEGER
+  ) STRICT;
+  CREATE INDEX node_certificates_by_node ON node_certificates (runtime_id);
+  CREATE INDEX node_certificates_by_expiry ON node_certificates (not_after);
+  CREATE TABLE revoked_nodes (
+    runtime_id TEXT PRIMARY KEY,
+    revoked_at INTEGER NOT NULL
+  ) STRICT;
+  `,
+  // 4: one store contract for SQLite and PostgreSQL (issue 13): every table holds JSON documents by
   // key, each stamped with the version of its last write, and nodes are stored too (a restarted
   // gateway knows them: they need not register again). The rows above move over as they are.
   `
-  ${docTable("models_v3")}
-  INSERT INTO models_v3 (key, doc, version) SELECT name, record, row_number() OVER (ORDER BY created_at, name) FROM models;
+  ${docTable("models_v4")}
+  INSERT INTO models_v4 (key, doc, version) SELECT name, record, row_number() OVER (ORDER BY created_at, name) FROM models;
   DROP TABLE models;
-  ALTER TABLE models_v3 RENAME TO models;
+  ALTER TABLE models_v4 RENAME TO models;
 
-  ${docTable("api_keys_v3")}
-  INSERT INTO api_keys_v3 (key, doc, version)
+  ${docTable("api_keys_v4")}
+  INSERT INTO api_keys_v4 (key, doc, version)
     SELECT id, json_object('id', id, 'name', name, 'prefix', prefix, 'hash', hash, 'created_at', created_at, 'revoked_at', revoked_at), 1 FROM api_keys;
   DROP TABLE api_keys;
-  ALTER TABLE api_keys_v3 RENAME TO api_keys;
+  ALTER TABLE api_keys_v4 RENAME TO api_keys;
 
-  ${docTable("placements_v3")}
-  INSERT INTO placements_v3 (key, doc, version)
+  ${docTable("placements_v4")}
+  INSERT INTO placements_v4 (key, doc, version)
     SELECT model, json_object('replicas', json_group_array(json_object('node', runtime_id, 'role', role, 'placedAt', placed_at)), 'errors', json('[]')), 1
     FROM placements GROUP BY model;
   DROP TABLE placements;
-  ALTER TABLE placements_v3 RENAME TO placements;
+  ALTER TABLE placements_v4 RENAME TO placements;
 
-  ${docTable("node_admin_v3")}
-  INSERT INTO node_admin_v3 (key, doc, version)
+  ${docTable("node_admin_v4")}
+  INSERT INTO node_admin_v4 (key, doc, version)
     SELECT runtime_id, json_object('cordoned', json(iif(cordoned = 1, 'true', 'false')), 'draining', json(iif(draining = 1, 'true', 'false'))), 1 FROM node_admin;
   DROP TABLE node_admin;
-  ALTER TABLE node_admin_v3 RENAME TO node_admin;
+  ALTER TABLE node_admin_v4 RENAME TO node_admin;
 
   ${docTable("estimates")}
   INSERT INTO estimates (key, doc, version) SELECT model, estimate, 1 FROM model_estimates;
   DROP TABLE model_estimates;
+
+  ${docTable("certificates")}
+  INSERT INTO certificates (key, doc, version)
+    SELECT serial, json_object('runtime_id', runtime_id, 'not_before', not_before, 'not_after', not_after, 'issued_at', issued_at, 'revoked_at', revoked_at), 1 FROM node_certificates;
+  DROP TABLE node_certificates;
+
+  ${docTable("revoked_nodes_v4")}
+  INSERT INTO revoked_nodes_v4 (key, doc, version) SELECT runtime_id, json_object('revoked_at', revoked_at), 1 FROM revoked_nodes;
+  DROP TABLE revoked_nodes;
+  ALTER TABLE revoked_nodes_v4 RENAME TO revoked_nodes;
 
   ${docTable("nodes")}
   ${docTable("cluster")}
