@@ -13,6 +13,7 @@ import { NodeSecretAuth, scrapeTokenDigest } from "./api/auth.js";
 import { agentMetrics } from "./api/metrics.js";
 import { createAgentServer, serveCredentials, type AgentServer } from "./api/listener.js";
 import { parseLabels, type AgentConfig } from "./config.js";
+import { GatewayFailover, gatewayUrls } from "./gateway-failover.js";
 import { GatewayClient, NodeTokenError } from "./gateway-client.js";
 import { GpuProbe } from "./gpu-info.js";
 import { NodeCapacityProbe } from "./node-capacity.js";
@@ -160,12 +161,19 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
       llama,
     };
   };
+  const gateways = gatewayUrls(config.OMNIGATE_GATEWAY_URL);
   const loop = new HeartbeatLoop({
-    client: new GatewayClient({
-      baseUrl: config.OMNIGATE_GATEWAY_URL,
-      tokenSource: { token: config.OMNIGATE_NODE_TOKEN, file: config.OMNIGATE_NODE_TOKEN_FILE },
-      pin: config.OMNIGATE_CA_FINGERPRINT,
-    }),
+    client: new GatewayFailover(
+      gateways.map((baseUrl) => ({
+        url: baseUrl,
+        client: new GatewayClient({
+          baseUrl,
+          tokenSource: { token: config.OMNIGATE_NODE_TOKEN, file: config.OMNIGATE_NODE_TOKEN_FILE },
+          pin: config.OMNIGATE_CA_FINGERPRINT,
+        }),
+      })),
+      logger.child({ component: "gateway-client" }),
+    ),
     logger: logger.child({ component: "gateway-client" }),
     runtimeId,
     registration,
@@ -181,7 +189,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
   reconciler.on("change", () => void capacity.refresh().catch(() => undefined));
   loop.start();
   log.info(
-    { url, agent_url: agentUrl, runtime_id: runtimeId, runtimes: parts.server.supportedRuntimes, gateway: config.OMNIGATE_GATEWAY_URL },
+    { url, agent_url: agentUrl, runtime_id: runtimeId, runtimes: parts.server.supportedRuntimes, gateways },
     "agent listening",
   );
   if (tls) {
@@ -189,10 +197,9 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
   } else {
     log.info("the agent API serves plain HTTP on loopback: traffic never leaves this box (OMNIGATE_AGENT_TLS=on for mutual TLS here too)");
   }
-  const gatewayHost = urlHost(config.OMNIGATE_GATEWAY_URL);
-  if (config.OMNIGATE_GATEWAY_URL.startsWith("http:") && !isLoopbackHost(gatewayHost)) {
+  for (const gateway of gateways.filter((g) => g.startsWith("http:") && !isLoopbackHost(urlHost(g)))) {
     log.warn(
-      { gateway: config.OMNIGATE_GATEWAY_URL },
+      { gateway },
       "the gateway is reached in plain HTTP: the node token and node secret cross the network in clear, and the cluster CA this agent trusts comes unauthenticated. Use https:// with OMNIGATE_CA_FINGERPRINT.",
     );
   }
@@ -224,8 +231,9 @@ function checkTlsSettings(config: AgentConfig, tls: boolean): void {
     const why = tls ? "the agent serves HTTPS (it listens beyond loopback, or OMNIGATE_AGENT_TLS=on)" : "the agent serves plain HTTP on loopback (set OMNIGATE_AGENT_TLS=on for HTTPS)";
     throw new Error(`OMNIGATE_AGENT_URL is ${config.OMNIGATE_AGENT_URL}, but ${why}: make it ${scheme}://…`);
   }
-  if (config.OMNIGATE_CA_FINGERPRINT && !config.OMNIGATE_GATEWAY_URL.startsWith("https:")) {
-    throw new Error(`OMNIGATE_CA_FINGERPRINT pins the gateway's TLS certificate, but OMNIGATE_GATEWAY_URL is ${config.OMNIGATE_GATEWAY_URL}: make it https://…`);
+  const plain = gatewayUrls(config.OMNIGATE_GATEWAY_URL).find((g) => !g.startsWith("https:"));
+  if (config.OMNIGATE_CA_FINGERPRINT && plain) {
+    throw new Error(`OMNIGATE_CA_FINGERPRINT pins the gateway's TLS certificate, but OMNIGATE_GATEWAY_URL holds ${plain}: make it https://…`);
   }
 }
 

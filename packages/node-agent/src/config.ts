@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { gatewayUrls } from "./gateway-failover.js";
 import { cacheEnv } from "./cache/cache-env.js";
 import { engineEnv } from "./engines/engine-env.js";
 import { agentTlsEnv } from "./tls/tls-env.js";
@@ -31,8 +32,13 @@ export function parseLabels(text: string): Record<string, string> {
 
 /** The agent's own variables: where it lives and how it reaches the gateway. */
 export const controlEnv = {
-  // Where the gateway is; the agent registers there.
-  OMNIGATE_GATEWAY_URL: z.url().default("http://127.0.0.1:8080"),
+  // Where the gateway is; several gateways of one cluster separated by commas: the agent fails over between them.
+  OMNIGATE_GATEWAY_URL: z
+    .string()
+    .default("http://127.0.0.1:8080")
+    .refine((v) => gatewayUrls(v).length > 0 && gatewayUrls(v).every((u) => /^https?:\/\//.test(u) && URL.canParse(u)), {
+      message: "OMNIGATE_GATEWAY_URL must be one http(s) URL, or several separated by commas",
+    }),
   // Cluster-wide token for registration (the gateway's OMNIGATE_NODE_TOKEN).
   OMNIGATE_NODE_TOKEN: z.string().min(16, "OMNIGATE_NODE_TOKEN must be at least 16 characters").optional(),
   // File holding the node token when the variable is unset (the gateway writes one on first start).
