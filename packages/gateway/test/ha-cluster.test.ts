@@ -1,0 +1,187 @@
+// Several gateways on one PostgreSQL (started by the suite), as real processes: two gateways, two
+// agents given both gateways, and a client sending traffic the whole time.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { fetch } from "undici";
+import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
+import { GatewayApi } from "@omnigate/testkit/gateway-api";
+import { clusterSecrets, startClusterGateway, type ClusterSecrets } from "@omnigate/testkit/ha-cluster";
+import { startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
+import { TestScope } from "@omnigate/testkit/scope";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
+import { waitFor } from "@omnigate/testkit/wait";
+import { MODELS, startHub, waitForReady } from "./e2e-stack.js";
+
+const NODE_TIMEOUT_MS = 2_000;
+
+let pg: TestPostgres;
+beforeAll(async () => {
+  pg = await startPostgres();
+}, 60_000);
+afterAll(() => pg?.close());
+
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
+
+interface Cluster {
+  readonly secrets: ClusterSecrets;
+  readonly databaseUrl: string;
+  readonly gateways: GatewayProcess[];
+  readonly agents: AgentProcess[];
+  readonly hubUrl: string;
+}
+
+async function startCluster(agents: number): Promise<Cluster> {
+  const hub = await startHub(scope, ["llm"]);
+  const databaseUrl = await pg.createDatabase();
+  const secrets = await clusterSecrets(scope);
+  const options = { heartbeatIntervalMs: 200, nodeTimeoutMs: NODE_TIMEOUT_MS, env: { HF_ENDPOINT: hub.url, LOG_LEVEL: "info" } };
+  // Started together: the second waits for the first's migrations (advisory lock), neither races.
+  const gateways = await Promise.all([startClusterGateway(scope, secrets, databaseUrl, options), startClusterGateway(scope, secrets, databaseUrl, options)]);
+  const started = await Promise.all(
+    Array.from({ length: agents }, () =>
+      startAgent(scope, {
+        // Both gateways, A first: the agents register and heartbeat there until it goes.
+        gateway: { url: gateways.map((g) => g.url).join(","), nodeToken: secrets.nodeToken, nodeTokenFile: null },
+        env: { HF_ENDPOINT: hub.url, LOG_LEVEL: "info", STANDIN_LOAD_MS: "50", ...standInEngineEnv(["OMNIGATE_LLAMA_SERVER_BIN"]) },
+      }),
+    ),
+  );
+  return { secrets, databaseUrl, gateways, agents: started, hubUrl: hub.url };
+}
+
+function chat(gateway: string, key: string, model = "llm") {
+  return fetch(`${gateway}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+    signal: AbortSignal.timeout(10_000),
+  });
+}
+
+/**
+ * A client that keeps sending chat completions, to one gateway until it cannot connect, then to the
+ * other (a request that got no answer at all is sent again there): what a client behind a TCP load
+ * balancer, or with both gateways configured, does.
+ */
+function traffic(urls: () => string[], key: string) {
+  let running = true;
+  let current = 0;
+  const done: Array<{ at: number; status: number; via: number }> = [];
+  const loop = (async () => {
+    while (running) {
+      let sent = false;
+      for (let attempt = 0; attempt < 4 && !sent; attempt++) {
+        try {
+          const res = await chat(urls()[current]!, key);
+          await res.text();
+          done.push({ at: Date.now(), status: res.status, via: current });
+          sent = true;
+        } catch {
+          current = (current + 1) % urls().length;
+        }
+      }
+      if (!sent) done.push({ at: Date.now(), status: 0, via: current });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    done,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+describe("two gateways on one PostgreSQL", () => {
+  it("SIGKILL one under traffic: nothing lost, agents move, traffic and readiness carry on; it rejoins and serves what the other registered", async () => {
+    const cluster = await startCluster(2);
+    const [a, b] = cluster.gateways as [GatewayProcess, GatewayProcess];
+    const apiA = new GatewayApi(a);
+    const apiB = new GatewayApi(b);
+    // A node registered through A is known to B (the shared nodes table).
+    await waitFor(async () => (await apiB.nodes()).filter((n) => n.online).length === 2, { what: "both agents online at B" });
+
+    // A model registered through A, a key created through B: both serve both.
+    const m = MODELS.llm;
+    const registered = await apiA.registerModel({ name: "llm", repo: m.repo, runtime: m.runtime, files: Object.keys(m.files), replicas: "all" });
+    expect(registered.status).toBe(201);
+    const key = (await apiB.createKey("ha")).key;
+    await waitForReady(apiB, ["llm"], 2);
+    await waitForReady(apiA, ["llm"], 2);
+    expect((await chat(a.url, key)).status).toBe(200);
+
+    const client = traffic(() => [a.url, b.url], key);
+    await waitFor(() => client.done.filter((d) => d.status === 200 && d.via === 0).length >= 5, { what: "traffic through A" });
+
+    // SIGKILL A. Its leadership, if it had it, passes to B within a few leader checks.
+    await a.kill();
+    const killedAt = Date.now();
+    // The agents move to B at their next heartbeat: B never sees them go offline, and hears each directly.
+    const movedAt = await waitFor(
+      async () => {
+        const nodes = await apiB.nodes();
+        expect(nodes.every((n) => n.online), "a node went offline at B after A died").toBe(true);
+        return cluster.agents.every((ag) => ag.lines.some((l) => l.includes("moved to another gateway"))) ? Date.now() : undefined;
+      },
+      { what: "both agents heartbeating to B", timeoutMs: 15_000, intervalMs: 50 },
+    );
+    expect(movedAt - killedAt).toBeLessThan(NODE_TIMEOUT_MS + 5_000);
+    // Traffic carries on through B.
+    await waitFor(() => client.done.filter((d) => d.at > killedAt && d.status === 200 && d.via === 1).length >= 20, { what: "traffic through B after the kill", timeoutMs: 20_000 });
+    // Past the node timeout: readiness at B still right (both replicas ready, none offline).
+    await new Promise((r) => setTimeout(r, NODE_TIMEOUT_MS + 500));
+    const seen = await apiB.model("llm", key);
+    expect(seen).toMatchObject({ ready: true, replicas: { ready: 2 } });
+    expect(seen!.nodes.every((n) => n.ready && !n.offline)).toBe(true);
+    // No model or key lost.
+    expect((await apiB.listModels(key)).body.data.map((x) => x.id)).toEqual(["llm"]);
+    // B is the leader now: its placement work runs (a model registered now gets placed).
+    await waitFor(() => b.lines.some((l) => l.includes("this gateway is the leader")), { what: "B leading", timeoutMs: 10_000 });
+
+    // A restarts on its port and data dir and rejoins; a model registered through B is served through A.
+    const a2 = await startClusterGateway(scope, cluster.secrets, cluster.databaseUrl, { ...a.options, port: a.port, dataDir: a.dataDir });
+    const apiA2 = new GatewayApi(a2);
+    const second = await apiB.registerModel({ name: "llm-2", repo: m.repo, runtime: m.runtime, files: Object.keys(m.files), replicas: "all" });
+    expect(second.status).toBe(201);
+    await waitForReady(apiA2, ["llm", "llm-2"], 2);
+    const viaA = await chat(a2.url, key, "llm-2");
+    expect(viaA.status).toBe(200);
+    expect(((await viaA.json()) as { object: string }).object).toBe("chat.completion");
+
+    await client.stop();
+    const failed = client.done.filter((d) => d.status !== 200);
+    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+    expect(client.done.filter((d) => d.at > killedAt).length).toBeGreaterThan(20);
+  });
+
+  it("two gateways registering the same name at once: one 201, one 409; the database decides", async () => {
+    const databaseUrl = await pg.createDatabase();
+    const secrets = await clusterSecrets(scope);
+    const [a, b] = await Promise.all([startClusterGateway(scope, secrets, databaseUrl), startClusterGateway(scope, secrets, databaseUrl)]);
+    const apis = [new GatewayApi(a), new GatewayApi(b)];
+    for (let i = 0; i < 5; i++) {
+      const body = { name: `race-${i}`, repo: "org/race", runtime: "llama_cpp" as const, files: ["m.gguf"], resources: { memory_mib: 1 } };
+      const answers = await Promise.all(apis.map((api) => api.registerModel(body)));
+      expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+      expect(answers.find((r) => r.status === 409)?.body.error.code).toBe("model_already_exists");
+    }
+    // Both see all five, once each.
+    for (const api of apis) {
+      await waitFor(async () => (await api.listModels()).body.data.length === 5, { what: "five models on each gateway" });
+    }
+  });
+
+  it("refuses to join a gateway whose node token differs from the running ones', naming the variable", async () => {
+    const databaseUrl = await pg.createDatabase();
+    const secrets = await clusterSecrets(scope);
+    await startClusterGateway(scope, secrets, databaseUrl);
+    const odd = startGateway(scope, {
+      adminKey: secrets.adminKey,
+      nodeToken: "og-node-a-different-token-0123456789",
+      env: { OMNIGATE_DATABASE_URL: databaseUrl, OMNIGATE_CLUSTER_SECRET: secrets.clusterSecret, OMNIGATE_CLUSTER_CA_CERT_FILE: secrets.caCertFile, OMNIGATE_CLUSTER_CA_KEY_FILE: secrets.caKeyFile },
+    });
+    // The start fails; the error (and the process's output, which the rejection carries) says why.
+    await expect(odd).rejects.toThrow(/OMNIGATE_NODE_TOKEN differs from the one the other gateways running on postgres:\/\//);
+  });
+});
