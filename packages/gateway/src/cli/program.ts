@@ -3,6 +3,7 @@ import { commandContext } from "./context.js";
 import { registerModelCommands } from "./model-commands.js";
 import { registerKeyCommands, registerNodeCommands } from "./admin-commands.js";
 import { registerClusterCommands } from "./cluster-commands.js";
+import { registerDbCommands } from "./db-commands.js";
 
 /** `omnigate …`: the admin CLI over the gateway's HTTP API. */
 export function buildProgram(): Command {
@@ -20,5 +21,7 @@ export function buildProgram(): Command {
   registerKeyCommands(program, context);
   // The CA is public: `cluster ca` works without the admin key (on a box that has only the URL).
   registerClusterCommands(program, (cmd: Command) => commandContext(cmd, process.env, { keyOptional: true }));
+  // On the gateway's box, over the files and the database: no gateway, no admin key.
+  registerDbCommands(program);
   return program;
 }
