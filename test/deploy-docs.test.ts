@@ -10,13 +10,17 @@ import { AgentEnv } from "../packages/node-agent/dist/config.js";
 import { GatewayEnv } from "../packages/gateway/dist/config.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8")) as {
+// Merge keys (`<<: *gateway-ha`) as docker compose applies them.
+const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true }) as {
   services: Record<string, ComposeService>;
 };
 const readme = readFileSync(join(root, "README.md"), "utf8");
 
 interface ComposeService {
   build?: { context: string; dockerfile: string };
+  image?: string;
+  profiles?: string[];
+  volumes?: string[];
   ports?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, unknown>;
@@ -26,7 +30,7 @@ interface ComposeService {
 /** A compose value with `${VAR:?msg}` / `${VAR:-default}` filled in as a user's shell would. */
 function interpolate(value: string): string {
   return value.replace(/\$\{(\w+)(?::[?-]([^}]*))?\}/g, (_m, name: string) =>
-    name === "OMNIGATE_ADMIN_KEY" || name === "OMNIGATE_NODE_TOKEN" ? "x".repeat(32) : "",
+    ["OMNIGATE_ADMIN_KEY", "OMNIGATE_NODE_TOKEN", "OMNIGATE_CLUSTER_SECRET", "OMNIGATE_DB_PASSWORD"].includes(name) ? "x".repeat(32) : "",
   );
 }
 
@@ -35,21 +39,32 @@ function envOf(service: ComposeService): Record<string, string> {
 }
 
 describe("docker-compose.yml", () => {
-  const { gateway, agent } = compose.services;
+  const { gateway, agent, postgres } = compose.services;
+  const ha = { a: compose.services["gateway-a"]!, b: compose.services["gateway-b"]!, agent: compose.services["agent-ha"]! };
+  const gateways: Array<[string, ComposeService]> = [
+    ["gateway", gateway!],
+    ["gateway-a", ha.a],
+    ["gateway-b", ha.b],
+  ];
+  const agents: Array<[string, ComposeService]> = [
+    ["agent", agent!],
+    ["agent-ha", ha.agent],
+  ];
 
-  it("has exactly a gateway and an agent, each built from a Dockerfile that exists", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(["agent", "gateway"]);
-    for (const service of [gateway!, agent!]) {
+  it("has a gateway and an agent by default, and PostgreSQL, two gateways and an agent in the ha profile, each built from a Dockerfile that exists", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["agent", "agent-ha", "gateway", "gateway-a", "gateway-b", "postgres"]);
+    for (const [, service] of [...gateways, ...agents]) {
       expect(service.build).toBeDefined();
       expect(existsSync(join(root, service.build!.context, service.build!.dockerfile))).toBe(true);
     }
+    expect(gateway!.profiles).toBeUndefined();
+    expect(agent!.profiles).toBeUndefined();
+    for (const s of [postgres!, ha.a, ha.b, ha.agent]) expect(s.profiles).toEqual(["ha"]);
+    expect(postgres!.image).toMatch(/^postgres:\d+/);
   });
 
   it("sets only variables the apps read, with values their schemas accept", () => {
-    for (const [name, service, schema] of [
-      ["gateway", gateway!, GatewayEnv],
-      ["agent", agent!, AgentEnv],
-    ] as const) {
+    for (const [name, service, schema] of [...gateways.map(([n, s]) => [n, s, GatewayEnv] as const), ...agents.map(([n, s]) => [n, s, AgentEnv] as const)]) {
       const env = envOf(service);
       const known = Object.keys(schema.shape);
       for (const key of Object.keys(env)) expect(known, `${name}: ${key}`).toContain(key);
@@ -69,9 +84,34 @@ describe("docker-compose.yml", () => {
     expect(agent!.depends_on).toHaveProperty("gateway");
   });
 
-  it("reserves a GPU for the agent", () => {
-    const devices = agent!.deploy?.resources?.reservations?.devices ?? [];
-    expect(devices.some((d) => d.driver === "nvidia" && d.capabilities?.includes("gpu"))).toBe(true);
+  it("ha: both gateways on the compose PostgreSQL with the same credentials and CA; the agent knows both", () => {
+    const a = envOf(ha.a);
+    const b = envOf(ha.b);
+    const pgEnv = envOf(postgres!);
+    expect(a.OMNIGATE_DATABASE_URL).toBe(`postgres://${pgEnv.POSTGRES_USER}:${pgEnv.POSTGRES_PASSWORD}@postgres:5432/${pgEnv.POSTGRES_DB}`);
+    for (const key of ["OMNIGATE_DATABASE_URL", "OMNIGATE_ADMIN_KEY", "OMNIGATE_NODE_TOKEN", "OMNIGATE_CLUSTER_SECRET"]) expect(b[key], key).toBe(a[key]);
+    // gateway-b reads the CA gateway-a made in its data dir.
+    const aData = ha.a.volumes!.find((v) => v.endsWith(`:${a.OMNIGATE_DATA_DIR}`))!.split(":")[0];
+    const mount = ha.b.volumes!.find((v) => v.startsWith(`${aData}:`))!;
+    const caDir = mount.split(":")[1]!;
+    expect(mount.endsWith(":ro")).toBe(true);
+    expect(b.OMNIGATE_CLUSTER_CA_CERT_FILE).toBe(`${caDir}/cluster-ca.crt`);
+    expect(b.OMNIGATE_CLUSTER_CA_KEY_FILE).toBe(`${caDir}/cluster-ca.key`);
+    expect(ha.b.depends_on).toHaveProperty("gateway-a");
+    for (const g of [ha.a, ha.b]) expect(g.depends_on).toHaveProperty("postgres");
+    // Two ports on the host; the agent fails over between both gateways.
+    expect(ha.a.ports).toEqual(["8080:8080"]);
+    expect(ha.b.ports).toEqual(["8082:8080"]);
+    const ag = envOf(ha.agent);
+    expect(ag.OMNIGATE_GATEWAY_URL).toBe(`http://gateway-a:${a.OMNIGATE_PORT},http://gateway-b:${b.OMNIGATE_PORT}`);
+    expect(ag.OMNIGATE_NODE_TOKEN).toBe(a.OMNIGATE_NODE_TOKEN);
+  });
+
+  it("reserves a GPU for each agent", () => {
+    for (const [, service] of agents) {
+      const devices = service.deploy?.resources?.reservations?.devices ?? [];
+      expect(devices.some((d) => d.driver === "nvidia" && d.capabilities?.includes("gpu"))).toBe(true);
+    }
   });
 });
 
