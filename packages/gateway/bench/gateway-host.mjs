@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The gateway for the benchmark: exactly what dist/main.js runs (loadConfig → startGateway, SIGTERM
-// → close), plus one bench-only hook over the IPC channel to the parent: the node secrets, so the
+// → close), plus bench-only hooks over the IPC channel to the parent: the node secrets, so the
 // benchmark can also time client → agent directly and attribute the gateway's own share of the
-// latency. The secrets only ever travel over that private channel, never to a log or a file.
+// latency (the secrets only ever travel over that private channel, never to a log or a file); and
+// the moment a node's model turns ready in this gateway's readiness (what requests are routed on),
+// to time a change reported to another gateway arriving here.
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { loadConfig } from "../dist/config.js";
@@ -27,6 +29,18 @@ process.on("message", (msg) => {
       session.disconnect();
       process.send?.({ type: "profile-stop", file: msg.file });
     });
+  }
+  if (msg?.type === "watch") {
+    // Each time `msg.model` turns ready (or stops being ready) on `msg.node`, as this gateway routes.
+    let ready;
+    gw.nodes.on("change", (entry) => {
+      if (entry.runtimeId !== msg.node) return;
+      const now = entry.models.get(msg.model)?.state === "ready" && gw.nodes.isOnline(entry);
+      if (now === ready) return;
+      ready = now;
+      process.send?.({ type: "ready-change", ready: now, at: performance.timeOrigin + performance.now() });
+    });
+    process.send?.({ type: "watch" });
   }
   if (msg?.type === "nodes") {
     process.send?.({ type: "nodes", nodes: gw.nodes.list().map((n) => ({ runtimeId: n.runtimeId, agentUrl: n.registration.agent_url, secret: n.secret })) });

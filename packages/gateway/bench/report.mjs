@@ -21,6 +21,8 @@ export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs
   const S = r.stream;
   const G = "gateway-only";
   const M = "gateway-mtls";
+  const P = "gateway-pg";
+  const Pr = r.propagation;
   const B = "bare-2";
   const cpu = (t, parts) => parts.map((k) => `${k} ${us(t.cpuPerRequestUs[k])}`).join(" + ");
   const section = `## Data plane (issue 5)
@@ -64,6 +66,26 @@ Mutual TLS on the gateway → agent hop, beside the plain path in the same run:
 | CPU per request there | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | ${cpu(T[M], ["gateway", "agent", "engine"])} | gateway ${signedUs(T[M].cpuPerRequestUs.gateway - T.gateway.cpuPerRequestUs.gateway)}, agent ${signedUs(T[M].cpuPerRequestUs.agent - T.gateway.cpuPerRequestUs.agent)} |
 | time to first token (p50) | ${ms(S.gateway.ttft)} ms | ${ms(S[M].ttft)} ms | ${signed(S[M].ttft - S.gateway.ttft)} ms |
 | a new connection to the agent (p50 of ${r.handshake.count}) | TCP connect ${ms(r.handshake.tcp)} ms | mutual-TLS handshake ${ms(r.handshake.tls)} ms | ${signed(r.handshake.tls - r.handshake.tcp)} ms, once per pooled connection |
+
+The store on PostgreSQL (several gateways share it) instead of SQLite, beside it in the same run: a
+third gateway on a PostgreSQL server the bench starts, with its own agent. Nothing of the store is
+on a request's path (models, keys, nodes and readiness are in memory, kept current by
+notifications), so the figures should be equal within noise:
+
+| figure | gateway path, SQLite | gateway path, PostgreSQL | difference |
+|---|---|---|---|
+| latency p50, concurrency 1 | ${ms(L.gateway.p50)} ms | ${ms(L[P].p50)} ms | ${signed(L[P].p50 - L.gateway.p50)} ms |
+| latency p99, concurrency 1 | ${ms(L.gateway.p99)} ms | ${ms(L[P].p99)} ms | ${signed(L[P].p99 - L.gateway.p99)} ms |
+| highest throughput | ${T.gateway.rps.toFixed(0)} req/s | ${T[P].rps.toFixed(0)} req/s | ×${(T[P].rps / T.gateway.rps).toFixed(2)} |
+| CPU per request there | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | ${cpu(T[P], ["gateway", "agent", "engine"])} | gateway ${signedUs(T[P].cpuPerRequestUs.gateway - T.gateway.cpuPerRequestUs.gateway)} |
+| time to first token (p50) | ${ms(S.gateway.ttft)} ms | ${ms(S[P].ttft)} ms | ${signed(S[P].ttft - S.gateway.ttft)} ms |
+
+Readiness propagation between two gateways on that PostgreSQL: a simulated node registered through
+gateway A reports a model ready in a heartbeat to A; timed from sending that heartbeat until gateway
+B's readiness (what B routes on, and what its event stream reports) has the model ready there, ${Pr ? Pr.samples : "—"} times:
+**p50 ${Pr ? ms(Pr.p50) : "—"} ms, p99 ${Pr ? ms(Pr.p99) : "—"} ms** (max ${Pr ? ms(Pr.max) : "—"} ms; goal p99 ≤ 100 ms: ${Pr ? verdict(Pr.p99 <= 100) : "not run"}). The path: A's
+heartbeat handler → its node writer (changes of the same moment share a transaction) → one
+transaction that updates the node's row and NOTIFYs → B's LISTEN connection → B's cache.
 
 The handshake is paid once per connection of the gateway's keep-alive pool (it keeps no TLS
 sessions to agents, so each new connection is a full handshake: a resumed one would skip the

@@ -3,11 +3,14 @@
 // side by side in this one run, with the same load generator (bench/load.mjs, its own process):
 //   gateway path: client → gateway → agent → stand-in llama-server   (all separate processes)
 //   gateway path with mutual TLS: the same through a second gateway whose agent serves HTTPS
+//   gateway path on PostgreSQL: the same through a gateway whose store is PostgreSQL (started here)
 //   direct path:  client → stand-in llama-server                     (a second stand-in, same knobs)
 // (1) added latency p50/p99 at concurrency 1 and the highest throughput, small non-streaming chats;
 // (2) streaming through a stand-in sending 64 chunks 20 ms apart: added time to first token, added
 //     p99 inter-chunk gap, the most concurrent streams held without a late or lost chunk;
-// (3) gateway RSS holding 1,000 concurrent streams.
+// (3) gateway RSS holding 1,000 concurrent streams;
+// (4) readiness propagation between two gateways on PostgreSQL: a model turning ready in a
+//     heartbeat to gateway A, until gateway B routes on it (p50/p99).
 // Results go to BENCHMARKS.md, section "## Data plane (issue 5)". Everything on 127.0.0.1, bounded.
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -40,7 +43,7 @@ const { buildTinyLlamaGguf } = await import(join(root, "packages/testkit/dist/gg
 
 const MODEL = "bench-llm";
 const BARE_MODEL = "bench-llm-bare";
-const PATHS = ["direct", "agent", "gateway", "gateway-only", "gateway-mtls"];
+const PATHS = ["direct", "agent", "gateway", "gateway-only", "gateway-mtls", "gateway-pg"];
 // The floor, measured beside them: one and two of the leanest Node proxy hops there is
 // (bench/bare-hop.mjs: no auth, no parsing, no validation) in front of the direct stand-in.
 // "bare-2" has as many processes as the gateway path: what any two Node hops add on this machine.
@@ -58,10 +61,12 @@ const mib = (b) => (b / 1024 / 1024).toFixed(1);
 const work = mkdtempSync(join(tmpdir(), "omnigate-bench-dp-"));
 const procs = [];
 let hub;
+let pg;
 
 async function cleanup() {
   await Promise.allSettled(procs.map((p) => p.stop(3_000)));
   await hub?.close().catch(() => {});
+  await pg?.close().catch(() => {});
   rmSync(work, { recursive: true, force: true });
 }
 for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => cleanup().then(() => process.exit(130)));
@@ -74,9 +79,10 @@ const standinKnobs = (intervalMs) => ({
   STANDIN_LOAD_MS: "50",
 });
 
-async function startGateway(name = "gateway") {
-  const adminKey = `og-admin-bench-${randomBytes(12).toString("hex")}`;
-  const nodeToken = `og-node-bench-${randomBytes(12).toString("hex")}`;
+/** `shared`: the credentials and store a cluster's gateways share (else fresh ones, SQLite). */
+async function startGateway(name = "gateway", shared = undefined) {
+  const adminKey = shared?.adminKey ?? `og-admin-bench-${randomBytes(12).toString("hex")}`;
+  const nodeToken = shared?.nodeToken ?? `og-node-bench-${randomBytes(12).toString("hex")}`;
   const dataDir = join(work, name);
   const gw = new Proc(name, GATEWAY_HOST, [], cleanEnv({
     OMNIGATE_HOST: "127.0.0.1",
@@ -89,6 +95,7 @@ async function startGateway(name = "gateway") {
     // The gateway reads the model's GGUF header from the hub (its memory estimate) before placing it.
     HF_ENDPOINT: hub.url,
     LOG_LEVEL: "info",
+    ...shared?.env,
   }), [], { ipc: true });
   procs.push(gw);
   const url = (await gw.waitFor(/omnigate gateway listening on (http:\/\/\S+)/))[1];
@@ -261,6 +268,7 @@ function target(kind, stream) {
   const base = { path: "/v1/chat/completions", body: chatBody(stream), headers: { "content-type": "application/json" } };
   if (kind === "gateway") return { ...base, url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
   if (kind === "gateway-mtls") return { ...base, url: gwTls.url, headers: { ...base.headers, authorization: `Bearer ${keyTls}` } };
+  if (kind === "gateway-pg") return { ...base, url: gwPg.url, headers: { ...base.headers, authorization: `Bearer ${keyPg}` } };
   if (kind === "gateway-only") {
     return { ...base, body: chatBody(stream, BARE_MODEL), url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
   }
@@ -306,9 +314,27 @@ const regTls = await api(gwTls, "/api/models", { method: "POST", body: JSON.stri
 if (regTls.status !== 201) throw new Error(`register (mTLS): ${regTls.status} ${JSON.stringify(regTls.body)}`);
 await waitReady(gwTls);
 const keyTls = (await api(gwTls, "/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
+// The same path through a gateway whose store is PostgreSQL (a real server, started here), and a
+// second gateway on the same database for the propagation section.
+const { startPostgres } = await import(join(root, "packages/testkit/dist/postgres.js"));
+pg = await startPostgres();
+const cluster = {
+  adminKey: `og-admin-bench-${randomBytes(12).toString("hex")}`,
+  nodeToken: `og-node-bench-${randomBytes(12).toString("hex")}`,
+  env: { OMNIGATE_DATABASE_URL: await pg.createDatabase(), OMNIGATE_CLUSTER_SECRET: `og-cluster-bench-${randomBytes(24).toString("hex")}` },
+};
+const gwPg = await startGateway("gateway-pg", cluster);
+// The second gateway signs with the first one's cluster CA (one CA per cluster).
+const gwPgB = await startGateway("gateway-pg-b", { ...cluster, env: { ...cluster.env, OMNIGATE_CLUSTER_CA_CERT_FILE: join(gwPg.dataDir, "cluster-ca.crt"), OMNIGATE_CLUSTER_CA_KEY_FILE: join(gwPg.dataDir, "cluster-ca.key") } });
+const agentPg = await startAgent(gwPg, INTERVAL_MS, { name: "agent-pg" });
+const regPg = await api(gwPg, "/api/models", { method: "POST", body: JSON.stringify({ name: MODEL, repo: "bench/tiny-llama", runtime: "llama_cpp", files: ["tiny-q8_0.gguf"] }) });
+if (regPg.status !== 201) throw new Error(`register (PostgreSQL): ${regPg.status} ${JSON.stringify(regPg.body)}`);
+await waitReady(gwPg);
+const keyPg = (await api(gwPg, "/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
 const capacity = (await api(gw, "/api/nodes")).body.find((n) => n.runtime_id === agentNode.runtimeId)?.models.find((m) => m.name === MODEL)?.capacity;
 log(`gateway pid ${gw.pid} ${gw.url}; agent pid ${agent.pid}; direct stand-in ${direct.url}; engine slots ${SLOTS}, capacity the node reports ${capacity}`);
 log(`mTLS: gateway pid ${gwTls.pid} ${gwTls.url}; agent pid ${agentTls.pid} ${agentTls.url}`);
+log(`PostgreSQL ${pg.port}: gateway pid ${gwPg.pid} ${gwPg.url} (and ${gwPgB.url} for propagation); agent pid ${agentPg.pid} ${agentPg.url}`);
 if (process.argv.includes("--setup-only")) {
   log(`setup only: ${JSON.stringify({ gateway: gw.url, key, direct: direct.url, gatewayPid: gw.pid, agentPid: agent.pid })}; Ctrl-C stops`);
   await new Promise(() => {});
@@ -337,6 +363,7 @@ if (runs("latency")) {
   log(`    added by gateway + agent: p50 ${ms(L.added.p50)} ms (goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3); of which the gateway hop: p50 ${ms(L.gatewayHop.p50)} ms, p99 ${ms(L.gatewayHop.p99)} ms; gateway alone over direct: p50 +${ms(L["gateway-only"].p50 - L.direct.p50)} ms, p99 +${ms(L["gateway-only"].p99 - L.direct.p99)} ms`);
   log(`    floor, two bare Node hops over direct: p50 +${ms(L["bare-2"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-2"].p99 - L.direct.p99)} ms (one: p50 +${ms(L["bare-1"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-1"].p99 - L.direct.p99)} ms)`);
   log(`    mutual TLS on the gateway → agent hop adds: p50 ${signed(L["gateway-mtls"].p50 - L.gateway.p50)} ms, p99 ${signed(L["gateway-mtls"].p99 - L.gateway.p99)} ms (over the plain gateway path)`);
+  log(`    the store on PostgreSQL instead of SQLite: p50 ${signed(L["gateway-pg"].p50 - L.gateway.p50)} ms, p99 ${signed(L["gateway-pg"].p99 - L.gateway.p99)} ms (goal: equal within noise: nothing of the store is on a request's path)`);
 
   // What a connection costs, paid once per connection: a full mutual-TLS handshake with the agent
   // (a client certificate from its gateway's CA, as the gateway presents) against a TCP connect.
@@ -366,13 +393,19 @@ if (runs("throughput")) {
   const best = Object.fromEntries(PATHS.map((k) => [k, null]));
   const engine = enginePid(agent);
   const engineTls = enginePid(agentTls);
+  const enginePg = enginePid(agentPg);
   const tlsPort = Number(new URL(agentTls.url).port);
   for (const connections of QUICK ? [64] : [16, 64, 128]) {
     for (const kind of PATHS) {
       const job = { mode: "throughput", ...target(kind, false), connections, durationMs, warmupMs: 1_000 };
       // CPU each process spends per request (whole run incl. warm-up, so a slight overestimate).
       const mtls = kind === "gateway-mtls";
-      const pids = { gateway: mtls ? gwTls.pid : gw.pid, agent: mtls ? agentTls.pid : agent.pid, engine: kind === "direct" || kind === "gateway-only" ? direct.pid : mtls ? engineTls : engine };
+      const onPg = kind === "gateway-pg";
+      const pids = {
+        gateway: mtls ? gwTls.pid : onPg ? gwPg.pid : gw.pid,
+        agent: mtls ? agentTls.pid : onPg ? agentPg.pid : agent.pid,
+        engine: kind === "direct" || kind === "gateway-only" ? direct.pid : mtls ? engineTls : onPg ? enginePg : engine,
+      };
       const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
       // --profile: the gateway's main thread during its run at 64 connections.
       const profiling = PROFILE && kind === "gateway" && connections === 64;
@@ -381,7 +414,7 @@ if (runs("throughput")) {
       if (profiling) log(`    profile: ${(await gw.ask({ type: "profile-stop", file: join(PROFILE, "gateway-throughput.cpuprofile") })).file}`);
       const reqs = r.rps * (r.seconds + 1);
       const perReq = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, ((cpuMs(pid) - cpu0[k]) * 1000) / reqs]));
-      const parts = { direct: ["engine"], agent: ["agent", "engine"], gateway: ["gateway", "agent", "engine"], "gateway-only": ["gateway", "engine"], "gateway-mtls": ["gateway", "agent", "engine"] }[kind];
+      const parts = { direct: ["engine"], agent: ["agent", "engine"], gateway: ["gateway", "agent", "engine"], "gateway-only": ["gateway", "engine"], "gateway-mtls": ["gateway", "agent", "engine"], "gateway-pg": ["gateway", "agent", "engine"] }[kind];
       const cpuText = parts.map((k) => `${k} ${perReq[k].toFixed(0)} µs`).join(", ");
       // The gateway's keep-alive pool to the mTLS agent: how many TLS connections carried the run.
       const tlsConnections = mtls ? establishedTo(tlsPort) : undefined;
@@ -392,6 +425,7 @@ if (runs("throughput")) {
   results.throughput = best;
   log(`(1) highest throughput: direct ${best.direct.rps.toFixed(0)} req/s, agent alone ${best.agent.rps.toFixed(0)} req/s, gateway path ${best.gateway.rps.toFixed(0)} req/s (ratio to direct ${(best.gateway.rps / best.direct.rps).toFixed(2)}), gateway alone ${best["gateway-only"].rps.toFixed(0)} req/s (goal ≥ 3000 req/s)`);
   log(`    with mutual TLS on the gateway → agent hop: ${best["gateway-mtls"].rps.toFixed(0)} req/s (ratio to the plain gateway path ${(best["gateway-mtls"].rps / best.gateway.rps).toFixed(2)})`);
+  log(`    with the store on PostgreSQL: ${best["gateway-pg"].rps.toFixed(0)} req/s (ratio to the gateway path on SQLite ${(best["gateway-pg"].rps / best.gateway.rps).toFixed(2)}; goal: equal within noise)`);
 }
 
 // (2a) streaming TTFT and inter-chunk gaps at low concurrency.
@@ -416,6 +450,7 @@ if (runs("stream")) {
   log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, agent hop ${ms(S.agent.ttft - S.direct.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
   log(`    floor, bare Node hops over direct: two +${ms(S["bare-2"].ttft - S.direct.ttft)} ms, one +${ms(S["bare-1"].ttft - S.direct.ttft)} ms`);
   log(`    mutual TLS on the gateway → agent hop adds to the TTFT: ${signed(S["gateway-mtls"].ttft - S.gateway.ttft)} ms`);
+  log(`    the store on PostgreSQL instead of SQLite, TTFT: ${signed(S["gateway-pg"].ttft - S.gateway.ttft)} ms`);
 }
 
 // (2b) the most concurrent streams without a late (gap > LATE_MS) or lost chunk, per path.
@@ -466,6 +501,49 @@ if (runs("rss")) {
   clearInterval(sampler);
   results.rss = { idle, peak, whenAllOpen: openAt, streams: r };
   log(`(3) gateway RSS: idle ${mib(idle)} MiB; all 1,000 streams open ${openAt ? mib(openAt) : "never"} MiB; peak ${mib(peak)} MiB (goal ≤ 300 MiB); streams failed ${r.failed}, lost ${r.lost}${r.firstProblem ? ` (${r.firstProblem.slice(0, 200)})` : ""}`);
+}
+
+// (4) Readiness propagation: a simulated node registered through gateway A (gwPg) reports the model
+// ready in a heartbeat to A; timed until gateway B (gwPgB) routes on it, as B's readiness sees it
+// (its IPC hook, one clock: both are performance.timeOrigin-based wall times on this machine).
+if (runs("propagation")) {
+  const samples = QUICK ? 50 : 200;
+  const PROP = "bench-propagation";
+  const propReg = await api(gwPg, "/api/models", { method: "POST", body: JSON.stringify({ name: PROP, repo: "bench/not-on-the-hub", runtime: "llama_cpp", files: ["absent.gguf"], node_selector: { role: "propagation" }, resources: { memory_mib: 1 } }) });
+  if (propReg.status !== 201) throw new Error(`register ${PROP}: ${propReg.status} ${JSON.stringify(propReg.body)}`);
+  const registration = { runtime_id: randomUUID(), supported_runtimes: ["llama_cpp"], loaded_models: {}, agent_url: "http://127.0.0.1:9", hostname: "bench-propagation-node", version: "bench", labels: { role: "propagation" } };
+  const reg = await fetch(`${gwPg.url}/api/nodes/register`, { method: "POST", headers: { authorization: `Bearer ${gwPg.nodeToken}`, "content-type": "application/json" }, body: JSON.stringify(registration) });
+  const { node_secret: secret } = await reg.json();
+  const changes = [];
+  gwPgB.child.on("message", (m) => m?.type === "ready-change" && changes.push(m));
+  await gwPgB.ask({ type: "watch", node: registration.runtime_id, model: PROP });
+  const beat = (state) =>
+    fetch(`${gwPg.url}/api/nodes/${registration.runtime_id}/heartbeat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ ...registration, models: [{ name: PROP, state, in_flight: 0, capacity: 1 }], engines: [] }),
+    }).then((r) => r.text());
+  const until = async (ready) => {
+    const t = Date.now();
+    while (!changes.some((c) => c.ready === ready)) {
+      if (Date.now() - t > 10_000) throw new Error(`gateway B never saw ready=${ready}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return changes.splice(0).find((c) => c.ready === ready);
+  };
+  const delays = [];
+  for (let i = 0; i < samples; i++) {
+    await beat("starting");
+    if (i > 0) await until(false);
+    const t0 = performance.timeOrigin + performance.now();
+    await beat("ready");
+    delays.push((await until(true)).at - t0);
+    // Heartbeats at a realistic pace for one node under test: a few per second.
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  delays.sort((a, b) => a - b);
+  results.propagation = { samples, p50: percentile(delays, 50), p99: percentile(delays, 99), max: delays.at(-1) };
+  log(`(4) readiness propagation A → B on PostgreSQL, ${samples} changes: p50 ${ms(results.propagation.p50)} ms, p99 ${ms(results.propagation.p99)} ms, max ${ms(results.propagation.max)} ms (goal: p99 ≤ 100 ms)`);
 }
 
 bareNode.stop();
