@@ -5,7 +5,10 @@
 //  2. one gateway (its own process) holding 5,000 simulated nodes heartbeating every 5 s from a
 //     load generator speaking the node protocol (fleet-load.mjs, its own process): heartbeat p50/p99
 //     and the gateway's CPU as a share of one core; beside it the same load against the leanest
-//     Node server that parses each body and answers (bare-heartbeat.mjs): the floor.
+//     Node server that parses each body and answers (bare-heartbeat.mjs): the floor;
+//  3. the same fleet split over two gateways sharing a PostgreSQL (started here): heartbeat p50/p99,
+//     each gateway's CPU, and the database's load while measured (transactions, rows written,
+//     the server's CPU).
 //   node packages/gateway/bench/fleet.mjs [--nodes 5000] [--models 1000] [--measure 20] [--profile DIR]
 // --profile writes the gateway's CPU profile (node --cpu-prof) into DIR, for Chrome DevTools.
 import { spawn } from "node:child_process";
@@ -83,19 +86,43 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-async function runLoad(url, token, pid) {
+/** Runs the fleet against `url` (several: comma-separated); CPU shares of `pids` and `probe` taken over the measured window. */
+async function runLoad(url, token, pids, probe = async () => ({})) {
   const gen = spawn(process.execPath, [join(here, "fleet-load.mjs"), url, token, String(NODES), String(INTERVAL), String(MEASURE_S)], { stdio: ["ignore", "pipe", "inherit"] });
-  let cpu0 = 0, t0 = 0, share = 0, result;
+  let cpu0 = [], t0 = 0, shares = [], before = {}, delta = {}, result;
   for await (const line of createInterface({ input: gen.stdout })) {
     const msg = JSON.parse(line);
     if (msg.measuring === true) {
-      cpu0 = cpuSeconds(pid);
+      cpu0 = pids().map(cpuSeconds);
+      before = await probe();
       t0 = performance.now();
     } else if (msg.measuring === false) {
-      share = (cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000);
+      const seconds = (performance.now() - t0) / 1000;
+      shares = pids().map((pid, i) => (cpuSeconds(pid) - cpu0[i]) / seconds);
+      const after = await probe();
+      delta = Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] - before[k]) / seconds]));
     } else if (msg.sent !== undefined) result = msg;
   }
-  return { ...result, cpu: share };
+  return { ...result, cpu: shares[0] ?? 0, cpus: shares, rates: delta };
+}
+
+/** A process's CPU seconds with all its children's (PostgreSQL: the postmaster and every backend). */
+function treeCpuSeconds(pid) {
+  let total = cpuSeconds(pid);
+  let children = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // exited meanwhile
+  }
+  for (const child of children) {
+    try {
+      total += treeCpuSeconds(child);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
 }
 
 function startProcess(file, env, ready, nodeArgs = []) {
@@ -134,7 +161,7 @@ try {
     });
     if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
   }
-  gateway = await runLoad(gw.url, nodeToken, gw.child.pid);
+  gateway = await runLoad(gw.url, nodeToken, () => [gw.child.pid]);
 } finally {
   // Waited for: a profile is written as the gateway exits.
   const exited = new Promise((r) => gw.child.once("exit", r));
@@ -144,10 +171,62 @@ try {
 }
 const bare = await startProcess(join(here, "bare-heartbeat.mjs"), {}, /listening (http:\S+)/);
 try {
-  floor = await runLoad(bare.url, "x", bare.child.pid);
+  floor = await runLoad(bare.url, "x", () => [bare.child.pid]);
 } finally {
   bare.child.kill("SIGTERM");
 }
+// 3. Two gateways on one PostgreSQL, the fleet split between them.
+const { startPostgres } = await import(join(root, "packages/testkit/dist/postgres.js"));
+const pg = await startPostgres();
+const databaseUrl = await pg.createDatabase();
+const sharedEnv = {
+  OMNIGATE_PORT: "0",
+  OMNIGATE_ADMIN_KEY: adminKey,
+  OMNIGATE_NODE_TOKEN: nodeToken,
+  OMNIGATE_HEARTBEAT_INTERVAL_MS: String(INTERVAL),
+  OMNIGATE_NODE_TIMEOUT_MS: "30000",
+  OMNIGATE_DATABASE_URL: databaseUrl,
+  OMNIGATE_CLUSTER_SECRET: `bench-cluster-secret-${Date.now()}-0123456789abcdef`,
+  HF_ENDPOINT: "http://127.0.0.1:9",
+  LOG_LEVEL: "warn",
+};
+const dirA = mkdtempSync(join(tmpdir(), "omnigate-bench-fleet-a-"));
+const dirB = mkdtempSync(join(tmpdir(), "omnigate-bench-fleet-b-"));
+let shared;
+const gwA = await startProcess(join(root, "packages/gateway/dist/main.js"), { ...sharedEnv, OMNIGATE_DATA_DIR: dirA }, /listening on (http:\S+)/);
+const gwB = await startProcess(join(root, "packages/gateway/dist/main.js"), { ...sharedEnv, OMNIGATE_DATA_DIR: dirB, OMNIGATE_CLUSTER_CA_CERT_FILE: join(dirA, "cluster-ca.crt"), OMNIGATE_CLUSTER_CA_KEY_FILE: join(dirA, "cluster-ca.key") }, /listening on (http:\S+)/);
+const { default: pg0 } = await import("pg");
+const { Client } = pg0;
+const db = new Client({ connectionString: databaseUrl });
+await db.connect();
+const dbName = new URL(databaseUrl).pathname.slice(1);
+// The database's own counters (this database only) and the server's CPU, the bench's own queries aside.
+const probe = async () => {
+  const { rows } = await db.query("SELECT xact_commit + xact_rollback AS xacts, tup_inserted + tup_updated + tup_deleted AS written, tup_returned + tup_fetched AS read FROM pg_stat_database WHERE datname = $1", [dbName]);
+  await db.query("SELECT pg_stat_clear_snapshot()");
+  return { xacts: Number(rows[0].xacts), written: Number(rows[0].written), read: Number(rows[0].read), cpu: treeCpuSeconds(pg.pid()) };
+};
+try {
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${gwA.url}/api/models`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: `m${i}`, repo: `bench/m${i}`, runtime: "llama_cpp", replicas: 1 + (i % 3), resources: { memory_mib: 4096 } }),
+    });
+    if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  }
+  shared = await runLoad(`${gwA.url},${gwB.url}`, nodeToken, () => [gwA.child.pid, gwB.child.pid], probe);
+} finally {
+  await db.end().catch(() => {});
+  const exited = Promise.all([gwA, gwB].map((g) => new Promise((r) => g.child.once("exit", r))));
+  gwA.child.kill("SIGTERM");
+  gwB.child.kill("SIGTERM");
+  await exited;
+  await pg.close();
+  rmSync(dirA, { recursive: true, force: true });
+  rmSync(dirB, { recursive: true, force: true });
+}
+
 const rate = (r) => (r.sent / MEASURE_S).toFixed(0);
 const loadAfter = loadavg().map((l) => l.toFixed(2)).join(" ");
 const lines = [
@@ -156,6 +235,9 @@ const lines = [
   `  - **gateway**: ${rate(gateway)}/s, ${gateway.errors} errors, p50 ${gateway.p50.toFixed(2)} ms, p99 ${gateway.p99.toFixed(2)} ms, CPU ${(gateway.cpu * 100).toFixed(1)} % of one core (goals: p99 ≤ 20 ms, CPU ≤ 50 %)`,
   `  - **floor** (a bare Node server parsing each body): ${rate(floor)}/s, p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms, CPU ${(floor.cpu * 100).toFixed(1)} %`,
   `  - **ratio gateway / floor**: CPU ×${(gateway.cpu / Math.max(1e-9, floor.cpu)).toFixed(2)}, p99 ×${(gateway.p99 / Math.max(1e-9, floor.p99)).toFixed(2)}`,
+  `- the same fleet split over **two gateways on one PostgreSQL** (each node talks to one of them; 100 models placed):`,
+  `  - heartbeats: ${rate(shared)}/s, ${shared.errors} errors, p50 ${shared.p50.toFixed(2)} ms, p99 ${shared.p99.toFixed(2)} ms (goal p99 ≤ 20 ms); CPU gateway A ${(shared.cpus[0] * 100).toFixed(1)} %, gateway B ${(shared.cpus[1] * 100).toFixed(1)} % of one core`,
+  `  - database load while measured: ${shared.rates.xacts.toFixed(1)} transactions/s, ${shared.rates.written.toFixed(1)} rows written/s (inserted + updated + deleted) for ${rate(shared)} heartbeats/s, ${shared.rates.read.toFixed(0)} rows read/s, PostgreSQL ${(shared.rates.cpu * 100).toFixed(1)} % of one core (liveness travels as notifications; a node's row is written when what it reports changes, and checkpointed once a minute)`,
   `- load average: ${loadBefore} before, ${loadAfter} after; ${cpus().length} cores shared with whatever else runs; Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
 ];
 console.log(["", ...lines].join("\n"));
@@ -164,7 +246,8 @@ await writeBenchSection(root, "Fleet (issue 9)", {
     "`pnpm bench:fleet` (packages/gateway/bench/fleet.mjs). Placement computed for a fleet, then one gateway",
     "holding a fleet of simulated nodes that heartbeat every 5 s over real HTTP (bench/fleet-load.mjs, its",
     "own process, speaking the node protocol as the agent does: desired_version sent back), side by side",
-    "with the same load against the floor, the leanest Node server that parses each body (bench/bare-heartbeat.mjs).",
+    "with the same load against the floor, the leanest Node server that parses each body (bench/bare-heartbeat.mjs);",
+    "then the same fleet split over two gateways sharing a PostgreSQL the bench starts, with the database's load.",
   ],
   lines,
   commands: [COMMAND],

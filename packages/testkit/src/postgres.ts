@@ -6,7 +6,7 @@
  * dir, which that user can reach.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +23,8 @@ export interface TestPostgres {
   /** Starts the stopped server again on the same port, with its data. */
   start(): Promise<void>;
   readonly running: boolean;
+  /** The server's main process (postmaster.pid): benchmarks add up its and its backends' CPU. */
+  pid(): number;
   /** What the server logged (startup, errors), for diagnostics. */
   readonly log: readonly string[];
   /** Stops the server and removes its data dir. Safe to call twice. */
@@ -79,6 +81,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     log,
     get running() {
       return running;
+    },
+    pid() {
+      return Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]);
     },
     async createDatabase() {
       const name = `og_${process.pid}_${++counter}_${randomBytes(3).toString("hex")}`;
