@@ -9,7 +9,12 @@ import { startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
 import { TestScope } from "@omnigate/testkit/scope";
 import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
 import { waitFor } from "@omnigate/testkit/wait";
+import pgDriver from "pg";
+import { NodeSecrets } from "../src/nodes/node-secrets.js";
+import { TABLES } from "../src/store/store-contract.js";
 import { MODELS, startHub, waitForReady } from "./e2e-stack.js";
+
+const { Client: pgClient } = pgDriver;
 
 const NODE_TIMEOUT_MS = 2_000;
 
@@ -30,7 +35,8 @@ interface Cluster {
   readonly hubUrl: string;
 }
 
-async function startCluster(agents: number): Promise<Cluster> {
+/** Two gateways and `agents` agents; each agent is given `agentGateways` (by default both, A first). */
+async function startCluster(agents: number, agentGateways = (gateways: GatewayProcess[]) => gateways.map((g) => g.url).join(",")): Promise<Cluster> {
   const hub = await startHub(scope, ["llm"]);
   const databaseUrl = await pg.createDatabase();
   const secrets = await clusterSecrets(scope);
@@ -40,8 +46,7 @@ async function startCluster(agents: number): Promise<Cluster> {
   const started = await Promise.all(
     Array.from({ length: agents }, () =>
       startAgent(scope, {
-        // Both gateways, A first: the agents register and heartbeat there until it goes.
-        gateway: { url: gateways.map((g) => g.url).join(","), nodeToken: secrets.nodeToken, nodeTokenFile: null },
+        gateway: { url: agentGateways(gateways), nodeToken: secrets.nodeToken, nodeTokenFile: null },
         env: { HF_ENDPOINT: hub.url, LOG_LEVEL: "info", STANDIN_LOAD_MS: "50", ...standInEngineEnv(["OMNIGATE_LLAMA_SERVER_BIN"]) },
       }),
     ),
@@ -153,6 +158,45 @@ describe("two gateways on one PostgreSQL", () => {
     const failed = client.done.filter((d) => d.status !== 200);
     expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
     expect(client.done.filter((d) => d.at > killedAt).length).toBeGreaterThan(20);
+  });
+
+  it("an operator on B reaches a node that talks only to A: its cordon, and its delete sent to the agent with a derived secret the database never holds", async () => {
+    const cluster = await startCluster(1, (gateways) => gateways[0]!.url);
+    const [a, b] = cluster.gateways as [GatewayProcess, GatewayProcess];
+    const agent = cluster.agents[0]!;
+    const apiA = new GatewayApi(a);
+    const apiB = new GatewayApi(b);
+    const m = MODELS.llm;
+    expect((await apiA.registerModel({ name: "llm", repo: m.repo, runtime: m.runtime, files: Object.keys(m.files) })).status).toBe(201);
+    await waitForReady(apiB, ["llm"], 1);
+
+    // Cordoned through B: A, which the node talks to, places nothing more on it.
+    expect((await apiB.call(`/api/nodes/${agent.runtimeId}/cordon`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => (await apiA.node(agent.runtimeId))?.cordoned === true, { what: "the cordon seen at A" });
+
+    // The node's secret is derived from the cluster secret and the registration's epoch: the epoch
+    // is in the database, the secret nowhere in it, and the derived value is what the agent accepts.
+    const db = new pgClient({ connectionString: cluster.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ doc: { epoch: string } }>("SELECT doc FROM nodes WHERE key = $1", [agent.runtimeId]);
+      const secret = new NodeSecrets(cluster.secrets.clusterSecret).derive(agent.runtimeId, rows[0]!.doc.epoch);
+      const metrics = (credential: string) => fetch(`${agent.url}/metrics`, { headers: { authorization: `Bearer ${credential}` } }).then((r) => r.status);
+      expect(await metrics(secret)).toBe(200);
+      expect(await metrics(new NodeSecrets(cluster.secrets.clusterSecret).derive(agent.runtimeId, "another-epoch"))).toBe(401);
+      let dump = "";
+      for (const table of TABLES) dump += (await db.query<{ row: string }>(`SELECT key || doc::text AS row FROM ${table}`)).rows.map((r) => r.row).join("\n");
+      expect(dump).toContain(agent.runtimeId);
+      for (const value of [secret, cluster.secrets.clusterSecret, cluster.secrets.adminKey, cluster.secrets.nodeToken]) expect(dump).not.toContain(value);
+    } finally {
+      await db.end();
+    }
+
+    // Deleted through B, which never heard from the node: B calls the agent itself, and it confirms.
+    const deleted = await apiB.deleteModel("llm");
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.nodes).toEqual([{ runtime_id: agent.runtimeId, outcome: "deleted" }]);
+    await waitFor(async () => (await apiA.listModels()).body.data.length === 0, { what: "the delete seen at A" });
   });
 
   it("two gateways registering the same name at once: one 201, one 409; the database decides", async () => {
