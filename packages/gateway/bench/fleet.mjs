@@ -125,6 +125,18 @@ function treeCpuSeconds(pid) {
   return total;
 }
 
+/** The 100 models both gateway runs place (1 to 3 replicas each, 4 GiB apiece: no hub to ask). */
+async function registerModels(url, adminKey) {
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${url}/api/models`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: `m${i}`, repo: `bench/m${i}`, runtime: "llama_cpp", replicas: 1 + (i % 3), resources: { memory_mib: 4096 } }),
+    });
+    if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  }
+}
+
 function startProcess(file, env, ready, nodeArgs = []) {
   const child = spawn(process.execPath, [...nodeArgs, file], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((res, rej) => {
@@ -153,14 +165,7 @@ const gw = await startProcess(join(root, "packages/gateway/dist/main.js"), {
 }, /listening on (http:\S+)/, PROFILE_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROFILE_DIR] : []);
 let gateway, floor;
 try {
-  for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${gw.url}/api/models`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: `m${i}`, repo: `bench/m${i}`, runtime: "llama_cpp", replicas: 1 + (i % 3), resources: { memory_mib: 4096 } }),
-    });
-    if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
-  }
+  await registerModels(gw.url, adminKey);
   gateway = await runLoad(gw.url, nodeToken, () => [gw.child.pid]);
 } finally {
   // Waited for: a profile is written as the gateway exits.
@@ -207,14 +212,7 @@ const probe = async () => {
   return { xacts: Number(rows[0].xacts), written: Number(rows[0].written), read: Number(rows[0].read), cpu: treeCpuSeconds(pg.pid()) };
 };
 try {
-  for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${gwA.url}/api/models`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: `m${i}`, repo: `bench/m${i}`, runtime: "llama_cpp", replicas: 1 + (i % 3), resources: { memory_mib: 4096 } }),
-    });
-    if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
-  }
+  await registerModels(gwA.url, adminKey);
   shared = await runLoad(`${gwA.url},${gwB.url}`, nodeToken, () => [gwA.child.pid, gwB.child.pid], probe);
 } finally {
   await db.end().catch(() => {});
