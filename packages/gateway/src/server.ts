@@ -20,6 +20,10 @@ import { HubReader } from "./placement/hub-reader.js";
 import { ModelEstimator } from "./placement/model-estimator.js";
 import { PlacementController } from "./placement/placement-controller.js";
 import { startClusterTls, type ClusterTls } from "./tls/cluster-tls.js";
+import { EventBus } from "./events/event-bus.js";
+import { StatsWindow } from "./metrics/stats-window.js";
+import { feedModelStatus } from "./models/model-status-feed.js";
+import { dashboardDir as builtDashboardDir } from "@omnigate/dashboard";
 
 export interface RunningGateway {
   /** `http(s)://host:port` as bound (the real port when OMNIGATE_PORT=0). */
@@ -33,6 +37,9 @@ export interface RunningGateway {
   readonly tls: ClusterTls;
   /** Re-reads the front door's certificate files (SIGHUP); true when a new pair is served from now on. */
   reloadTls(): boolean;
+  readonly events: EventBus;
+  /** Where the dashboard is served from; undefined when switched off. */
+  readonly dashboardDir: string | undefined;
   /** Stop accepting → close the data plane (refuse queued, finish running) → drain → close the store. Same promise when called twice. */
   close(): Promise<void>;
 }
@@ -40,7 +47,8 @@ export interface RunningGateway {
 /** Opens the store, builds the app and listens: everything main.ts does except signals. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   const credentials = loadClusterCredentials(config.OMNIGATE_DATA_DIR, config, logger);
-  const store = openStore(config.OMNIGATE_DATA_DIR);
+  const events = new EventBus();
+  const store = openStore(config.OMNIGATE_DATA_DIR, events);
   let tls: ClusterTls;
   try {
     tls = await startClusterTls(config, store.certificates, logger);
@@ -48,7 +56,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     store.close();
     throw err;
   }
-  const nodes = new NodeRegistry({ timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS });
+  const nodes = new NodeRegistry({ timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS, events });
+  const stats = new StatsWindow();
+  const dashboardDir = config.OMNIGATE_DASHBOARD_DIR === "off" ? undefined : (config.OMNIGATE_DASHBOARD_DIR ?? builtDashboardDir);
   // Check several times per timeout so "offline" is noticed soon after it becomes true.
   const sweeper = new OfflineSweeper(nodes, Math.max(50, Math.min(1_000, Math.floor(config.OMNIGATE_NODE_TIMEOUT_MS / 4))), logger.child({ component: "nodes" }));
   let dataPlane: DataPlane | null = null;
@@ -67,6 +77,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     replaceAfterMs: config.OMNIGATE_REPLACE_AFTER_MS,
     logger,
   });
+  // Node views (the API's and the event stream's) show the admin state and the ledger.
+  nodes.describePlacementWith((n) => {
+    const ledger = placement.ledger(n);
+    return { ...admin.get(n.runtimeId), capacity_mib: ledger.capacityMib, committed_mib: ledger.committedMib, placed_models: ledger.models };
+  });
+  admin.on("change", (runtimeId, state) => nodes.adminChanged(runtimeId, state));
+  feedModelStatus(events, store.models, nodes, placement);
   try {
     const auth = new Authenticator(credentials, store.keys, nodes);
     // The data plane checks the same client credential as the app's /v1 middleware.
@@ -83,6 +100,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       authorize,
       agentConnector: tls.agentConnector,
       certificateExpiries: () => tls.expiries(),
+      stats,
     });
     const plane0 = dataPlane;
     inFlight = (node, model) => plane0.inFlight(node, model);
@@ -101,6 +119,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       nodeCertificates: tls.nodeCertificates,
       clusterCa: tls.ca,
       agentDispatcher: tls.agentConnector.dispatcher,
+      events,
+      stats,
+      dashboardDir,
       isClosing: () => closing,
     });
     // Inference requests skip Express (its per-request cost exceeds the whole proxy hop): the data
@@ -151,6 +172,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       } catch (err) {
         log.error({ err }, "closing the listener failed");
       }
+      // Event streams never end by themselves: end them, or they hold the drain to its timeout.
+      events.close();
       // 2. The data plane answers its queued requests 503 and lets running ones finish (bounded).
       //    Before the HTTP drain, or queued requests would hold it until their queue timeout.
       try {
@@ -180,5 +203,5 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closed;
   };
-  return { url, port, credentials, nodes, store, placement, tls, reloadTls: () => tls.listener?.reload() ?? false, close };
+  return { url, port, credentials, nodes, store, placement, tls, reloadTls: () => tls.listener?.reload() ?? false, events, dashboardDir, close };
 }

@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { NodeModelStatus } from "@omnigate/shared/models";
 import type { EngineHealth, HeartbeatParsed, NodeCertificateView, NodeRegistrationParsed, NodeView } from "@omnigate/shared/node-protocol";
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
+import { announceModelChanges, materialKey, nodeModelKey } from "./node-changes.js";
 
 /** One registered node agent. Lives in memory: after a gateway restart nodes register again. */
 export interface NodeEntry {
@@ -22,6 +24,12 @@ export interface NodeEntry {
   ejections: number;
   /** Its current TLS certificate (null: it serves plain HTTP on loopback). */
   certificate: NodeCertificateView | null;
+  /** Why it was last ejected, for views while the ejection lasts. */
+  ejectionReason: string | null;
+  /** Set once it was announced offline (missed heartbeats), cleared when it reports again. */
+  offline: boolean;
+  /** What the last `node.updated` (or registration) told about the node, to send only real changes. */
+  announcedKey: string;
 }
 
 export interface NodeRegistryEvents {
@@ -42,7 +50,10 @@ export function hashSecret(secret: string): Buffer {
   return createHash("sha256").update(secret).digest();
 }
 
-const UNPLACED = { cordoned: false, draining: false, capacity_mib: null, committed_mib: 0, placed_models: [] };
+/** What placement adds to a node's view: its admin state and its ledger. */
+export type NodePlacementView = Pick<NodeView, "cordoned" | "draining" | "capacity_mib" | "committed_mib" | "placed_models">;
+
+const UNPLACED: NodePlacementView = { cordoned: false, draining: false, capacity_mib: null, committed_mib: 0, placed_models: [] };
 
 /** Node agents known to this gateway, their reported model states, and liveness. */
 export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
@@ -50,12 +61,15 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   readonly #timeoutMs: number;
   readonly #forgetAfterMs: number;
   readonly #now: () => number;
+  readonly #events: EventSink;
+  #placementView: (entry: NodeEntry) => NodePlacementView = () => UNPLACED;
 
-  constructor(options: { timeoutMs: number; forgetAfterMs?: number; now?: () => number }) {
+  constructor(options: { timeoutMs: number; forgetAfterMs?: number; now?: () => number; events?: EventSink }) {
     super();
     this.#timeoutMs = options.timeoutMs;
     this.#forgetAfterMs = options.forgetAfterMs ?? NODE_FORGET_AFTER_MS;
     this.#now = options.now ?? Date.now;
+    this.#events = options.events ?? NO_EVENTS;
   }
 
   /** A (re-)registration replaces the node's secret and forgets what it reported before. */
@@ -75,9 +89,17 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       ejectedUntil: previous?.ejectedUntil ?? null,
       ejections: previous?.ejections ?? 0,
       certificate,
+      ejectionReason: previous?.ejectionReason ?? null,
+      offline: false,
+      announcedKey: materialKey(registration, []),
     };
     this.#nodes.set(entry.runtimeId, entry);
     this.emit("change", entry);
+    if (this.#events.active) {
+      this.#events.publish({ type: "node.registered", node: this.view(entry) });
+      // A re-registering agent starts from nothing reported: what it said before is gone.
+      if (previous) announceModelChanges(this.#events, entry.runtimeId, previous.models, entry.models);
+    }
     return { entry, secret };
   }
 
@@ -97,11 +119,46 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   heartbeat(entry: NodeEntry, heartbeat: HeartbeatParsed): void {
     // A renewal's csr is answered, not kept.
     const { models, engines, csr: _csr, ...registration } = heartbeat;
+    const before = entry.models;
     entry.registration = registration;
     entry.models = new Map(models.map((m) => [m.name, m]));
     entry.engines = engines;
     entry.lastSeen = this.#now();
+    const cameBack = entry.offline;
+    entry.offline = false;
     this.emit("change", entry);
+    if (!this.#events.active) return;
+    // Per model first: a state change must overtake progress held back for the same model.
+    announceModelChanges(this.#events, entry.runtimeId, before, entry.models);
+    const key = materialKey(registration, engines);
+    if (cameBack) {
+      entry.announcedKey = key;
+      this.#events.publish({ type: "node.online", node: this.view(entry) });
+    } else if (key !== entry.announcedKey) {
+      entry.announcedKey = key;
+      this.#events.publish({ type: "node.updated", node: this.view(entry) });
+    }
+  }
+
+  /** The node missed its heartbeats (the offline sweeper noticed): told once per absence. */
+  markOffline(entry: NodeEntry): void {
+    if (entry.offline) return;
+    entry.offline = true;
+    this.emit("change", entry);
+    this.#events.publish({ type: "node.offline", node: this.view(entry) });
+  }
+
+  /** Outlier detection took the node out of rotation until `entry.ejectedUntil`. */
+  markEjected(entry: NodeEntry, reason: string): void {
+    entry.ejectionReason = reason;
+    if (entry.ejectedUntil === null) return;
+    this.#events.publish({ type: "node.ejected", node: this.view(entry), reason, until: entry.ejectedUntil });
+  }
+
+  /** The ejection's cool-down ended: the node gets traffic again. */
+  ejectionEnded(entry: NodeEntry): void {
+    if (this.isEjected(entry)) return;
+    this.#events.publish({ type: "node.updated", node: this.view(entry) });
   }
 
   /**
@@ -112,6 +169,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     if (entry.models.get(model)?.state !== "ready") return;
     entry.models.delete(model);
     this.emit("change", entry);
+    this.#announceModelGone(entry, model);
   }
 
   /**
@@ -121,8 +179,14 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
    */
   forgetModel(model: string): void {
     for (const entry of this.#nodes.values()) {
-      if (entry.models.delete(model)) this.emit("change", entry);
+      if (!entry.models.delete(model)) continue;
+      this.emit("change", entry);
+      this.#announceModelGone(entry, model);
     }
+  }
+
+  #announceModelGone(entry: NodeEntry, model: string): void {
+    this.#events.publish({ type: "node.model_removed", runtime_id: entry.runtimeId, name: model }, { coalesce: nodeModelKey(entry.runtimeId, model), urgent: true });
   }
 
   /** Whether the node has been offline longer than the forget bound (NODE_FORGET_AFTER_MS). */
@@ -132,7 +196,9 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
 
   /** Drops the node from memory; its secret no longer authenticates anything. */
   remove(runtimeId: string): boolean {
-    return this.#nodes.delete(runtimeId);
+    if (!this.#nodes.delete(runtimeId)) return false;
+    this.#events.publish({ type: "node.removed", runtime_id: runtimeId });
+    return true;
   }
 
   /** How many nodes are known (online or not). */
@@ -170,8 +236,35 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return entry.ejectedUntil !== null && entry.ejectedUntil > this.#now();
   }
 
-  /** The node as `GET /api/nodes` shows it; `placement` adds the admin state and the ledger. */
-  view(entry: NodeEntry, placement: Pick<NodeView, "cordoned" | "draining" | "capacity_mib" | "committed_mib" | "placed_models"> = UNPLACED): NodeView {
+  /**
+   * Where views get the admin state and the ledger from. Placement sits above the registry (it
+   * reads the nodes), so it hands this in once it exists.
+   */
+  describePlacementWith(view: (entry: NodeEntry) => NodePlacementView): void {
+    this.#placementView = view;
+  }
+
+  /** An operator cordoned, uncordoned or drained the node (the node admin state changed). */
+  adminChanged(runtimeId: string, state: { cordoned: boolean; draining: boolean }): void {
+    const entry = this.#nodes.get(runtimeId);
+    if (!entry) return;
+    const type = state.draining ? "node.draining" : state.cordoned ? "node.cordoned" : "node.uncordoned";
+    this.#events.publish({ type, node: this.view(entry) });
+  }
+
+  /** What placement committed on the node changed: its view again, coalesced per node. */
+  ledgerChanged(runtimeId: string): void {
+    this.#events.publish(
+      () => {
+        const entry = this.#nodes.get(runtimeId);
+        return entry ? { type: "node.updated", node: this.view(entry) } : undefined;
+      },
+      { coalesce: `ledger\0${runtimeId}` },
+    );
+  }
+
+  /** The node as `GET /api/nodes` shows it, with placement's admin state and ledger. */
+  view(entry: NodeEntry, placement: NodePlacementView = this.#placementView(entry)): NodeView {
     const r = entry.registration;
     return {
       runtime_id: entry.runtimeId,
@@ -180,6 +273,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       version: r.version,
       online: this.isOnline(entry),
       ejected_until: this.isEjected(entry) ? entry.ejectedUntil : null,
+      ejection_reason: this.isEjected(entry) ? entry.ejectionReason : null,
       supported_runtimes: r.supported_runtimes,
       loaded_models: r.loaded_models,
       models: [...entry.models.values()],

@@ -7,6 +7,7 @@ import type { ApiError } from "@omnigate/shared/errors";
 import { ShuttingDownError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
+import type { StatsWindow } from "../metrics/stats-window.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import { WaitQueues } from "../scheduling/queue.js";
 import type { PlacementLookup } from "../scheduling/readiness.js";
@@ -34,6 +35,8 @@ export interface DataPlaneDeps {
   readonly agentConnector: Pick<AgentConnector, "connect">;
   /** For /metrics: the gateway's own certificates and when they expire (Unix ms). */
   readonly certificateExpiries?: () => Iterable<[string, number]>;
+  /** The in-memory window behind GET /api/stats; told of every answered request. */
+  readonly stats?: StatsWindow;
 }
 
 export interface DataPlane {
@@ -74,12 +77,14 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     failures: config.OMNIGATE_OUTLIER_FAILURES,
     baseEjectionMs: config.OMNIGATE_OUTLIER_BASE_EJECTION_MS,
     maxEjectionMs: config.OMNIGATE_OUTLIER_MAX_EJECTION_MS,
-    onEject: (node, until, failures) => {
+    onEject: (node, until, failures, last) => {
       log.warn({ node: node.runtimeId, until: new Date(until).toISOString(), failures, ejections: node.ejections }, "node ejected");
       metrics.ejection(node.runtimeId);
+      nodes.markEjected(node, `${failures} failed requests in a row (last: ${last})`);
       // Requests waiting for a slot may use the node again once its cool-down ends.
       const timer = setTimeout(() => {
         ejectionTimers.delete(timer);
+        nodes.ejectionEnded(node);
         queues.drainAll();
       }, until - Date.now() + 1);
       timer.unref();
@@ -168,6 +173,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       const now = performance.now();
       const since = (t: number | undefined) => (t === undefined ? undefined : (t - x.started) / 1000);
       metrics.request(model, spec.capability, status, (now - x.started) / 1000, since(x.firstByteAt), since(x.firstTokenAt));
+      deps.stats?.record(spec.capability, status, now - x.started, x.firstTokenAt === undefined ? undefined : x.firstTokenAt - x.started);
       log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
     });
     if (closing) return respond(res, new ShuttingDownError());

@@ -4,6 +4,7 @@ import { NodeCertificateStore } from "./cert-store.js";
 import { ApiKeyStore } from "./key-store.js";
 import { ModelStore } from "./model-store.js";
 import { SqlitePlacementStore, type PlacementStore } from "./placement-store.js";
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
 
 /**
  * The gateway's durable state: registered models, client API keys, placement (replicas, node
@@ -19,12 +20,13 @@ export interface Store {
   close(): void;
 }
 
-export function openStore(dataDir: string): Store {
+/** `events` hears of every model and key change the store makes. */
+export function openStore(dataDir: string, events: EventSink = NO_EVENTS): Store {
   const db: Database = openDatabase(dataDir);
   try {
     const store: Store = {
-      models: new ModelStore(db),
-      keys: new ApiKeyStore(db),
+      models: new ModelStore(db, events),
+      keys: new ApiKeyStore(db, { events }),
       placement: new SqlitePlacementStore(db),
       certificates: new NodeCertificateStore(db),
       close() {
