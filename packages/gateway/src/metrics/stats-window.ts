@@ -90,7 +90,7 @@ export class StatsWindow {
     let errors = 0;
     const series: StatsBucket[] = [];
     for (let index = current - count + 1; index <= current; index++) {
-      const slice = this.#slices[index % count]!;
+      const slice = this.#slices[((index % count) + count) % count]!;
       const start = index * this.#bucketMs;
       if (slice.start !== start) {
         series.push({ start, requests: 0, errors: 0, latency: NONE, ttft: NONE });
