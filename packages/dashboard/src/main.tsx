@@ -1,0 +1,18 @@
+import "@picocss/pico/css/pico.min.css";
+import "./styles.css";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { createRoot } from "react-dom/client";
+import { App } from "./app.js";
+
+const client = new QueryClient({
+  defaultOptions: {
+    // A failed call says why at once; retrying would only delay the message.
+    queries: { retry: false, refetchOnWindowFocus: false },
+  },
+});
+
+createRoot(document.getElementById("root")!).render(
+  <QueryClientProvider client={client}>
+    <App />
+  </QueryClientProvider>,
+);

@@ -1,0 +1,101 @@
+import { useMutation } from "@tanstack/react-query";
+import { useState } from "react";
+import type { DeleteModelResponse, ModelListEntry } from "@omnigate/shared/models";
+import { callJson, modelPath } from "../api/client.js";
+import { useModels, useNodes } from "../api/live.js";
+import { ConfirmDialog } from "../components/confirm-dialog.js";
+import { DownloadProgress } from "../components/download-progress.js";
+import { ErrorNote } from "../components/error-note.js";
+import { StateBadge } from "../components/state-badge.js";
+import { shortId } from "../format.js";
+import { PageTitle } from "./page-title.js";
+import { RegisterModelForm } from "./register-model-form.js";
+
+/** Registered models, each node's state for each (live), registering and deleting. */
+export function Models() {
+  const models = useModels();
+  const nodes = useNodes();
+  const [notice, setNotice] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const hostnames = new Map((nodes.data ?? []).map((n) => [n.runtime_id, n.hostname]));
+  const remove = useMutation({
+    mutationFn: (name: string) => callJson<DeleteModelResponse>(modelPath(name), { method: "DELETE" }),
+    onSuccess: (res) => {
+      const deferred = res.nodes.filter((n) => n.outcome === "deferred").length;
+      setNotice(`Deleted ${res.id}${deferred ? `; ${deferred} node(s) not reached delete it at their next heartbeat` : ""}.`);
+      setDeleting(null);
+    },
+  });
+
+  return (
+    <>
+      <PageTitle title="Models" />
+      <details className="register" open={models.data?.length === 0 ? true : undefined}>
+        <summary role="button" className="outline">
+          Register a model
+        </summary>
+        <RegisterModelForm onRegistered={(r) => setNotice(`Registered ${r.name} (${r.runtime}); the nodes that run ${r.runtime} are pulling it.`)} />
+      </details>
+      {notice ? (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      ) : null}
+      <ErrorNote error={models.error} />
+      {models.data?.length === 0 ? <p>No model is registered yet.</p> : null}
+      {(models.data ?? []).map((m) => (
+        <ModelCard key={m.id} model={m} hostnames={hostnames} onDelete={() => setDeleting(m.id)} />
+      ))}
+      <ConfirmDialog
+        open={deleting !== null}
+        title={`Delete ${deleting ?? ""}?`}
+        confirmLabel="Delete"
+        busy={remove.isPending}
+        onConfirm={() => deleting && remove.mutate(deleting)}
+        onCancel={() => {
+          setDeleting(null);
+          remove.reset();
+        }}
+      >
+        <p>Every node stops its engine and drops its copy. Clients asking for it get 404 until it is registered again.</p>
+        <ErrorNote error={remove.error} />
+      </ConfirmDialog>
+    </>
+  );
+}
+
+function ModelCard({ model, hostnames, onDelete }: { model: ModelListEntry; hostnames: Map<string, string>; onDelete: () => void }) {
+  const ready = model.nodes.filter((n) => n.ready).length;
+  return (
+    <article className="model" aria-labelledby={`model-${model.id}`}>
+      <header>
+        <h2 id={`model-${model.id}`}>{model.id}</h2>
+        <StateBadge state={model.ready ? "ready" : model.nodes.length && model.nodes.every((n) => n.state === "failed") ? "failed" : "pending"} />
+        <small>
+          {model.repo}@{model.revision} · {model.runtime} · {model.capabilities.join(", ")} · ready on {ready} of {model.nodes.length} node(s)
+        </small>
+        <span className="actions">
+          <button type="button" className="secondary outline" onClick={onDelete}>
+            Delete {model.id}
+          </button>
+        </span>
+      </header>
+      {model.nodes.length === 0 ? <p>No online node runs {model.runtime}.</p> : null}
+      <ul className="model-nodes">
+        {model.nodes.map((n) => {
+          const host = hostnames.get(n.runtime_id) ?? "";
+          return (
+            <li key={n.runtime_id}>
+              <span>
+                {host} <code>{shortId(n.runtime_id)}</code>
+              </span>{" "}
+              <StateBadge state={n.state} />
+              {n.state === "downloading" && n.progress ? <DownloadProgress progress={n.progress} label={`${model.id} download on ${host || shortId(n.runtime_id)}`} /> : null}
+              {n.error ? <pre className="failure">{n.error}</pre> : null}
+            </li>
+          );
+        })}
+      </ul>
+    </article>
+  );
+}
