@@ -1,3 +1,4 @@
+import { lazy, Suspense } from "react";
 import { Link, Route, Router, Switch, useLocation } from "wouter";
 import { useHashLocation } from "wouter/use-hash-location";
 import { LiveProvider, useStreamStatus } from "./api/live.js";
@@ -7,7 +8,9 @@ import { Models } from "./pages/models.js";
 import { Nodes } from "./pages/nodes.js";
 import { Overview } from "./pages/overview.js";
 import { SignIn } from "./pages/sign-in.js";
-import { Playground } from "./playground/playground.js";
+
+// Loaded when first opened: the pages an operator watches start with less script to run.
+const Playground = lazy(() => import("./playground/playground.js").then((m) => ({ default: m.Playground })));
 
 const PAGES = [
   { href: "/", label: "Overview" },
@@ -77,19 +80,21 @@ export function App() {
         </a>
         <Header />
         <main id="main" className="container" tabIndex={-1}>
-          <Switch>
-            <Route path="/" component={Overview} />
-            <Route path="/nodes" component={Nodes} />
-            <Route path="/models" component={Models} />
-            <Route path="/keys" component={Keys} />
-            <Route path="/playground/:tab?" component={Playground} />
-            <Route>
-              <h1>Not found</h1>
-              <p>
-                There is no such page. <Link href="/">Go to the overview</Link>.
-              </p>
-            </Route>
-          </Switch>
+          <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+            <Switch>
+              <Route path="/" component={Overview} />
+              <Route path="/nodes" component={Nodes} />
+              <Route path="/models" component={Models} />
+              <Route path="/keys" component={Keys} />
+              <Route path="/playground/:tab?" component={Playground} />
+              <Route>
+                <h1>Not found</h1>
+                <p>
+                  There is no such page. <Link href="/">Go to the overview</Link>.
+                </p>
+              </Route>
+            </Switch>
+          </Suspense>
         </main>
       </LiveProvider>
     </Router>

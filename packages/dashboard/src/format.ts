@@ -32,6 +32,7 @@ export function formatAge(unixMs: number, now = Date.now()): string {
 /** Latencies: 850 µs, 12.3 ms, 4.2 s; "—" when there is no sample. */
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "—";
+  if (ms === 0) return "0 ms";
   if (ms < 1) return `${Math.round(ms * 1000)} µs`;
   if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(1)} s`;

@@ -6,8 +6,10 @@ import { App } from "./app.js";
 
 const client = new QueryClient({
   defaultOptions: {
-    // A failed call says why at once; retrying would only delay the message.
-    queries: { retry: false, refetchOnWindowFocus: false },
+    // A failed call says why at once; retrying would only delay the message. The event stream
+    // already keeps unchanged nodes the same objects: deep-comparing a fleet's list on every batch
+    // (structural sharing) would cost more than it saves.
+    queries: { retry: false, refetchOnWindowFocus: false, structuralSharing: false },
   },
 });
 

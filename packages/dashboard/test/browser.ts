@@ -10,7 +10,7 @@ export const CHROMIUM = process.env.OMNIGATE_CHROMIUM_BIN ?? "/usr/bin/chromium"
 export const hasChromium = existsSync(CHROMIUM);
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** Screenshots of each page; OMNIGATE_SCREENSHOT_DIR=docs/screenshots refreshes the README's. */
+/** Screenshots of each page (the README shows copies of the main ones, in docs/screenshots). */
 export const SCREENSHOT_DIR = resolve(process.env.OMNIGATE_SCREENSHOT_DIR ?? join(here, "..", "test-results", "screenshots"));
 
 export function launchBrowser(): Promise<Browser> {
@@ -56,9 +56,10 @@ export async function newPage(browser: Browser, viewport: { width: number; heigh
   return { context, page, console: new ConsoleWatch(page) };
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** The whole page, or the window only (`fullPage: false`) for a page as long as a fleet. */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: options.fullPage ?? true });
 }
 
 /** Types the key into the sign-in form (keyboard only) and waits for the Overview. */

@@ -50,7 +50,7 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.getByRole("status").filter({ hasText: "live" }).waitFor();
     // Nothing of the key reaches storage other than this tab's session.
     expect(await page.evaluate(() => ({ cookies: document.cookie, local: localStorage.length }))).toEqual({ cookies: "", local: 0 });
-    await screenshot(page, "overview");
+    await screenshot(page, "overview-at-sign-in");
     expect(watch.take([401, 403])).toEqual([]);
   });
 
@@ -237,5 +237,15 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
       expect(c.take()).toEqual([]);
       await context.close();
     }
+  });
+
+  it("Overview: the traffic of the tests above shows in its figures and charts", async () => {
+    await page.getByRole("link", { name: "Overview" }).click();
+    const stats = page.getByRole("region", { name: "Fleet and traffic" });
+    // Stats are polled every 5 s: the playground's requests appear within one poll.
+    await expect.poll(async () => /Requests \/ s\s+[\d.]+\s+([1-9]\d*) in 15 min/.test(await stats.innerText()), { timeout: 15_000 }).toBe(true);
+    expect(await stats.innerText()).toMatch(/Latency p50\s+[\d.]+ (µs|ms|s)\s+p99 [\d.]+ (µs|ms|s)/);
+    await screenshot(page, "overview");
+    expect(watch.take()).toEqual([]);
   });
 });

@@ -33,13 +33,48 @@ export function applyEvents(client: QueryClient, after: readonly GatewayEvent[])
 }
 
 export function setSnapshot(client: QueryClient, snapshot: Snapshot): void {
-  client.setQueryData(QUERY_KEYS.nodes, snapshot.nodes);
+  client.setQueryData(QUERY_KEYS.nodes, [...snapshot.nodes].sort(byHost));
   client.setQueryData(QUERY_KEYS.models, snapshot.models);
   client.setQueryData(QUERY_KEYS.keys, snapshot.keys);
 }
 
+/** Nodes in the order every page shows them: by host name, then id (code-point order: cheap). */
+export function byHost(a: NodeView, b: NodeView): number {
+  if (a.hostname !== b.hostname) return a.hostname < b.hostname ? -1 : 1;
+  return a.runtime_id < b.runtime_id ? -1 : a.runtime_id > b.runtime_id ? 1 : 0;
+}
+
+/** Where each node sits in a cached list, kept per list so a batch of updates finds them in O(1). */
+const positions = new WeakMap<NodeView[], Map<string, number>>();
+
+function positionsOf(nodes: NodeView[]): Map<string, number> {
+  let map = positions.get(nodes);
+  if (!map) {
+    map = new Map(nodes.map((n, i) => [n.runtime_id, i]));
+    positions.set(nodes, map);
+  }
+  return map;
+}
+
+/** The node list after a batch, still sorted by host. Updates replace nodes in place (no re-sort);
+ * only a node that joins, leaves or is renamed costs a sort. */
 function applyNodeEvents(nodes: NodeView[], events: readonly GatewayEvent[]): NodeView[] {
-  const byId = new Map(nodes.map((n) => [n.runtime_id, n]));
+  const where = positionsOf(nodes);
+  const next = [...nodes];
+  let reorder = false;
+  const put = (node: NodeView): void => {
+    const i = where.get(node.runtime_id);
+    if (i === undefined || next[i]!.hostname !== node.hostname) reorder = true;
+    if (i === undefined) {
+      where.set(node.runtime_id, next.length);
+      next.push(node);
+    } else next[i] = node;
+  };
+  const patch = (runtimeId: string, change: (node: NodeView) => NodeView): void => {
+    const i = where.get(runtimeId);
+    if (i !== undefined) next[i] = change(next[i]!);
+  };
+  const removed = new Set<string>();
   for (const e of events) {
     switch (e.type) {
       case "node.registered":
@@ -47,28 +82,32 @@ function applyNodeEvents(nodes: NodeView[], events: readonly GatewayEvent[]): No
       case "node.offline":
       case "node.updated":
       case "node.ejected":
-        byId.set(e.node.runtime_id, e.node);
+        removed.delete(e.node.runtime_id);
+        put(e.node);
         break;
       case "node.removed":
-        byId.delete(e.runtime_id);
+        removed.add(e.runtime_id);
         break;
-      case "node.model": {
-        const node = byId.get(e.runtime_id);
-        if (!node) break;
-        const others = node.models.filter((m) => m.name !== e.model.name);
-        byId.set(e.runtime_id, { ...node, models: [...others, e.model].sort((a, b) => a.name.localeCompare(b.name)) });
+      case "node.model":
+        patch(e.runtime_id, (node) => ({
+          ...node,
+          models: [...node.models.filter((m) => m.name !== e.model.name), e.model].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+        }));
         break;
-      }
-      case "node.model_removed": {
-        const node = byId.get(e.runtime_id);
-        if (node) byId.set(e.runtime_id, { ...node, models: node.models.filter((m) => m.name !== e.name) });
+      case "node.model_removed":
+        patch(e.runtime_id, (node) => ({ ...node, models: node.models.filter((m) => m.name !== e.name) }));
         break;
-      }
       default:
         break;
     }
   }
-  return [...byId.values()];
+  positions.delete(nodes);
+  if (removed.size === 0 && !reorder) {
+    // Same nodes in the same places: the positions carry over to the new list.
+    positions.set(next, where);
+    return next;
+  }
+  return next.filter((n) => !removed.has(n.runtime_id)).sort(byHost);
 }
 
 function applyModelEvents(models: ModelListEntry[], events: readonly GatewayEvent[]): ModelListEntry[] {

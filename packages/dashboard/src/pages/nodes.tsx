@@ -1,4 +1,4 @@
-import { useWindowVirtualizer } from "@tanstack/react-virtual";
+import { useWindowVirtualizer, type Virtualizer } from "@tanstack/react-virtual";
 import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { NodeView } from "@omnigate/shared/node-protocol";
 import { useNodes } from "../api/live.js";
@@ -27,10 +27,8 @@ export function Nodes() {
   const [filter, setFilter] = useState<Filter>("all");
   // Typing stays responsive on a large fleet: the list follows a moment later.
   const query = useDeferredValue(text.trim().toLowerCase());
-  const shown = useMemo(
-    () => (nodes.data ?? []).filter((n) => matches(n, query, filter)).sort((a, b) => a.hostname.localeCompare(b.hostname) || a.runtime_id.localeCompare(b.runtime_id)),
-    [nodes.data, query, filter],
-  );
+  // The cached list is already in host order; unfiltered, it is shown as is (no copy per batch).
+  const shown = useMemo(() => (!query && filter === "all" ? (nodes.data ?? []) : (nodes.data ?? []).filter((n) => matches(n, query, filter))), [nodes.data, query, filter]);
   const total = nodes.data?.length ?? 0;
   const online = nodes.data?.filter((n) => n.online).length ?? 0;
 
@@ -62,16 +60,35 @@ export function Nodes() {
   );
 }
 
+/** A card's height before it is measured: header, then the tallest column (GPUs, labels, models). */
+function estimateHeight(node: NodeView): number {
+  return 110 + Math.max(node.gpus.length * 46, node.models.length * 30, 60);
+}
+
+/**
+ * Sizes come from the ResizeObserver that watches each card, never from reading offsetHeight as a
+ * card mounts: that read forces a layout of the page per card, which during a fast scroll through
+ * thousands of nodes is what makes frames long. Until its first observation a card counts as
+ * estimated.
+ */
+function measureWithoutReflow(element: Element, entry: ResizeObserverEntry | undefined, instance: Virtualizer<Window, Element>): number {
+  const box = entry?.borderBoxSize?.[0];
+  if (box) return Math.round(box.blockSize);
+  const index = instance.indexFromElement(element);
+  return instance.measurementsCache[index]?.size ?? instance.options.estimateSize(index);
+}
+
 function NodeList({ nodes }: { nodes: NodeView[] }) {
   const list = useRef<HTMLUListElement>(null);
   const [offset, setOffset] = useState(0);
   useLayoutEffect(() => setOffset(list.current?.offsetTop ?? 0), []);
   const virtualizer = useWindowVirtualizer({
     count: nodes.length,
-    estimateSize: () => 190,
+    estimateSize: (i) => estimateHeight(nodes[i]!),
     overscan: 4,
     scrollMargin: offset,
     getItemKey: (i) => nodes[i]!.runtime_id,
+    measureElement: measureWithoutReflow,
   });
   const items = virtualizer.getVirtualItems();
   return (

@@ -8,6 +8,8 @@ export interface PublishOptions {
   readonly coalesce?: string;
   /** With `coalesce`: send at once and drop the one held back (a state change outdates progress). */
   readonly urgent?: boolean;
+  /** With `coalesce`: this key's interval, when it is not the bus's (a big event, sent less often). */
+  readonly intervalMs?: number;
 }
 
 /**
@@ -82,7 +84,7 @@ export class EventBus implements EventSink {
       return;
     }
     if (window) clearTimeout(window.timer);
-    this.#openWindow(key);
+    this.#openWindow(key, options.intervalMs ?? this.#coalesceMs);
     this.#enqueue(event, options);
   }
 
@@ -108,7 +110,7 @@ export class EventBus implements EventSink {
     for (const onClose of closers) onClose();
   }
 
-  #openWindow(key: string): void {
+  #openWindow(key: string, intervalMs: number): void {
     const timer = setTimeout(() => {
       const window = this.#windows.get(key);
       if (!window?.held) {
@@ -117,9 +119,9 @@ export class EventBus implements EventSink {
       }
       const held = window.held;
       // The held event goes out now and opens the next window.
-      this.#openWindow(key);
-      this.#enqueue(held, { coalesce: key });
-    }, this.#coalesceMs);
+      this.#openWindow(key, intervalMs);
+      this.#enqueue(held, { coalesce: key, intervalMs });
+    }, intervalMs);
     timer.unref();
     this.#windows.set(key, { held: null, timer });
   }
