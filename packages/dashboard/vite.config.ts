@@ -18,6 +18,8 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     sourcemap: false,
     reportCompressedSize: false,
+    // A slow shared machine makes the bundler report its plugins' timings: noise in `pnpm start`.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: {
     proxy: { "/api": { target: gateway, changeOrigin: true }, "/v1": { target: gateway, changeOrigin: true } },
