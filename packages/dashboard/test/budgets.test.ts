@@ -10,11 +10,12 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dashboardDir } from "@omnigate/dashboard";
 import { createParser } from "eventsource-parser";
-import { TestScope } from "../../node-agent/test/helpers/processes.js";
-import { startGateway, type GatewayProcess } from "../../node-agent/test/helpers/stack.js";
+import { startGateway, type GatewayProcess } from "@omnigate/testkit/cluster";
+import { GatewayApi } from "@omnigate/testkit/gateway-api";
+import { TestScope } from "@omnigate/testkit/scope";
 import { SCREENSHOT_DIR, hasChromium, launchBrowser, screenshot } from "./browser.js";
 import { SimulatedFleet } from "./fleet-simulator.js";
-import { GatewayApi, assertDashboardBuilt } from "./stack.js";
+import { assertDashboardBuilt } from "./stack.js";
 
 const FLEET = Number(process.env.OMNIGATE_BENCH_NODES ?? 5_000);
 const scope = new TestScope();

@@ -3,10 +3,11 @@
 // Each test signs in as a user would and drives the page by its labels and roles.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toneWav } from "../../gateway/test/e2e-stack.js";
-import { TestScope } from "../../node-agent/test/helpers/processes.js";
+import { toneWav } from "@omnigate/testkit/e2e-stack";
+import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
 import { DESKTOP, PHONE, accessibilityViolations, hasChromium, launchBrowser, newPage, screenshot, signIn, type ConsoleWatch } from "./browser.js";
-import { SLOW_REPO, startDashboardStack, waitFor, type DashboardStack } from "./stack.js";
+import { SLOW_REPO, startDashboardStack, type DashboardStack } from "./stack.js";
 
 const scope = new TestScope();
 let stack: DashboardStack;
@@ -24,7 +25,6 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await scope.cleanup();
-    await stack?.hub.close();
   });
 
   it("a wrong key says so; the admin key signs in and the Overview shows the fleet", async () => {

@@ -1,23 +1,24 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cleanup, FakeNode, GatewayProcess, tempDir } from "./control-harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { FakeNode, startControlGateway } from "./control-harness.js";
 import { EventTap } from "./event-tap.js";
 
 // GET /api/events against the built gateway as a process, with nodes speaking the node protocol
 // over HTTP and the CLI's own stream reader as the client.
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 async function setup(env: Record<string, string> = {}) {
-  const dir = tempDir("omnigate-events-", cleanup);
-  const gw = await GatewayProcess.start(dir, cleanup, { LOG_LEVEL: "warn", ...env });
+  const dir = await scope.tempDir("omnigate-events-");
+  const gw = await startControlGateway(scope, { dataDir: dir, env: { LOG_LEVEL: "warn", ...env } });
   const adminKey = readFileSync(join(dir, "admin.key"), "utf8").trim();
   const nodeToken = readFileSync(join(dir, "node.token"), "utf8").trim();
   const tap = (lastEventId?: string) => {
     const t = new EventTap(gw.url, adminKey, lastEventId);
-    cleanup.add(() => t.close());
+    scope.defer(() => t.close());
     return t;
   };
   return { gw, adminKey, nodeToken, tap };

@@ -2,30 +2,30 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { GatewayStats } from "@omnigate/shared/events";
-import { Cleanup, FakeNode, GatewayProcess, tempDir } from "./control-harness.js";
-import { FakeAgent } from "./data-plane-harness.js";
+import { FakeAgent } from "@omnigate/testkit/fake-agent";
+import { TestScope } from "@omnigate/testkit/scope";
+import { FakeNode, startControlGateway } from "./control-harness.js";
 import { EventTap } from "./event-tap.js";
 
 // GET /api/stats after real traffic through the built gateway to a stand-in agent process; the
 // ejection the failures cause shows on the event stream with its reason.
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 describe("GET /api/stats", () => {
   it("counts the gateway's requests, 5xx answers, latency and time to first token; failures eject the node with a reason", async () => {
-    const dir = tempDir("omnigate-stats-", cleanup);
-    const gw = await GatewayProcess.start(dir, cleanup, { LOG_LEVEL: "error", OMNIGATE_PROXY_MAX_ATTEMPTS: "1", OMNIGATE_OUTLIER_FAILURES: "3" });
+    const dir = await scope.tempDir("omnigate-stats-");
+    const gw = await startControlGateway(scope, { dataDir: dir, env: { LOG_LEVEL: "error", OMNIGATE_PROXY_MAX_ATTEMPTS: "1", OMNIGATE_OUTLIER_FAILURES: "3" } });
     const adminKey = readFileSync(join(dir, "admin.key"), "utf8").trim();
-    const agent = await FakeAgent.start("a");
-    cleanup.add(() => agent.stop());
+    const agent = await FakeAgent.start(scope, "a");
     const node = new FakeNode(() => gw.url, readFileSync(join(dir, "node.token"), "utf8").trim(), ["llama_cpp"], agent.url);
     await node.register();
     await agent.config({ secret: node.secret });
     await gw.call("POST", "/api/models", adminKey, { repo: "org/llm", name: "llm", files: ["llm.gguf"] });
     await node.heartbeat([{ name: "llm", state: "ready", capacity: 4 }]);
     const events = new EventTap(gw.url, adminKey);
-    cleanup.add(() => events.close());
+    scope.defer(() => events.close());
     await events.next("snapshot");
 
     const chat = async (stream: boolean) => {

@@ -3,13 +3,14 @@ import { join } from "node:path";
 import { brotliCompressSync, brotliDecompressSync, gzipSync, gunzipSync } from "node:zlib";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cleanup, GatewayProcess, tempDir } from "./control-harness.js";
+import { TestScope } from "@omnigate/testkit/scope";
+import { startControlGateway } from "./control-harness.js";
 
 // The dashboard's static files as the built gateway serves them, from a dist folder written here
 // the way the dashboard build writes it (hashed assets, .br and .gz beside each file).
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const scope = new TestScope();
+afterEach(() => scope.cleanup());
 
 const INDEX = '<!doctype html><html><head><script type="module" src="/assets/index-3f9a1c.js"></script></head><body><div id="root"></div></body></html>';
 const SCRIPT = `console.log(${JSON.stringify("x".repeat(4000))});`;
@@ -35,9 +36,9 @@ async function get(url: string, headers: Record<string, string> = {}) {
 
 describe("the dashboard's static files", () => {
   it("serves index.html with a CSP and no caching, hashed assets immutable, each precompressed", async () => {
-    const dist = tempDir("omnigate-dist-", cleanup);
+    const dist = await scope.tempDir("omnigate-dist-");
     writeDist(dist);
-    const gw = await GatewayProcess.start(tempDir("omnigate-gw-", cleanup), cleanup, { OMNIGATE_DASHBOARD_DIR: dist, LOG_LEVEL: "warn" });
+    const gw = await startControlGateway(scope, { env: { OMNIGATE_DASHBOARD_DIR: dist, LOG_LEVEL: "warn" } });
 
     const page = await get(`${gw.url}/`, { "accept-encoding": "gzip, deflate, br" });
     expect(page.status).toBe(200);
@@ -74,15 +75,15 @@ describe("the dashboard's static files", () => {
   });
 
   it("says how to get a dashboard when none is built, and serves none when switched off", async () => {
-    const empty = tempDir("omnigate-nodist-", cleanup);
-    const gw = await GatewayProcess.start(tempDir("omnigate-gw-", cleanup), cleanup, { OMNIGATE_DASHBOARD_DIR: empty, LOG_LEVEL: "warn" });
+    const empty = await scope.tempDir("omnigate-nodist-");
+    const gw = await startControlGateway(scope, { env: { OMNIGATE_DASHBOARD_DIR: empty, LOG_LEVEL: "warn" } });
     const res = await get(`${gw.url}/`);
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body.toString()).error.message).toContain("pnpm build");
 
-    const off = await GatewayProcess.start(tempDir("omnigate-gw-", cleanup), cleanup, { OMNIGATE_DASHBOARD_DIR: "off", LOG_LEVEL: "warn" });
+    const off = await startControlGateway(scope, { env: { OMNIGATE_DASHBOARD_DIR: "off", LOG_LEVEL: "warn" } });
     expect(JSON.parse((await get(`${off.url}/`)).body.toString()).error.message).toContain("switched off");
-    expect(off.output).not.toContain("omnigate dashboard:");
-    expect(gw.output).toMatch(/omnigate dashboard: open http:\/\/127\.0\.0\.1:\d+\/ and sign in with the admin key in \/.*admin\.key/);
+    expect(off.lines.join("\n")).not.toContain("omnigate dashboard:");
+    expect(gw.lines.join("\n")).toMatch(/omnigate dashboard: open http:\/\/127\.0\.0\.1:\d+\/ and sign in with the admin key in \/.*admin\.key/);
   });
 });
