@@ -1,14 +1,4 @@
-/** 1.5 GB, 170 MB, 512 B (decimal units, as download tools show them). */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
+export { formatBytes } from "@omnigate/shared/format";
 
 /** GPU memory: 23.5 GiB, 512 MiB. */
 export function formatMib(mib: number): string {

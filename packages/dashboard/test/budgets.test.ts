@@ -24,8 +24,9 @@ let browser: Browser;
 let fleet: SimulatedFleet;
 const figures: Array<{ what: string; value: string; budget: string; within: boolean | null }> = [];
 
-function record(what: string, value: number, unit: string, budget: number | null): void {
-  figures.push({ what, value: `${value.toFixed(unit === "KB" ? 1 : 0)} ${unit}`, budget: budget === null ? "—" : `≤ ${budget} ${unit}`, within: budget === null ? null : value <= budget });
+/** `shown` replaces the printed value (a bound rather than a figure). */
+function record(what: string, value: number, unit: string, budget: number | null, shown?: string): void {
+  figures.push({ what, value: shown ?? `${value.toFixed(unit === "KB" ? 1 : 0)} ${unit}`, budget: budget === null ? "—" : `≤ ${budget} ${unit}`, within: budget === null ? null : value <= budget });
 }
 
 function percentile(values: number[], q: number): number {
@@ -155,8 +156,16 @@ describe.skipIf(!hasChromium)("dashboard budgets", () => {
       live = false;
       await updates;
     }
-    record(`Nodes page, ${FLEET} nodes: longest main-thread task`, tasks.length ? Math.max(...tasks) : 0, "ms", 100);
+    // The browser reports tasks of 50 ms and more only: none reported means every task was shorter.
+    record(`Nodes page, ${FLEET} nodes: longest main-thread task`, tasks.length ? Math.max(...tasks) : 0, "ms", 100, tasks.length ? undefined : "< 50 ms");
     record(`Nodes page, ${FLEET} nodes: tasks over 50 ms`, tasks.length, "", null);
+
+    // A model on the whole fleet is summed up, not listed node by node.
+    const models = await signedInPage(`${gateway.url}/#/models`);
+    const card = models.getByRole("article", { name: "fleet-llm" });
+    await card.getByText(/\d+ ready · \d+ downloading|\d+ downloading · \d+ ready/).waitFor({ timeout: 30_000 });
+    expect(await card.getByRole("listitem").count()).toBeLessThanOrEqual(12);
+    await models.context().close();
   });
 
   it(`an agent-reported change is on the event stream within 100 ms of its heartbeat (${FLEET} nodes)`, async () => {

@@ -1,6 +1,6 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
-import type { DeleteModelResponse, ModelListEntry } from "@omnigate/shared/models";
+import type { DeleteModelResponse, ModelListEntry, ModelNodeView } from "@omnigate/shared/models";
 import { callJson, modelPath } from "../api/client.js";
 import { useModels, useNodes } from "../api/live.js";
 import { ConfirmDialog } from "../components/confirm-dialog.js";
@@ -64,8 +64,17 @@ export function Models() {
   );
 }
 
+/** Past this many nodes a model's card counts states and lists only the nodes that need a look. */
+const LISTED_NODES = 12;
+/** Failures first, then work in progress, then what is fine. */
+const ATTENTION: Record<ModelNodeView["state"], number> = { failed: 0, downloading: 1, verifying: 2, starting: 3, pending: 4, deleting: 5, ready: 6 };
+
 function ModelCard({ model, hostnames, onDelete }: { model: ModelListEntry; hostnames: Map<string, string>; onDelete: () => void }) {
   const ready = model.nodes.filter((n) => n.ready).length;
+  const many = model.nodes.length > LISTED_NODES;
+  const listed = many ? [...model.nodes].sort((a, b) => ATTENTION[a.state] - ATTENTION[b.state]).slice(0, LISTED_NODES) : model.nodes;
+  const counts = new Map<string, number>();
+  for (const n of model.nodes) counts.set(n.state, (counts.get(n.state) ?? 0) + 1);
   return (
     <article className="model" aria-labelledby={`model-${model.id}`}>
       <header>
@@ -81,8 +90,13 @@ function ModelCard({ model, hostnames, onDelete }: { model: ModelListEntry; host
         </span>
       </header>
       {model.nodes.length === 0 ? <p>No online node runs {model.runtime}.</p> : null}
+      {many ? (
+        <p>
+          {[...counts].map(([state, n]) => `${n} ${state}`).join(" · ")}. The {LISTED_NODES} that most need a look:
+        </p>
+      ) : null}
       <ul className="model-nodes">
-        {model.nodes.map((n) => {
+        {listed.map((n) => {
           const host = hostnames.get(n.runtime_id) ?? "";
           return (
             <li key={n.runtime_id}>

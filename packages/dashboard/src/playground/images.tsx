@@ -1,4 +1,5 @@
-import { useState, type FormEvent } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useState } from "react";
 import { callJson } from "../api/client.js";
 import { ErrorNote } from "../components/error-note.js";
 import { ModelSelect } from "./model-select.js";
@@ -12,26 +13,15 @@ export function Images() {
   const [model, setModel] = useState("");
   const [prompt, setPrompt] = useState("");
   const [size, setSize] = useState("512x512");
-  const [images, setImages] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const generate = useMutation({
+    mutationFn: async () => {
       const res = await callJson<ImagesResponse>("/v1/images/generations", { json: { model, prompt, size, n: 1, response_format: "b64_json" } });
-      setImages(res.data.map((d) => (d.b64_json ? `data:image/png;base64,${d.b64_json}` : (d.url ?? ""))).filter(Boolean));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+      return { prompt, images: res.data.map((d) => (d.b64_json ? `data:image/png;base64,${d.b64_json}` : (d.url ?? ""))).filter(Boolean) };
+    },
+  });
 
   return (
-    <form onSubmit={(e) => void submit(e)} aria-label="Images">
+    <form onSubmit={(e) => (e.preventDefault(), generate.mutate())} aria-label="Images">
       <div className="grid">
         <label>
           Model
@@ -50,13 +40,13 @@ export function Images() {
         Prompt
         <textarea value={prompt} onChange={(e) => setPrompt(e.target.value)} rows={2} required />
       </label>
-      <button type="submit" aria-busy={busy} disabled={busy || !model || !prompt.trim()}>
+      <button type="submit" aria-busy={generate.isPending} disabled={generate.isPending || !model || !prompt.trim()}>
         Generate
       </button>
-      <ErrorNote error={error} />
+      <ErrorNote error={generate.error} />
       <div className="images">
-        {images.map((src, i) => (
-          <img key={i} src={src} alt={`Generated from: ${prompt}`} />
+        {generate.data?.images.map((src, i) => (
+          <img key={i} src={src} alt={`Generated from: ${generate.data.prompt}`} />
         ))}
       </div>
     </form>

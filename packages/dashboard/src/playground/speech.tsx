@@ -1,4 +1,5 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
 import { call } from "../api/client.js";
 import { ErrorNote } from "../components/error-note.js";
 import { ModelSelect } from "./model-select.js";
@@ -8,28 +9,18 @@ export function Speech() {
   const [model, setModel] = useState("");
   const [text, setText] = useState("");
   const [voice, setVoice] = useState("");
-  const [audio, setAudio] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const speak = useMutation({
+    mutationFn: async () => {
+      const res = await call("/v1/audio/speech", { json: { model, input: text, response_format: "wav", ...(voice.trim() ? { voice: voice.trim() } : {}) } });
+      return URL.createObjectURL(await res.blob());
+    },
+  });
+  const audio = speak.data;
   // Each new clip's object URL replaces the last one's, which is released.
   useEffect(() => () => (audio ? URL.revokeObjectURL(audio) : undefined), [audio]);
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const res = await call("/v1/audio/speech", { json: { model, input: text, response_format: "wav", ...(voice.trim() ? { voice: voice.trim() } : {}) } });
-      setAudio(URL.createObjectURL(await res.blob()));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
-    <form onSubmit={(e) => void submit(e)} aria-label="Speech">
+    <form onSubmit={(e) => (e.preventDefault(), speak.mutate())} aria-label="Speech">
       <div className="grid">
         <label>
           Model
@@ -44,10 +35,10 @@ export function Speech() {
         Text
         <textarea value={text} onChange={(e) => setText(e.target.value)} rows={3} required />
       </label>
-      <button type="submit" aria-busy={busy} disabled={busy || !model || !text.trim()}>
+      <button type="submit" aria-busy={speak.isPending} disabled={speak.isPending || !model || !text.trim()}>
         Speak
       </button>
-      <ErrorNote error={error} />
+      <ErrorNote error={speak.error} />
       {audio ? <audio controls src={audio} autoPlay aria-label="Generated speech" /> : null}
     </form>
   );

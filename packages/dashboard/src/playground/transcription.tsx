@@ -1,4 +1,5 @@
-import { useState, type FormEvent } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useState } from "react";
 import { callJson } from "../api/client.js";
 import { ErrorNote } from "../components/error-note.js";
 import { ModelSelect } from "./model-select.js";
@@ -8,30 +9,18 @@ export function Transcription() {
   const [model, setModel] = useState("");
   const [file, setFile] = useState<File | null>(null);
   const [language, setLanguage] = useState("");
-  const [text, setText] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!file) return;
-    const form = new FormData();
-    form.append("model", model);
-    form.append("file", file);
-    if (language.trim()) form.append("language", language.trim());
-    setBusy(true);
-    setError(null);
-    try {
-      setText((await callJson<{ text: string }>("/v1/audio/transcriptions", { body: form })).text);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const transcribe = useMutation({
+    mutationFn: async (audio: File) => {
+      const form = new FormData();
+      form.append("model", model);
+      form.append("file", audio);
+      if (language.trim()) form.append("language", language.trim());
+      return (await callJson<{ text: string }>("/v1/audio/transcriptions", { body: form })).text;
+    },
+  });
 
   return (
-    <form onSubmit={(e) => void submit(e)} aria-label="Transcription">
+    <form onSubmit={(e) => (e.preventDefault(), file && transcribe.mutate(file))} aria-label="Transcription">
       <div className="grid">
         <label>
           Model
@@ -46,13 +35,13 @@ export function Transcription() {
         Audio file
         <input type="file" accept="audio/*,.wav,.mp3,.ogg,.flac,.m4a,.webm" onChange={(e) => setFile(e.target.files?.[0] ?? null)} required />
       </label>
-      <button type="submit" aria-busy={busy} disabled={busy || !model || !file}>
+      <button type="submit" aria-busy={transcribe.isPending} disabled={transcribe.isPending || !model || !file}>
         Transcribe
       </button>
-      <ErrorNote error={error} />
-      {text !== null ? (
+      <ErrorNote error={transcribe.error} />
+      {transcribe.data !== undefined ? (
         <blockquote aria-label="Transcript" className="pre">
-          {text || "(nothing was said)"}
+          {transcribe.data || "(nothing was said)"}
         </blockquote>
       ) : null}
     </form>
