@@ -34,14 +34,15 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
   const router = Router();
 
   router.get("/api/events", deps.admin, (req, res) => {
+    // The snapshot and the subscription happen in one tick: no event can fall between them. Taken
+    // before the headers go out, so a failure is still an error answer, not a broken stream.
+    const snapshot = JSON.stringify({ type: "snapshot", ...deps.snapshot() });
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
       // A buffering proxy (nginx) would hold events back.
       "x-accel-buffering": "no",
     });
-    // The snapshot and the subscription happen in one tick: no event can fall between them.
-    const snapshot = JSON.stringify({ type: "snapshot", ...deps.snapshot() });
     res.write(`retry: ${RETRY_MS}\n\n${sseFrame(deps.bus.lastId, "snapshot", snapshot)}`);
 
     const send = (text: string): void => {
