@@ -83,7 +83,7 @@ describe("omnigate CLI", () => {
     const gw = await startControlGateway(scope, { dataDir: dir, env: { OMNIGATE_PORT: port } });
     const node = new FakeNode(() => gw.url, readFileSync(join(dir, "node.token"), "utf8").trim(), ["llama_cpp"]);
     await node.register();
-    const run = cli(["models", "add", "org/tiny", "--file", "tiny.gguf", "--wait"], { OMNIGATE_URL: gw.url, OMNIGATE_DATA_DIR: dir });
+    const run = cli(["models", "add", "org/tiny", "--file", "tiny.gguf", "--memory-mib", "64", "--wait"], { OMNIGATE_URL: gw.url, OMNIGATE_DATA_DIR: dir });
     await waitFor(() => run.stdout.includes("pending"), { timeoutMs: 10_000, what: "the pending line" });
     await gw.stop();
     await waitFor(() => run.stdout.includes("(reconnecting)"), { timeoutMs: 10_000, what: "the reconnecting note" });

@@ -34,9 +34,10 @@ describe("GET /api/events", () => {
     expect(snapshot.nodes.map((n) => n.runtime_id)).toEqual([node.runtimeId]);
     expect(snapshot).toMatchObject({ models: [], keys: [] });
 
-    expect((await gw.call("POST", "/api/models", adminKey, { repo: "org/tiny", files: ["tiny.gguf"] })).status).toBe(201);
+    expect((await gw.call("POST", "/api/models", adminKey, { repo: "org/tiny", files: ["tiny.gguf"], resources: { memory_mib: 64 } })).status).toBe(201);
     expect((await events.next("model.registered")).model).toMatchObject({ name: "org/tiny", runtime: "llama_cpp" });
-    const pending = await events.next("model.status");
+    // First as registered (placed nowhere yet), then as placed on the node.
+    const pending = await events.next("model.status", (e) => e.model.nodes.length > 0);
     expect(pending.model).toMatchObject({ id: "org/tiny", ready: false, nodes: [{ runtime_id: node.runtimeId, state: "pending" }] });
 
     await node.heartbeat([{ name: "org/tiny", state: "downloading", progress: { bytes: 5, total: 10, rate: 1, percent: 50 } }]);
@@ -69,7 +70,7 @@ describe("GET /api/events", () => {
     const { gw, adminKey, nodeToken, tap } = await setup();
     const node = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
     await node.register();
-    await gw.call("POST", "/api/models", adminKey, { repo: "org/big", files: ["big.gguf"] });
+    await gw.call("POST", "/api/models", adminKey, { repo: "org/big", files: ["big.gguf"], resources: { memory_mib: 64 } });
     const events = tap();
     await events.next("snapshot");
     const started = Date.now();
@@ -103,7 +104,7 @@ describe("GET /api/events", () => {
 
     const node = new FakeNode(() => gw.url, nodeToken, ["whisper"]);
     await node.register();
-    await gw.call("POST", "/api/models", adminKey, { repo: "org/asr", runtime: "whisper" });
+    await gw.call("POST", "/api/models", adminKey, { repo: "org/asr", runtime: "whisper", resources: { memory_mib: 64 } });
 
     const again = tap(snapshot.id);
     const fresh = await again.next("snapshot");
@@ -124,6 +125,36 @@ describe("GET /api/events", () => {
     expect(offline.node).toMatchObject({ runtime_id: node.runtimeId, online: false });
     await node.heartbeat();
     expect((await events.next("node.online")).node).toMatchObject({ runtime_id: node.runtimeId, online: true });
+  });
+
+  it("tells placement's changes: a node cordoned, drained and back in service, a model patched and its replicas moved", async () => {
+    const { gw, adminKey, nodeToken, tap } = await setup();
+    const a = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
+    const b = new FakeNode(() => gw.url, nodeToken, ["llama_cpp"]);
+    await a.register();
+    await b.register();
+    const events = tap();
+    await events.next("snapshot");
+    await gw.call("POST", "/api/models", adminKey, { repo: "org/m", files: ["m.gguf"], resources: { memory_mib: 64 }, replicas: 1 });
+    // The node the replica went to shows it in its ledger, then the model shows where it is.
+    const ledger = await events.next("node.updated", (e) => e.node.placed_models.includes("org/m"));
+    const placed = await events.next("model.status", (e) => e.model.id === "org/m" && e.model.nodes.length === 1);
+    const first = placed.model.nodes[0]!.runtime_id;
+    expect(ledger.node.runtime_id).toBe(first);
+    expect(ledger.node.committed_mib).toBe(64);
+    const other = first === a.runtimeId ? b : a;
+
+    expect((await gw.call("POST", `/api/nodes/${other.runtimeId}/cordon`, adminKey)).status).toBe(200);
+    expect((await events.next("node.cordoned")).node).toMatchObject({ runtime_id: other.runtimeId, cordoned: true, draining: false });
+    await gw.call("POST", `/api/nodes/${other.runtimeId}/uncordon`, adminKey);
+    expect((await events.next("node.uncordoned")).node).toMatchObject({ runtime_id: other.runtimeId, cordoned: false });
+
+    expect((await gw.call("PATCH", "/api/models/org/m", adminKey, { replicas: 2 })).status).toBe(200);
+    expect((await events.next("model.patched")).model).toMatchObject({ name: "org/m", replicas: 2 });
+    await events.next("model.status", (e) => e.model.id === "org/m" && e.model.nodes.length === 2 && e.model.replicas.desired === 2);
+
+    await gw.call("POST", `/api/nodes/${first}/drain`, adminKey);
+    expect((await events.next("node.draining")).node).toMatchObject({ runtime_id: first, cordoned: true, draining: true });
   });
 
   it("takes the admin key only", async () => {

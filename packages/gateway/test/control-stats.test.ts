@@ -22,7 +22,7 @@ describe("GET /api/stats", () => {
     const node = new FakeNode(() => gw.url, readFileSync(join(dir, "node.token"), "utf8").trim(), ["llama_cpp"], agent.url);
     await node.register();
     await agent.config({ secret: node.secret });
-    await gw.call("POST", "/api/models", adminKey, { repo: "org/llm", name: "llm", files: ["llm.gguf"] });
+    await gw.call("POST", "/api/models", adminKey, { repo: "org/llm", name: "llm", files: ["llm.gguf"], resources: { memory_mib: 64 } });
     await node.heartbeat([{ name: "llm", state: "ready", capacity: 4 }]);
     const events = new EventTap(gw.url, adminKey);
     scope.defer(() => events.close());

@@ -67,7 +67,7 @@ describe("waitForModel", () => {
   it("says why a model is not placed while it waits, and again only when the reason changes", async () => {
     await client.call("POST", "/api/models", { repo: "org/homeless", files: ["m.gguf"], resources: { memory_mib: 64 } });
     const writes: string[] = [];
-    const outcome = await waitForModel(client, "org/homeless", { timeoutMs: 300, intervalMs: 20, out: { write: (t: string) => writes.push(t) } });
+    const outcome = await waitForModel(client, "org/homeless", { timeoutMs: 300, out: { write: (t: string) => writes.push(t) } });
     expect(outcome.ok).toBe(false);
     expect(writes).toEqual(["org/homeless: not placed yet: no node is registered: start a node agent that can run llama_cpp\n"]);
   });

@@ -12,7 +12,7 @@ const MAX_SLOWDOWN = 20;
 /**
  * Derives `model.status` (a model's `/v1/models` entry) from what changed underneath it, so a client
  * never works out readiness itself: a model registered, a node's report about it, or a node that
- * joined, left or came back (which changes the nodes that can serve its runtime). Coalesced per
+ * joined, left or came back, or a placement that moved its replicas. Coalesced per
  * model whatever the cause: the entry lists every node the model is on, so on a big fleet it is
  * big, and a rollout changes it thousands of times. The first change in a quiet spell goes out at
  * once; the entry is built when it is sent, so it is never older than what it follows. Past
@@ -31,9 +31,21 @@ export function feedModelStatus(bus: EventBus, models: ModelStore, nodes: NodeRe
     );
   };
 
+  // A placement change moves replicas: the model's entry changes, and so does the ledger of every
+  // node it left or joined.
+  const placedOn = new Map<string, Set<string>>();
+  placement.on("placement", (name, replicas) => {
+    const now = new Set(replicas.map((r) => r.node));
+    for (const node of new Set([...(placedOn.get(name) ?? []), ...now])) nodes.ledgerChanged(node);
+    if (now.size) placedOn.set(name, now);
+    else placedOn.delete(name);
+    announce(name);
+  });
+
   bus.tap((event: GatewayEvent) => {
     switch (event.type) {
       case "model.registered":
+      case "model.patched":
         return announce(event.model.name);
       case "node.model":
         return announce(event.model.name);
