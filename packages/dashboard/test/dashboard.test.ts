@@ -3,7 +3,9 @@
 // Each test signs in as a user would and drives the page by its labels and roles.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toneWav } from "@omnigate/testkit/e2e-stack";
+import { startAgent } from "@omnigate/testkit/cluster";
+import { MODELS, toneWav } from "@omnigate/testkit/e2e-stack";
+import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
 import { DESKTOP, PHONE, accessibilityViolations, hasChromium, launchBrowser, newPage, screenshot, signIn, type ConsoleWatch } from "./browser.js";
@@ -215,6 +217,49 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     await page.getByRole("row", { name: /browser-suite/ }).getByText(/^revoked/).waitFor();
     expect((await stack.api.listModels(key)).status).toBe(401);
     expect(watch.take()).toEqual([]);
+  });
+
+  it("Nodes: drain a node from its page, and its replica moves to another; Models: scale from the card", async () => {
+    const second = await startAgent(scope, {
+      gateway: stack.gateway,
+      env: {
+        ...standInEngineEnv(["OMNIGATE_LLAMA_SERVER_BIN", "OMNIGATE_WHISPER_SERVER_BIN", "OMNIGATE_TTS_BIN", "OMNIGATE_SD_SERVER_BIN"]),
+        HF_ENDPOINT: stack.hub.url,
+        OMNIGATE_NODE_NAME: "gpu-b",
+        LOG_LEVEL: "warn",
+        STANDIN_LOAD_MS: "50",
+      },
+    });
+    const res = await stack.api.registerModel({ name: "movable", repo: MODELS.asr.repo, runtime: "whisper", files: Object.keys(MODELS.asr.files), replicas: 1 });
+    expect(res.status).toBe(201);
+    const readyOn = async () => (await stack.api.model("movable"))?.nodes.filter((n) => n.ready && !n.leaving).map((n) => n.runtime_id) ?? [];
+    const [first] = await waitFor(async () => ((await readyOn()).length === 1 ? await readyOn() : undefined), { what: "movable ready on one node", timeoutMs: 30_000 });
+    const other = first === second.runtimeId ? stack.agent.runtimeId : second.runtimeId;
+
+    await page.getByRole("link", { name: "Nodes" }).click();
+    const card = page.getByRole("article", { name: new RegExp(first!.slice(0, 8)) });
+    await card.getByRole("button", { name: /^Drain / }).click();
+    const dialog = page.getByRole("dialog", { name: /^Drain / });
+    await dialog.getByRole("button", { name: "Drain" }).click();
+    await card.getByText("draining", { exact: true }).waitFor();
+    // Make-before-break: ready on the other node, then gone from the drained one.
+    await waitFor(async () => (await readyOn()).join() === other, { what: "movable moved off the drained node", timeoutMs: 30_000 });
+    await waitFor(async () => !(await stack.api.node(first!))?.placed_models.includes("movable"), { what: "the drained node's ledger", timeoutMs: 30_000 });
+    await screenshot(page, "nodes-draining");
+    await card.getByRole("button", { name: /^Uncordon / }).click();
+    await card.getByText("draining", { exact: true }).waitFor({ state: "detached" });
+
+    await page.getByRole("link", { name: "Models" }).click();
+    const model = page.getByRole("article", { name: "movable" });
+    const replicas = model.getByLabel("Replicas of movable");
+    await replicas.fill("two");
+    await model.getByRole("button", { name: "Scale" }).click();
+    await expect.poll(() => replicas.getAttribute("aria-invalid")).toBe("true");
+    await replicas.fill("2");
+    await model.getByRole("button", { name: "Scale" }).click();
+    await model.getByText(/replicas 2 ready \/ 2 placed \/ 2 wanted/).waitFor({ timeout: 30_000 });
+    expect((await readyOn()).sort()).toEqual([first, other].sort());
+    expect(watch.take([400])).toEqual([]);
   });
 
   it("every page meets WCAG 2 AA (labels, names, contrast) at 1280 px and on a phone, with no sideways scroll on the phone", async () => {

@@ -35,6 +35,7 @@ export async function startDashboardStack(scope: TestScope, models: readonly Mod
     models,
     nodeTimeoutMs: 5_000,
     agentEnv: () => ({
+      OMNIGATE_NODE_NAME: "gpu-a",
       OMNIGATE_NVIDIA_SMI_BIN: standin("nvidia-smi"),
       OMNIGATE_NODE_LABELS: "zone=eu-west,tier=gpu",
       // Streamed answers come in visible pieces.

@@ -73,3 +73,8 @@ export async function callJson<T>(path: string, options: CallOptions = {}): Prom
 export function modelPath(name: string): string {
   return `/v1/models/${name.split("/").map(encodeURIComponent).join("/")}`;
 }
+
+/** The admin API's path of a model (PATCH), `/`s kept as in modelPath. */
+export function modelApiPath(name: string): string {
+  return `/api/models/${name.split("/").map(encodeURIComponent).join("/")}`;
+}

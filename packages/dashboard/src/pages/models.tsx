@@ -7,9 +7,10 @@ import { ConfirmDialog } from "../components/confirm-dialog.js";
 import { DownloadProgress } from "../components/download-progress.js";
 import { ErrorNote } from "../components/error-note.js";
 import { StateBadge } from "../components/state-badge.js";
-import { shortId } from "../format.js";
+import { formatMib, shortId } from "../format.js";
 import { PageTitle } from "./page-title.js";
 import { RegisterModelForm } from "./register-model-form.js";
+import { ScaleModel } from "./scale-model.js";
 
 /** Registered models, each node's state for each (live), registering and deleting. */
 export function Models() {
@@ -70,7 +71,6 @@ const LISTED_NODES = 12;
 const ATTENTION: Record<ModelNodeView["state"], number> = { failed: 0, downloading: 1, verifying: 2, starting: 3, pending: 4, deleting: 5, ready: 6 };
 
 function ModelCard({ model, hostnames, onDelete }: { model: ModelListEntry; hostnames: Map<string, string>; onDelete: () => void }) {
-  const ready = model.nodes.filter((n) => n.ready).length;
   const many = model.nodes.length > LISTED_NODES;
   const listed = many ? [...model.nodes].sort((a, b) => ATTENTION[a.state] - ATTENTION[b.state]).slice(0, LISTED_NODES) : model.nodes;
   const counts = new Map<string, number>();
@@ -81,7 +81,9 @@ function ModelCard({ model, hostnames, onDelete }: { model: ModelListEntry; host
         <h2 id={`model-${model.id}`}>{model.id}</h2>
         <StateBadge state={model.ready ? "ready" : model.nodes.length && model.nodes.every((n) => n.state === "failed") ? "failed" : "pending"} />
         <small>
-          {model.repo}@{model.revision} · {model.runtime} · {model.capabilities.join(", ")} · ready on {ready} of {model.nodes.length} node(s)
+          {model.repo}@{model.revision} · {model.runtime} · {model.capabilities.join(", ")} · replicas {model.replicas.ready} ready / {model.replicas.placed} placed /{" "}
+          {model.replicas.desired} wanted · {model.memory_mib === null ? "memory estimate pending" : `${formatMib(model.memory_mib)} each`}
+          {Object.keys(model.node_selector).length ? ` · on ${Object.entries(model.node_selector).map(([k, v]) => `${k}=${v}`).join(", ")}` : ""}
         </small>
         <span className="actions">
           <button type="button" className="secondary outline" onClick={onDelete}>
@@ -89,7 +91,14 @@ function ModelCard({ model, hostnames, onDelete }: { model: ModelListEntry; host
           </button>
         </span>
       </header>
-      {model.nodes.length === 0 ? <p>No online node runs {model.runtime}.</p> : null}
+      {model.placement_errors.length ? (
+        <ul className="warning" aria-label={`Why ${model.id} is not fully placed`}>
+          {model.placement_errors.map((e) => (
+            <li key={e}>{e}</li>
+          ))}
+        </ul>
+      ) : null}
+      {model.nodes.length === 0 && !model.placement_errors.length ? <p>Placed on no node.</p> : null}
       {many ? (
         <p>
           {[...counts].map(([state, n]) => `${n} ${state}`).join(" · ")}. The {LISTED_NODES} that most need a look:
@@ -104,12 +113,14 @@ function ModelCard({ model, hostnames, onDelete }: { model: ModelListEntry; host
                 {host} <code>{shortId(n.runtime_id)}</code>
               </span>{" "}
               <StateBadge state={n.state} />
+              {n.leaving ? <StateBadge state="leaving" /> : null}
               {n.state === "downloading" && n.progress ? <DownloadProgress progress={n.progress} label={`${model.id} download on ${host || shortId(n.runtime_id)}`} /> : null}
               {n.error ? <pre className="failure">{n.error}</pre> : null}
             </li>
           );
         })}
       </ul>
+      <ScaleModel model={model} />
     </article>
   );
 }

@@ -2,6 +2,7 @@ import { memo } from "react";
 import type { NodeView } from "@omnigate/shared/node-protocol";
 import { StateBadge } from "../components/state-badge.js";
 import { formatAge, formatMib, shortId } from "../format.js";
+import { NodeActions } from "./node-actions.js";
 
 function statusOf(node: NodeView): "online" | "offline" | "ejected" {
   if (!node.online) return "offline";
@@ -19,6 +20,7 @@ export const NodeCard = memo(function NodeCard({ node }: { node: NodeView }) {
           {node.hostname} <code title={node.runtime_id}>{shortId(node.runtime_id)}</code>
         </h2>
         <StateBadge state={status} />
+        {node.draining ? <StateBadge state="draining" /> : node.cordoned ? <StateBadge state="cordoned" /> : null}
         <small>
           {node.online ? `up since ${formatAge(node.registered_at)}` : `last seen ${formatAge(node.last_seen)}`} · agent {node.version}
         </small>
@@ -30,6 +32,14 @@ export const NodeCard = memo(function NodeCard({ node }: { node: NodeView }) {
       ) : null}
       <div className="node-body">
         <section aria-label="GPUs">
+          {node.capacity_mib !== null ? (
+            <div className="gpu">
+              <small>
+                Committed to placed models: {formatMib(node.committed_mib)} of {formatMib(node.capacity_mib)}
+              </small>
+              <progress value={node.committed_mib} max={node.capacity_mib || 1} aria-label="Memory committed to placed models" />
+            </div>
+          ) : null}
           {node.gpus.length === 0 ? <small>No GPU reported</small> : null}
           {node.gpus.map((gpu) => (
             <div key={gpu.index} className="gpu">
@@ -68,6 +78,7 @@ export const NodeCard = memo(function NodeCard({ node }: { node: NodeView }) {
           {restarts > 0 ? <small>Engine restarts: {restarts}</small> : null}
         </section>
       </div>
+      <NodeActions node={node} />
     </article>
   );
 });

@@ -11,12 +11,23 @@ const RUNTIMES = [
   ["stable_diffusion", "stable_diffusion (images)"],
 ] as const;
 
-type FieldName = "repo" | "name" | "revision" | "files" | "runtime";
+const FIELDS = ["repo", "name", "revision", "files", "runtime", "replicas", "node_selector", "resources", "placement_policy"] as const;
+type FieldName = (typeof FIELDS)[number];
 
-/** The field an API error names ("files.2" → files), so its message shows where it belongs. */
+/** The field an API error names ("files.2" → files, "resources.memory_mib" → resources), so its message shows where it belongs. */
 function fieldOf(param: string | null): FieldName | null {
   const head = param?.split(".")[0];
-  return head === "repo" || head === "name" || head === "revision" || head === "files" || head === "runtime" ? head : null;
+  return FIELDS.find((f) => f === head) ?? null;
+}
+
+/** "zone=eu, gpu=a100" → {zone: "eu", gpu: "a100"}; a pair without "=" is sent as is, for the API to name. */
+function parseSelector(text: string): Record<string, string> {
+  const selector: Record<string, string> = {};
+  for (const pair of text.split(/[,\n]/).map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf("=");
+    selector[at < 0 ? pair : pair.slice(0, at).trim()] = at < 0 ? "" : pair.slice(at + 1).trim();
+  }
+  return selector;
 }
 
 function Field({ label, name, error, hint, children }: { label: string; name: FieldName; error: string | null; hint?: string; children: (props: { id: string; "aria-invalid"?: true; "aria-describedby"?: string; name: string }) => ReactNode }) {
@@ -46,6 +57,10 @@ export function RegisterModelForm({ onRegistered }: { onRegistered: (record: Mod
   const [revision, setRevision] = useState("");
   const [files, setFiles] = useState("");
   const [runtime, setRuntime] = useState("");
+  const [replicas, setReplicas] = useState("1");
+  const [selector, setSelector] = useState("");
+  const [memory, setMemory] = useState("");
+  const [policy, setPolicy] = useState("spread");
   const register = useMutation({
     mutationFn: (body: RegisterModelRequest) => callJson<ModelRecord>("/api/models", { json: body }),
     onSuccess: (record) => {
@@ -54,6 +69,10 @@ export function RegisterModelForm({ onRegistered }: { onRegistered: (record: Mod
       setRevision("");
       setFiles("");
       setRuntime("");
+      setReplicas("1");
+      setSelector("");
+      setMemory("");
+      setPolicy("spread");
       onRegistered(record);
     },
   });
@@ -73,6 +92,12 @@ export function RegisterModelForm({ onRegistered }: { onRegistered: (record: Mod
     if (name.trim()) body.name = name.trim();
     if (revision.trim()) body.revision = revision.trim();
     if (runtime) body.runtime = runtime as RegisterModelRequest["runtime"];
+    // Sent as typed: the API says what is wrong with "-1", "2.5" or "many", at the field.
+    const count = replicas.trim();
+    body.replicas = (count === "all" ? "all" : count === "" ? 1 : Number(count)) as RegisterModelRequest["replicas"];
+    if (selector.trim()) body.node_selector = parseSelector(selector);
+    if (memory.trim()) body.resources = { memory_mib: Number(memory) };
+    body.placement_policy = policy as RegisterModelRequest["placement_policy"];
     register.mutate(body);
   };
 
@@ -106,6 +131,27 @@ export function RegisterModelForm({ onRegistered }: { onRegistered: (record: Mod
             {(p) => <input {...p} value={revision} onChange={(e) => setRevision(e.target.value)} autoComplete="off" spellCheck={false} />}
           </Field>
         </div>
+      </div>
+      <div className="grid">
+        <Field label="Replicas" name="replicas" error={errorAt("replicas")} hint='How many nodes serve it: 0–1000, or "all"'>
+          {(p) => <input {...p} value={replicas} onChange={(e) => setReplicas(e.target.value)} inputMode="numeric" autoComplete="off" />}
+        </Field>
+        <Field label="Node selector (optional)" name="node_selector" error={errorAt("node_selector")} hint="Labels a node must have: zone=eu, gpu=a100">
+          {(p) => <input {...p} value={selector} onChange={(e) => setSelector(e.target.value)} autoComplete="off" spellCheck={false} />}
+        </Field>
+      </div>
+      <div className="grid">
+        <Field label="Memory, MiB (optional)" name="resources" error={errorAt("resources")} hint="Overrides the estimate read from the model's files">
+          {(p) => <input {...p} value={memory} onChange={(e) => setMemory(e.target.value)} inputMode="numeric" autoComplete="off" />}
+        </Field>
+        <Field label="Placement" name="placement_policy" error={errorAt("placement_policy")}>
+          {(p) => (
+            <select {...p} value={policy} onChange={(e) => setPolicy(e.target.value)}>
+              <option value="spread">spread: distinct nodes, least committed first</option>
+              <option value="binpack">binpack: the fullest node that fits</option>
+            </select>
+          )}
+        </Field>
       </div>
       {formError ? (
         <p className="error-note" role="alert">
