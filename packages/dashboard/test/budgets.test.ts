@@ -108,7 +108,9 @@ describe.skipIf(!hasChromium)("dashboard budgets", () => {
 
   it(`the Nodes page with ${FLEET} nodes: long tasks while it loads, scrolls and takes live updates`, async () => {
     const api = new GatewayApi(gateway);
-    await api.registerModel({ name: "fleet-llm", repo: "org/fleet-llm", runtime: "llama_cpp" });
+    // On every node (the simulated ones report no capacity: placement counts them as unlimited),
+    // with a memory figure since no hub is there to estimate from.
+    await api.registerModel({ name: "fleet-llm", repo: "org/fleet-llm", runtime: "llama_cpp", replicas: "all", resources: { memory_mib: 1024 } });
     await fleet.register(FLEET);
     await fleet.heartbeatAll((_n, i) => [i % 10 === 0 ? { name: "fleet-llm", state: "downloading", progress: { bytes: i, total: FLEET, rate: 1e6, percent: (i / FLEET) * 100 } } : { name: "fleet-llm", state: "ready", capacity: 4 }]);
 
