@@ -39,6 +39,8 @@ export const controlEnv = {
   OMNIGATE_NODE_CALL_TIMEOUT_MS: z.coerce.number().int().min(50).default(3_000),
   // On SIGTERM, how long in-flight requests may finish before their connections are cut.
   OMNIGATE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // The built dashboard served at /; unset = the one built with the gateway; "off" = none.
+  OMNIGATE_DASHBOARD_DIR: z.string().min(1).optional(),
   // pino level: debug shows every request and engine output line; silent for tests.
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };

@@ -23,6 +23,10 @@ import { HubReader } from "./placement/hub-reader.js";
 import { ModelEstimator } from "./placement/model-estimator.js";
 import { PlacementController } from "./placement/placement-controller.js";
 import { startClusterTls, type ClusterTls } from "./tls/cluster-tls.js";
+import { EventBus } from "./events/event-bus.js";
+import { StatsWindow } from "./metrics/stats-window.js";
+import { feedModelStatus } from "./models/model-status-feed.js";
+import { dashboardDir as builtDashboardDir } from "@omnigate/dashboard";
 
 export interface RunningGateway {
   /** `http(s)://host:port` as bound (the real port when OMNIGATE_PORT=0). */
@@ -36,6 +40,9 @@ export interface RunningGateway {
   readonly tls: ClusterTls;
   /** Re-reads the front door's certificate files (SIGHUP); true when a new pair is served from now on. */
   reloadTls(): boolean;
+  readonly events: EventBus;
+  /** Where the dashboard is served from; undefined when switched off. */
+  readonly dashboardDir: string | undefined;
   /** Stop accepting → close the data plane (refuse queued, finish running) → drain → close the store. Same promise when called twice. */
   close(): Promise<void>;
 }
@@ -48,7 +55,8 @@ const SHARED_HOLD_GRACE_MS = 1_000;
 /** Opens the store, builds the app and listens: everything main.ts does except signals. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   const credentials = loadClusterCredentials(config.OMNIGATE_DATA_DIR, config, logger);
-  const store = await openStore(config, logger);
+  const events = new EventBus();
+  const store = await openStore(config, logger, events);
   let tls: ClusterTls;
   try {
     tls = await startClusterTls(config, store.certificates, logger);
@@ -66,7 +74,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const { state } = store;
   const bus = state.bus;
   const shared = store.backend.kind === "postgres";
-  const nodes = new NodeRegistry({ state, secrets: new NodeSecrets(credentials.clusterSecret.value), timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS });
+  const nodes = new NodeRegistry({ state, secrets: new NodeSecrets(credentials.clusterSecret.value), timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS, events });
   // Liveness goes out several times per timeout, so other gateways see a node go offline soon after it does.
   const nodeSync = new NodeSync({
     nodes,
@@ -76,6 +84,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     timeoutMs: config.OMNIGATE_NODE_TIMEOUT_MS,
     logger,
   });
+  const stats = new StatsWindow();
+  const dashboardDir = config.OMNIGATE_DASHBOARD_DIR === "off" ? undefined : (config.OMNIGATE_DASHBOARD_DIR ?? builtDashboardDir);
   // Check several times per timeout so "offline" is noticed soon after it becomes true.
   const sweeper = new OfflineSweeper(nodes, Math.max(50, Math.min(1_000, Math.floor(config.OMNIGATE_NODE_TIMEOUT_MS / 4))), logger.child({ component: "nodes" }), () => bus.isLeader);
   let dataPlane: DataPlane | null = null;
@@ -99,6 +109,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   store.models.on("change", (name, record) => {
     if (!record) nodes.forgetModel(name);
   });
+  // Node views (the API's and the event stream's) show the admin state and the ledger.
+  nodes.describePlacementWith((n) => {
+    const ledger = placement.ledger(n);
+    return { ...admin.get(n.runtimeId), capacity_mib: ledger.capacityMib, committed_mib: ledger.committedMib, placed_models: ledger.models };
+  });
+  admin.on("change", (runtimeId, state) => nodes.adminChanged(runtimeId, state));
+  feedModelStatus(events, store.models, nodes, placement);
   try {
     await store.load();
     const auth = new Authenticator(credentials, store.keys, nodes);
@@ -117,6 +134,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       agentConnector: tls.agentConnector,
       certificateExpiries: () => tls.expiries(),
       ...(shared && config.OMNIGATE_SHARE_EJECTIONS === "1" ? { ejections: bus } : {}),
+      stats,
     });
     const plane0 = dataPlane;
     inFlight = (node, model) => plane0.inFlight(node, model);
@@ -136,6 +154,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       nodeCertificates: tls.nodeCertificates,
       clusterCa: tls.ca,
       agentDispatcher: tls.agentConnector.dispatcher,
+      events,
+      stats,
+      dashboardDir,
       isClosing: () => closing,
     });
     // Inference requests skip Express (its per-request cost exceeds the whole proxy hop): the data
@@ -187,6 +208,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       } catch (err) {
         log.error({ err }, "closing the listener failed");
       }
+      // Event streams never end by themselves: end them, or they hold the drain to its timeout.
+      events.close();
       // 2. The data plane answers its queued requests 503 and lets running ones finish (bounded).
       //    Before the HTTP drain, or queued requests would hold it until their queue timeout.
       try {
@@ -218,5 +241,5 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     })();
     return closed;
   };
-  return { url, port, credentials, nodes, store, placement, tls, reloadTls: () => tls.listener?.reload() ?? false, close };
+  return { url, port, credentials, nodes, store, placement, tls, reloadTls: () => tls.listener?.reload() ?? false, events, dashboardDir, close };
 }

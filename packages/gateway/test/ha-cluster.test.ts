@@ -12,7 +12,8 @@ import { waitFor } from "@omnigate/testkit/wait";
 import pgDriver from "pg";
 import { NodeSecrets } from "../src/nodes/node-secrets.js";
 import { TABLES } from "../src/store/store-contract.js";
-import { MODELS, startHub, waitForReady } from "./e2e-stack.js";
+import { MODELS, startHub, waitForReady } from "@omnigate/testkit/e2e-stack";
+import { EventTap } from "./event-tap.js";
 
 const { Client: pgClient } = pgDriver;
 
@@ -160,15 +161,20 @@ describe("two gateways on one PostgreSQL", () => {
     expect(client.done.filter((d) => d.at > killedAt).length).toBeGreaterThan(20);
   });
 
-  it("an operator on B reaches a node that talks only to A: its cordon, and its delete sent to the agent with a derived secret the database never holds", async () => {
+  it("an operator on B reaches a node that talks only to A: B's event stream follows it, its cordon and its delete reach it (a derived secret the database never holds)", async () => {
     const cluster = await startCluster(1, (gateways) => gateways[0]!.url);
     const [a, b] = cluster.gateways as [GatewayProcess, GatewayProcess];
     const agent = cluster.agents[0]!;
     const apiA = new GatewayApi(a);
     const apiB = new GatewayApi(b);
+    const tapB = new EventTap(b.url, b.adminKey);
+    scope.defer(() => tapB.close());
     const m = MODELS.llm;
     expect((await apiA.registerModel({ name: "llm", repo: m.repo, runtime: m.runtime, files: Object.keys(m.files) })).status).toBe(201);
     await waitForReady(apiB, ["llm"], 1);
+    // What A heard and did shows in B's event stream too.
+    await tapB.next("model.registered", (e) => e.model.name === "llm");
+    await tapB.next("node.model", (e) => e.runtime_id === agent.runtimeId && e.model.name === "llm" && e.model.state === "ready");
 
     // Cordoned through B: A, which the node talks to, places nothing more on it.
     expect((await apiB.call(`/api/nodes/${agent.runtimeId}/cordon`, { method: "POST" })).status).toBe(200);
@@ -197,6 +203,8 @@ describe("two gateways on one PostgreSQL", () => {
     expect(deleted.status).toBe(200);
     expect(deleted.body.nodes).toEqual([{ runtime_id: agent.runtimeId, outcome: "deleted" }]);
     await waitFor(async () => (await apiA.listModels()).body.data.length === 0, { what: "the delete seen at A" });
+    await tapB.next("node.cordoned", (e) => e.node.runtime_id === agent.runtimeId);
+    await tapB.next("model.deleted", (e) => e.name === "llm");
   });
 
   it("two gateways registering the same name at once: one 201, one 409; the database decides", async () => {

@@ -9,7 +9,7 @@ import { freePort, startPostgres, type TestPostgres } from "@omnigate/testkit/po
 import { TestScope } from "@omnigate/testkit/scope";
 import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
 import { waitFor } from "@omnigate/testkit/wait";
-import { MODELS, startHub, waitForReady } from "./e2e-stack.js";
+import { MODELS, startHub, waitForReady } from "@omnigate/testkit/e2e-stack";
 
 let pg: TestPostgres;
 beforeAll(async () => {

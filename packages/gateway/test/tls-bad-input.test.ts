@@ -87,7 +87,7 @@ describe("agent settings that contradict", () => {
     const base = { OMNIGATE_NODE_TOKEN: "og-node-token-for-a-test-only", OMNIGATE_AGENT_PORT: "0", LOG_LEVEL: "silent" };
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ OMNIGATE_CA_FINGERPRINT: "sha256:1234" }, /OMNIGATE_CA_FINGERPRINT: must be sha256: followed by 64 hex digits/],
-      [{ OMNIGATE_CA_FINGERPRINT: `sha256:${"0".repeat(64)}`, OMNIGATE_GATEWAY_URL: "http://127.0.0.1:9" }, /OMNIGATE_CA_FINGERPRINT pins the gateway's TLS certificate, but OMNIGATE_GATEWAY_URL is http:/],
+      [{ OMNIGATE_CA_FINGERPRINT: `sha256:${"0".repeat(64)}`, OMNIGATE_GATEWAY_URL: "http://127.0.0.1:9" }, /OMNIGATE_CA_FINGERPRINT pins the gateway's TLS certificate, but OMNIGATE_GATEWAY_URL holds http:/],
       [{ OMNIGATE_AGENT_TLS: "on", OMNIGATE_AGENT_URL: "http://127.0.0.1:9" }, /OMNIGATE_AGENT_URL is http:\/\/127\.0\.0\.1:9, but the agent serves HTTPS/],
     ];
     const results = await Promise.all(

@@ -15,7 +15,7 @@ import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { probe } from "@omnigate/testkit/tls-probe";
 import { waitFor } from "@omnigate/testkit/wait";
-import { startHub, startStack, type Stack } from "./e2e-stack.js";
+import { startHub, startStack, type Stack } from "@omnigate/testkit/e2e-stack";
 
 const scope = new TestScope();
 let hub: TestHub;

@@ -10,7 +10,7 @@ import { trusting } from "@omnigate/testkit/gateway-api";
 import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { probe } from "@omnigate/testkit/tls-probe";
-import { clusterCaOf, startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
+import { clusterCaOf, startHub, startStack, toneWav, type Stack } from "@omnigate/testkit/e2e-stack";
 
 const scope = new TestScope();
 let hub: TestHub;

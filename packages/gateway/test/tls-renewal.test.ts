@@ -8,7 +8,7 @@ import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { probe } from "@omnigate/testkit/tls-probe";
 import { waitFor } from "@omnigate/testkit/wait";
-import { chat, clusterCaOf, startHub, startStack, type Stack } from "./e2e-stack.js";
+import { chat, clusterCaOf, startHub, startStack, type Stack } from "@omnigate/testkit/e2e-stack";
 
 const TTL_S = 10;
 const scope = new TestScope();

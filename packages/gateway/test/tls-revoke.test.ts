@@ -10,7 +10,7 @@ import { GatewayApi, httpJson } from "@omnigate/testkit/gateway-api";
 import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
-import { chat, startHub, startStack, type Stack } from "./e2e-stack.js";
+import { chat, startHub, startStack, type Stack } from "@omnigate/testkit/e2e-stack";
 
 const scope = new TestScope();
 let hub: TestHub;

@@ -158,6 +158,8 @@ export const NodeView = z.object({
   online: z.boolean(),
   /** Ejected by outlier detection until this Unix-ms time, if so. */
   ejected_until: z.number().nullable(),
+  /** Why it was ejected ("5 failed requests in a row, last: connection refused"), while it is. */
+  ejection_reason: z.string().nullable(),
   supported_runtimes: z.array(RuntimeType),
   loaded_models: LoadedModels,
   models: z.array(NodeModelStatus),

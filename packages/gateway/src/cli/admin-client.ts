@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import { Agent, fetch as undiciFetch } from "undici";
 import { OpenAIErrorBody } from "@omnigate/shared/errors";
+import { followEvents, type StreamedEvent } from "./event-stream.js";
 
 /** An error the CLI prints as is (no stack) before exiting 1. */
 export class CliError extends Error {
@@ -106,6 +107,11 @@ export class AdminClient {
       return { ok: false, status: res.status, error: parsed.success ? parsed.data.error.message : `The gateway answered ${res.status}.` };
     }
     return { ok: true, data: json as T };
+  }
+
+  /** GET /api/events: the snapshot, then each change, until the stream ends or `signal` aborts. */
+  events(options: { signal: AbortSignal; lastEventId?: string }): AsyncGenerator<StreamedEvent> {
+    return followEvents(this.settings.url, this.settings.adminKey, options);
   }
 
   /** For commands: the data, or a CliError carrying the server's message. */

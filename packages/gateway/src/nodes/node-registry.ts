@@ -2,7 +2,9 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { NodeModelStatus } from "@omnigate/shared/models";
 import type { EngineHealth, HeartbeatParsed, NodeCertificateView, NodeRegistrationParsed, NodeView } from "@omnigate/shared/node-protocol";
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
 import type { SharedState } from "../store/shared-state.js";
+import { announceModelChanges, materialKey, nodeModelKey } from "./node-changes.js";
 import { NodeDoc } from "./node-doc.js";
 import { hashSecret, newEpoch, type NodeSecrets } from "./node-secrets.js";
 
@@ -36,6 +38,12 @@ export interface NodeEntry {
   ejections: number;
   /** Its current TLS certificate (null: it serves plain HTTP on loopback). */
   certificate: NodeCertificateView | null;
+  /** Why it was last ejected, for views while the ejection lasts. */
+  ejectionReason: string | null;
+  /** Set once it was announced offline (missed heartbeats), cleared when it reports again. */
+  offline: boolean;
+  /** What the last `node.updated` (or registration) told about the node, to send only real changes. */
+  announcedKey: string;
 }
 
 export interface NodeRegistryEvents {
@@ -52,7 +60,10 @@ export interface NodeRegistryEvents {
  */
 export const NODE_FORGET_AFTER_MS = 24 * 60 * 60 * 1000;
 
-const UNPLACED = { cordoned: false, draining: false, capacity_mib: null, committed_mib: 0, placed_models: [] };
+/** What placement adds to a node's view: its admin state and its ledger. */
+export type NodePlacementView = Pick<NodeView, "cordoned" | "draining" | "capacity_mib" | "committed_mib" | "placed_models">;
+
+const UNPLACED: NodePlacementView = { cordoned: false, draining: false, capacity_mib: null, committed_mib: 0, placed_models: [] };
 
 /** A node's id in liveness messages: 72 bits of its runtime_id's hash, 12 characters. */
 export function shortIdOf(runtimeId: string): string {
@@ -65,6 +76,7 @@ export interface NodeRegistryOptions {
   readonly timeoutMs: number;
   readonly forgetAfterMs?: number;
   readonly now?: () => number;
+  readonly events?: EventSink;
 }
 
 /**
@@ -80,6 +92,8 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   readonly #timeoutMs: number;
   readonly #forgetAfterMs: number;
   readonly #now: () => number;
+  readonly #events: EventSink;
+  #placementView: (entry: NodeEntry) => NodePlacementView = () => UNPLACED;
 
   constructor(options: NodeRegistryOptions) {
     super();
@@ -88,6 +102,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     this.#timeoutMs = options.timeoutMs;
     this.#forgetAfterMs = options.forgetAfterMs ?? NODE_FORGET_AFTER_MS;
     this.#now = options.now ?? Date.now;
+    this.#events = options.events ?? NO_EVENTS;
     options.state.bind("nodes", { schema: NodeDoc, apply: (id, doc) => this.#apply(id, doc) });
   }
 
@@ -136,6 +151,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     // A renewal's csr is answered, not kept.
     const { models, engines, desired_version: _version, csr: _csr, ...registration } = heartbeat;
     const now = this.#now();
+    const before = entry.models;
     entry.registration = registration;
     entry.models = new Map(models.map((m) => [m.name, m]));
     entry.engines = engines;
@@ -143,6 +159,47 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     entry.heardAt = now;
     entry.reportedAt = now;
     this.emit("change", entry);
+    this.#announceReport(entry, before);
+  }
+
+  /**
+   * Tells the event stream what a report changed: per model first (a state change must overtake
+   * progress held back for the same model), then the node itself when it came back or changed.
+   */
+  #announceReport(entry: NodeEntry, before: ReadonlyMap<string, NodeModelStatus>): void {
+    const cameBack = entry.offline && this.isOnline(entry);
+    if (cameBack) entry.offline = false;
+    if (!this.#events.active) return;
+    announceModelChanges(this.#events, entry.runtimeId, before, entry.models);
+    const key = materialKey(entry.registration, entry.engines);
+    if (cameBack) {
+      entry.announcedKey = key;
+      this.#events.publish({ type: "node.online", node: this.view(entry) });
+    } else if (key !== entry.announcedKey) {
+      entry.announcedKey = key;
+      this.#events.publish({ type: "node.updated", node: this.view(entry) });
+    }
+  }
+
+  /** The node missed its heartbeats (the offline sweeper noticed): told once per absence. */
+  markOffline(entry: NodeEntry): void {
+    if (entry.offline) return;
+    entry.offline = true;
+    this.emit("change", entry);
+    this.#events.publish({ type: "node.offline", node: this.view(entry) });
+  }
+
+  /** Outlier detection took the node out of rotation until `entry.ejectedUntil`. */
+  markEjected(entry: NodeEntry, reason: string): void {
+    entry.ejectionReason = reason;
+    if (entry.ejectedUntil === null) return;
+    this.#events.publish({ type: "node.ejected", node: this.view(entry), reason, until: entry.ejectedUntil });
+  }
+
+  /** The ejection's cool-down ended: the node gets traffic again. */
+  ejectionEnded(entry: NodeEntry): void {
+    if (this.isEjected(entry)) return;
+    this.#events.publish({ type: "node.updated", node: this.view(entry) });
   }
 
   /** Other gateways heard these nodes (liveness messages): they are online as of `at`. */
@@ -153,6 +210,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       const wasOnline = this.isOnline(entry);
       entry.lastSeen = at;
       if (!wasOnline) this.emit("change", entry);
+      if (entry.offline) this.#announceReport(entry, entry.models);
     }
   }
 
@@ -178,6 +236,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     if (entry.models.get(model)?.state !== "ready") return;
     entry.models.delete(model);
     this.emit("change", entry);
+    this.#announceModelGone(entry, model);
   }
 
   /**
@@ -187,8 +246,14 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
    */
   forgetModel(model: string): void {
     for (const entry of this.#nodes.values()) {
-      if (entry.models.delete(model)) this.emit("change", entry);
+      if (!entry.models.delete(model)) continue;
+      this.emit("change", entry);
+      this.#announceModelGone(entry, model);
     }
+  }
+
+  #announceModelGone(entry: NodeEntry, model: string): void {
+    this.#events.publish({ type: "node.model_removed", runtime_id: entry.runtimeId, name: model }, { coalesce: nodeModelKey(entry.runtimeId, model), urgent: true });
   }
 
   /** Whether the node has been offline longer than the forget bound (NODE_FORGET_AFTER_MS). */
@@ -227,8 +292,35 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     return entry.ejectedUntil !== null && entry.ejectedUntil > this.#now();
   }
 
-  /** The node as `GET /api/nodes` shows it; `placement` adds the admin state and the ledger. */
-  view(entry: NodeEntry, placement: Pick<NodeView, "cordoned" | "draining" | "capacity_mib" | "committed_mib" | "placed_models"> = UNPLACED): NodeView {
+  /**
+   * Where views get the admin state and the ledger from. Placement sits above the registry (it
+   * reads the nodes), so it hands this in once it exists.
+   */
+  describePlacementWith(view: (entry: NodeEntry) => NodePlacementView): void {
+    this.#placementView = view;
+  }
+
+  /** An operator cordoned, uncordoned or drained the node (here or through another gateway). */
+  adminChanged(runtimeId: string, state: { cordoned: boolean; draining: boolean }): void {
+    const entry = this.#nodes.get(runtimeId);
+    if (!entry) return;
+    const type = state.draining ? "node.draining" : state.cordoned ? "node.cordoned" : "node.uncordoned";
+    this.#events.publish({ type, node: this.view(entry) });
+  }
+
+  /** What placement committed on the node changed: its view again, coalesced per node. */
+  ledgerChanged(runtimeId: string): void {
+    this.#events.publish(
+      () => {
+        const entry = this.#nodes.get(runtimeId);
+        return entry ? { type: "node.updated", node: this.view(entry) } : undefined;
+      },
+      { coalesce: `ledger\0${runtimeId}` },
+    );
+  }
+
+  /** The node as `GET /api/nodes` shows it, with placement's admin state and ledger. */
+  view(entry: NodeEntry, placement: NodePlacementView = this.#placementView(entry)): NodeView {
     const r = entry.registration;
     return {
       runtime_id: entry.runtimeId,
@@ -237,6 +329,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       version: r.version,
       online: this.isOnline(entry),
       ejected_until: this.isEjected(entry) ? entry.ejectedUntil : null,
+      ejection_reason: this.isEjected(entry) ? entry.ejectionReason : null,
       supported_runtimes: r.supported_runtimes,
       loaded_models: r.loaded_models,
       models: [...entry.models.values()],
@@ -247,8 +340,8 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       last_seen: entry.lastSeen,
       capacity: r.capacity ?? null,
       cached: r.cached ?? [],
-      certificate: entry.certificate,
       ...placement,
+      certificate: entry.certificate,
     };
   }
 
@@ -261,6 +354,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       this.#byShortId.delete(entry.shortId);
       this.emit("deleted", entry);
       this.emit("change", entry);
+      this.#events.publish({ type: "node.removed", runtime_id: runtimeId });
       return;
     }
     if (!entry) {
@@ -281,13 +375,19 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
         ejectedUntil: null,
         ejections: 0,
         certificate: doc.certificate,
+        ejectionReason: null,
+        offline: false,
+        announcedKey: materialKey(doc.registration, doc.engines),
       };
       this.#nodes.set(runtimeId, created);
       this.#byShortId.set(created.shortId, created);
       this.emit("change", created);
+      this.#events.publish({ type: "node.registered", node: this.view(created) });
       return;
     }
-    if (doc.epoch !== entry.epoch) {
+    const before = entry.models;
+    const registered = doc.epoch !== entry.epoch;
+    if (registered) {
       // Registered again (here or elsewhere): a new secret, and nothing of what it reported before.
       entry.epoch = doc.epoch;
       entry.secret = this.#secrets.derive(runtimeId, doc.epoch);
@@ -305,5 +405,14 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     }
     entry.lastSeen = Math.max(entry.lastSeen, doc.last_seen);
     this.emit("change", entry);
+    if (registered) {
+      entry.offline = false;
+      entry.announcedKey = materialKey(entry.registration, entry.engines);
+      this.#events.publish({ type: "node.registered", node: this.view(entry) });
+      // A re-registering agent starts from nothing reported: what it said before is gone.
+      announceModelChanges(this.#events, entry.runtimeId, before, entry.models);
+    } else {
+      this.#announceReport(entry, before);
+    }
   }
 }

@@ -113,11 +113,7 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
   });
 
   const adminOnly = requireAuth(deps.auth, ADMIN_ONLY);
-  const view = (n: NodeEntry): NodeView => {
-    const ledger = placement.ledger(n);
-    const state = admin.get(n.runtimeId);
-    return nodes.view(n, { ...state, capacity_mib: ledger.capacityMib, committed_mib: ledger.committedMib, placed_models: ledger.models });
-  };
+  const view = (n: NodeEntry): NodeView => nodes.view(n);
 
   router.get("/api/nodes", adminOnly, (_req, res) => {
     const body: NodeView[] = nodes.list().map(view);

@@ -3,13 +3,12 @@ import type { NodeRegistry } from "./node-registry.js";
 
 /**
  * Going offline is the absence of an event, so nothing would tell waiters a node stopped
- * heartbeating. The sweeper checks on a re-armed timer and emits the registry's `change` once per
- * node that crossed from online to offline: every gateway does this for itself (its waiters, its
- * event stream). Nodes offline past the registry's forget bound are deleted from the shared state
+ * heartbeating. The sweeper checks on a re-armed timer and marks each node that crossed from online
+ * to offline once (the registry tells its listeners and the event stream): every gateway does this
+ * for itself. Nodes offline past the registry's forget bound are deleted from the shared state
  * by the leader alone, so a cluster that replaces boxes does not keep every old one.
  */
 export class OfflineSweeper {
-  readonly #offline = new Set<string>();
   readonly #forgetting = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #running = false;
@@ -41,13 +40,10 @@ export class OfflineSweeper {
     const wentOffline: string[] = [];
     for (const node of this.nodes.list()) {
       const online = this.nodes.isOnline(node);
-      if (online) {
-        this.#offline.delete(node.runtimeId);
-      } else if (!this.#offline.has(node.runtimeId)) {
-        this.#offline.add(node.runtimeId);
+      if (!online && !node.offline) {
         wentOffline.push(node.runtimeId);
         this.logger.warn({ runtime_id: node.runtimeId, last_seen: node.lastSeen }, "node missed its heartbeats; offline");
-        this.nodes.emit("change", node);
+        this.nodes.markOffline(node);
       }
       if (!online && this.nodes.isForgettable(node) && this.isLeader() && !this.#forgetting.has(node.runtimeId)) this.#forget(node.runtimeId, node.lastSeen);
     }
@@ -58,7 +54,6 @@ export class OfflineSweeper {
     this.#forgetting.add(runtimeId);
     this.nodes.forget(runtimeId).then(
       () => {
-        this.#offline.delete(runtimeId);
         this.logger.info({ runtime_id: runtimeId, last_seen: lastSeen }, "node offline past the forget bound; forgotten (it re-registers if it returns)");
       },
       (err: unknown) => this.logger.warn({ err, runtime_id: runtimeId }, "could not forget a node; the next sweep retries"),

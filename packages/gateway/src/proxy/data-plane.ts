@@ -7,6 +7,7 @@ import type { ApiError } from "@omnigate/shared/errors";
 import { ShuttingDownError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
+import type { StatsWindow } from "../metrics/stats-window.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import { WaitQueues } from "../scheduling/queue.js";
 import type { PlacementLookup } from "../scheduling/readiness.js";
@@ -37,6 +38,8 @@ export interface DataPlaneDeps {
   readonly agentConnector: Pick<AgentConnector, "connect">;
   /** For /metrics: the gateway's own certificates and when they expire (Unix ms). */
   readonly certificateExpiries?: () => Iterable<[string, number]>;
+  /** The in-memory window behind GET /api/stats; told of every answered request. */
+  readonly stats?: StatsWindow;
 }
 
 export interface DataPlane {
@@ -77,17 +80,19 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     failures: config.OMNIGATE_OUTLIER_FAILURES,
     baseEjectionMs: config.OMNIGATE_OUTLIER_BASE_EJECTION_MS,
     maxEjectionMs: config.OMNIGATE_OUTLIER_MAX_EJECTION_MS,
-    onEject: (node, until, failures) => {
+    onEject: (node, until, failures, last) => {
       log.warn({ node: node.runtimeId, until: new Date(until).toISOString(), failures, ejections: node.ejections }, "node ejected");
       metrics.ejection(node.runtimeId);
+      nodes.markEjected(node, `${failures} failed requests in a row (last: ${last})`);
       deps.ejections?.publish({ kind: "eject", node: node.runtimeId, until });
-      wakeAt(until);
+      wakeAt(node, until);
     },
   });
   // Requests waiting for a slot may use the node again once its cool-down ends.
-  const wakeAt = (until: number) => {
+  const wakeAt = (node: NodeEntry, until: number) => {
     const timer = setTimeout(() => {
       ejectionTimers.delete(timer);
+      nodes.ejectionEnded(node);
       queues.drainAll();
     }, until - Date.now() + 1);
     timer.unref();
@@ -100,7 +105,8 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     if (!node || (node.ejectedUntil ?? 0) >= message.until || message.until <= Date.now()) return;
     node.ejectedUntil = message.until;
     log.info({ node: node.runtimeId, until: new Date(message.until).toISOString() }, "node ejected by another gateway");
-    wakeAt(message.until);
+    nodes.markEjected(node, "failed requests in a row through another gateway");
+    wakeAt(node, message.until);
   };
   deps.ejections?.on("message", onMessage);
   const scheduler = new Scheduler({ isEjected: outliers.isEjected, onSlotFreed: (model) => queues.drain(model) });
@@ -185,6 +191,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       const now = performance.now();
       const since = (t: number | undefined) => (t === undefined ? undefined : (t - x.started) / 1000);
       metrics.request(model, spec.capability, status, (now - x.started) / 1000, since(x.firstByteAt), since(x.firstTokenAt));
+      deps.stats?.record(spec.capability, status, now - x.started, x.firstTokenAt === undefined ? undefined : x.firstTokenAt - x.started);
       log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
     });
     if (closing) return respond(res, new ShuttingDownError());

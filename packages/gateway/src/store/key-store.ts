@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ApiKeyView, CreatedApiKey } from "@omnigate/shared/admin";
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
 import type { SharedState } from "./shared-state.js";
 
 /** A client key as stored: its listing and the sha256 of the key, never the key. */
@@ -31,11 +32,13 @@ export class ApiKeyStore {
   readonly #valid = new Map<string, ApiKeyView>();
   readonly #byId = new Map<string, KeyRow>();
   readonly #now: () => number;
+  readonly #events: EventSink;
 
   constructor(
     private readonly state: SharedState,
-    options: { now?: () => number } = {},
+    options: { now?: () => number; events?: EventSink } = {},
   ) {
+    this.#events = options.events ?? NO_EVENTS;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     state.bind("api_keys", { schema: KeyRow, apply: (id, row) => this.#apply(id, row) });
   }
@@ -87,7 +90,11 @@ export class ApiKeyStore {
       return;
     }
     this.#byId.set(id, row);
-    if (row.revoked_at === null) this.#valid.set(row.hash, toView(row));
+    const view = toView(row);
+    if (row.revoked_at === null) this.#valid.set(row.hash, view);
+    // Created or revoked here or through another gateway: the event stream hears it either way.
+    if (!before && row.revoked_at === null) this.#events.publish({ type: "key.created", key: view });
+    else if (before?.revoked_at === null && row.revoked_at !== null) this.#events.publish({ type: "key.revoked", key: view });
   }
 }
 

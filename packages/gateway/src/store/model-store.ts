@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { ModelRecord } from "@omnigate/shared/models";
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
 import type { SharedState } from "./shared-state.js";
 
 /** What routing needs of the registered models: one by name (a Map serves in tests). */
@@ -19,9 +20,14 @@ export interface ModelStoreEvents {
  */
 export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelLookup {
   readonly #byName = new Map<string, ModelRecord>();
+  readonly #events: EventSink;
 
-  constructor(private readonly state: SharedState) {
+  constructor(
+    private readonly state: SharedState,
+    events: EventSink = NO_EVENTS,
+  ) {
     super();
+    this.#events = events;
     state.bind("models", {
       schema: ModelRecord,
       // A row this gateway cannot read means a damaged or foreign database: stop rather than
@@ -71,6 +77,10 @@ export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelL
     } else if (!this.#byName.delete(name)) {
       return;
     }
+    // Registered, patched or deleted here or through another gateway: the event stream hears it
+    // either way. A deletion is told before its listeners drop the nodes' reports of the model.
+    if (!record) this.#events.publish({ type: "model.deleted", name });
     this.emit("change", name, record, previous);
+    if (record) this.#events.publish({ type: previous ? "model.patched" : "model.registered", model: record });
   }
 }

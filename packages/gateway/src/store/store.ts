@@ -1,3 +1,4 @@
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
 import type { Logger } from "../logger.js";
 import { NodeCertificateStore } from "./cert-store.js";
 import { ApiKeyStore } from "./key-store.js";
@@ -47,20 +48,21 @@ export async function openBackend(config: StoreConfig, logger: Logger): Promise<
   return new SqliteBackend(config.OMNIGATE_DATA_DIR);
 }
 
-export async function openStore(config: StoreConfig, logger: Logger): Promise<Store> {
+/** `events` hears of every model and key change, this gateway's and the others'. */
+export async function openStore(config: StoreConfig, logger: Logger, events: EventSink = NO_EVENTS): Promise<Store> {
   const backend = await openBackend(config, logger);
-  return storeOver(backend, logger);
+  return storeOver(backend, logger, events);
 }
 
 /** The store over an open backend (tests run one suite against each). */
-export function storeOver(backend: StoreBackend, logger: Logger): Store {
+export function storeOver(backend: StoreBackend, logger: Logger, events: EventSink = NO_EVENTS): Store {
   const state = new SharedState(backend, logger);
   let closed: Promise<void> | undefined;
   return {
     backend,
     state,
-    models: new ModelStore(state),
-    keys: new ApiKeyStore(state),
+    models: new ModelStore(state, events),
+    keys: new ApiKeyStore(state, { events }),
     certificates: new NodeCertificateStore(state),
     load: () => state.load(),
     close() {

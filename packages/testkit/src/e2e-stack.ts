@@ -1,19 +1,19 @@
-// The whole system as separate processes for the data-plane end-to-end tests: the built gateway,
-// built agents whose engines are the stand-ins, and the local test hub serving one model repo per
-// runtime.
+// The whole system as separate processes for the end-to-end suites (the gateway's data plane and
+// TLS, the dashboard's browser suite): the built gateway, built agents whose engines are the
+// stand-ins, and the local test hub serving one model repo per runtime.
 import { join } from "node:path";
 import { fetch } from "undici";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
-import { loadCa, type TestCa } from "@omnigate/testkit/certs";
-import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
-import { GatewayApi, trusting } from "@omnigate/testkit/gateway-api";
-import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
-import { buildTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
-import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
-import type { TestScope } from "@omnigate/testkit/scope";
-import { standInEngineEnv, type EngineVariable } from "@omnigate/testkit/stand-ins";
-import { waitFor } from "@omnigate/testkit/wait";
-import { encodeWav } from "@omnigate/testkit/wav";
+import { loadCa, type TestCa } from "./certs.js";
+import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "./cluster.js";
+import { GatewayApi, trusting } from "./gateway-api.js";
+import { buildTinyLlamaGguf } from "./gguf-writer.js";
+import { buildTinyWhisperModel } from "./whisper-model-writer.js";
+import { startTestHub, type TestHub } from "../hub/hub-server.mjs";
+import type { TestScope } from "./scope.js";
+import { standInEngineEnv, type EngineVariable } from "./stand-ins.js";
+import { waitFor } from "./wait.js";
+import { encodeWav } from "../engines/lib/wav.mjs";
 
 /** One model per runtime, the names the tests call them by. */
 export const MODELS = {
