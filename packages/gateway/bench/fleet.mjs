@@ -106,9 +106,14 @@ async function runLoad(url, token, pids, probe = async () => ({})) {
   return { ...result, cpu: shares[0] ?? 0, cpus: shares, rates: delta };
 }
 
-/** A process's CPU seconds with all its children's (PostgreSQL: the postmaster and every backend). */
+/**
+ * A process's CPU seconds with all its children's (PostgreSQL: the postmaster and every backend),
+ * the children that exited included (their time moves to the parent's cutime/cstime when reaped:
+ * without it, an autovacuum worker ending in the window would count as negative time).
+ */
 function treeCpuSeconds(pid) {
-  let total = cpuSeconds(pid);
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  let total = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
   let children = [];
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
