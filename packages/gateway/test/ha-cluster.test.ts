@@ -1,11 +1,10 @@
 // Several gateways on one PostgreSQL (started by the suite), as real processes: two gateways, two
 // agents given both gateways, and a client sending traffic the whole time.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { fetch } from "undici";
 import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
 import { GatewayApi } from "@omnigate/testkit/gateway-api";
 import { clusterSecrets, startClusterGateway, type ClusterSecrets } from "@omnigate/testkit/ha-cluster";
-import { startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
 import { TestScope } from "@omnigate/testkit/scope";
 import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
 import { waitFor } from "@omnigate/testkit/wait";
@@ -14,16 +13,13 @@ import { NodeSecrets } from "../src/nodes/node-secrets.js";
 import { TABLES } from "../src/store/store-contract.js";
 import { MODELS, startHub, waitForReady } from "@omnigate/testkit/e2e-stack";
 import { EventTap } from "./event-tap.js";
+import { suitePostgres } from "./helpers/postgres-suite.js";
 
 const { Client: pgClient } = pgDriver;
 
 const NODE_TIMEOUT_MS = 2_000;
 
-let pg: TestPostgres;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(() => pg?.close());
+const pg = suitePostgres();
 
 const scope = new TestScope();
 afterEach(() => scope.cleanup());
@@ -39,7 +35,7 @@ interface Cluster {
 /** Two gateways and `agents` agents; each agent is given `agentGateways` (by default both, A first). */
 async function startCluster(agents: number, agentGateways = (gateways: GatewayProcess[]) => gateways.map((g) => g.url).join(",")): Promise<Cluster> {
   const hub = await startHub(scope, ["llm"]);
-  const databaseUrl = await pg.createDatabase();
+  const databaseUrl = await pg().createDatabase();
   const secrets = await clusterSecrets(scope);
   const options = { heartbeatIntervalMs: 200, nodeTimeoutMs: NODE_TIMEOUT_MS, env: { HF_ENDPOINT: hub.url, LOG_LEVEL: "info" } };
   // Started together: the second waits for the first's migrations (advisory lock), neither races.
@@ -208,7 +204,7 @@ describe("two gateways on one PostgreSQL", () => {
   });
 
   it("two gateways registering the same name at once: one 201, one 409; the database decides", async () => {
-    const databaseUrl = await pg.createDatabase();
+    const databaseUrl = await pg().createDatabase();
     const secrets = await clusterSecrets(scope);
     const [a, b] = await Promise.all([startClusterGateway(scope, secrets, databaseUrl), startClusterGateway(scope, secrets, databaseUrl)]);
     const apis = [new GatewayApi(a), new GatewayApi(b)];
@@ -225,7 +221,7 @@ describe("two gateways on one PostgreSQL", () => {
   });
 
   it("refuses to join a gateway whose node token differs from the running ones', naming the variable", async () => {
-    const databaseUrl = await pg.createDatabase();
+    const databaseUrl = await pg().createDatabase();
     const secrets = await clusterSecrets(scope);
     await startClusterGateway(scope, secrets, databaseUrl);
     const odd = startGateway(scope, {

@@ -2,17 +2,13 @@
 // moved to PostgreSQL, then served by a gateway on it with nothing lost and no node registering again.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { CLI_MAIN } from "@omnigate/testkit/cluster";
-import { startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
 import { TestScope } from "@omnigate/testkit/scope";
 import { FakeNode, startControlGateway } from "./control-harness.js";
+import { suitePostgres } from "./helpers/postgres-suite.js";
 
-let pg: TestPostgres;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(() => pg?.close());
+const pg = suitePostgres();
 
 const scope = new TestScope();
 afterEach(() => scope.cleanup());
@@ -34,11 +30,11 @@ describe("omnigate db copy", () => {
     await one.call("POST", `/api/nodes/${node.runtimeId}/cordon`, admin);
     await one.stop();
 
-    const url = await pg.createDatabase();
+    const url = await pg().createDatabase();
     const done = await copy(["--from", `sqlite:${dir}`, "--to", url]);
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout).toMatch(/^copied 1 models, 1 api_keys, 1 nodes, 1 placements, 1 node_admin, \d+ cluster from .*omnigate\.db to postgres:\/\/omnigate_test@127\.0\.0\.1:\d+\/og_\w+$/m);
-    expect(done.stdout + done.stderr).not.toContain(pg.password);
+    expect(done.stdout + done.stderr).not.toContain(pg().password);
 
     // A gateway on PostgreSQL with the same data dir's credentials: everything is there, and the
     // node's secret from before still works.
@@ -56,7 +52,7 @@ describe("omnigate db copy", () => {
     const again = await copy(["--from", `sqlite:${dir}`, "--to", url]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/error: postgres:\/\/.* already holds 1 models, 1 api_keys, .*: copy into an empty database/);
-    expect(again.stderr).not.toContain(pg.password);
+    expect(again.stderr).not.toContain(pg().password);
   });
 
   it("says what --from and --to must be", async () => {

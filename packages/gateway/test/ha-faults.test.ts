@@ -1,27 +1,24 @@
 // The database's faults, with real processes and a real PostgreSQL: not there at start, and
 // restarted under a running cluster.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { fetch } from "undici";
 import { startAgent, startGateway, type GatewayProcess } from "@omnigate/testkit/cluster";
 import { GatewayApi } from "@omnigate/testkit/gateway-api";
 import { clusterSecrets, startClusterGateway } from "@omnigate/testkit/ha-cluster";
-import { freePort, startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
+import { freePort } from "@omnigate/testkit/postgres";
 import { TestScope } from "@omnigate/testkit/scope";
 import { standInEngineEnv } from "@omnigate/testkit/stand-ins";
 import { waitFor } from "@omnigate/testkit/wait";
 import { MODELS, startHub, waitForReady } from "@omnigate/testkit/e2e-stack";
+import { suitePostgres } from "./helpers/postgres-suite.js";
 
-let pg: TestPostgres;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(() => pg?.close());
+const pg = suitePostgres();
 
 const scope = new TestScope();
 afterEach(async () => {
   await scope.cleanup();
   // A test that stopped the server leaves it running for the next.
-  await pg.start();
+  await pg().start();
 });
 
 function chat(gateway: GatewayProcess, key: string) {
@@ -45,18 +42,18 @@ describe("PostgreSQL faults", () => {
     expect(err?.message).toMatch(new RegExp(`Cannot use PostgreSQL at 127\\.0\\.0\\.1:${port}, database "fleet_db" \\(user "omnigate", from OMNIGATE_DATABASE_URL\\): .*ECONNREFUSED`));
     expect(err?.message).not.toContain(password);
     // A wrong password is named as such, and not shown either.
-    const wrong = await startGateway(scope, { env: { OMNIGATE_DATABASE_URL: (await pg.createDatabase()).replace(pg.password, password) } }).then(
+    const wrong = await startGateway(scope, { env: { OMNIGATE_DATABASE_URL: (await pg().createDatabase()).replace(pg().password, password) } }).then(
       () => undefined,
       (e: Error) => e,
     );
     expect(wrong?.message).toMatch(/password authentication failed/);
     expect(wrong?.message).not.toContain(password);
-    expect(wrong?.message).not.toContain(pg.password);
+    expect(wrong?.message).not.toContain(pg().password);
   });
 
   it("restarted mid-run: routing carries on, writes answer 503 until it is back, the gateways reconnect by themselves, nothing is lost", async () => {
     const hub = await startHub(scope, ["llm"]);
-    const databaseUrl = await pg.createDatabase();
+    const databaseUrl = await pg().createDatabase();
     const secrets = await clusterSecrets(scope);
     const options = { heartbeatIntervalMs: 200, nodeTimeoutMs: 2_000, env: { HF_ENDPOINT: hub.url } };
     const [a, b] = (await Promise.all([startClusterGateway(scope, secrets, databaseUrl, options), startClusterGateway(scope, secrets, databaseUrl, options)])) as [GatewayProcess, GatewayProcess];
@@ -74,7 +71,7 @@ describe("PostgreSQL faults", () => {
     await waitForReady(apiA, ["llm"], 2);
     await waitForReady(apiB, ["llm"], 2);
 
-    await pg.stop();
+    await pg().stop();
     await waitFor(() => a.output.includes("database connection lost") && b.output.includes("database connection lost"), { what: "both gateways noticing" });
     // Past the node timeout: the data plane still routes on what it holds, through both gateways,
     // to both nodes (their heartbeats are answered; liveness from the other gateway is assumed).
@@ -90,11 +87,11 @@ describe("PostgreSQL faults", () => {
     expect(refused.headers.get("retry-after")).toBe("5");
     expect(refused.body.error.code).toBe("database_unavailable");
     expect(refused.body.error.message).toMatch(/cannot reach its database \(postgres:\/\/omnigate_test@127\.0\.0\.1:\d+\/og_\w+: .*\)\. Changes .* wait until it is back; requests are still routed/);
-    expect(refused.body.error.message).not.toContain(pg.password);
+    expect(refused.body.error.message).not.toContain(pg().password);
     const keyRefused = await new GatewayApi(b).createKey("during").catch((e: Error) => e);
     expect(String(keyRefused)).toContain("503");
 
-    await pg.start();
+    await pg().start();
     // Both reconnect by themselves, reload, and take writes again; nothing of before is lost.
     await waitFor(async () => (await apiB.registerModel({ name: "after", repo: "org/after", runtime: "llama_cpp", files: ["m.gguf"], resources: { memory_mib: 1 } })).status === 201, {
       what: "writes taken again",

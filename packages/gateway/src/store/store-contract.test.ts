@@ -1,9 +1,8 @@
 import BetterSqlite3 from "better-sqlite3";
 import { join } from "node:path";
 import { Client } from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
-import { startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
 import { TestScope } from "@omnigate/testkit/scope";
 import { silent } from "../../test/helpers/store-harness.js";
 import { hashApiKey } from "./key-store.js";
@@ -12,6 +11,7 @@ import { DATABASE_FILE } from "./sqlite/sqlite-database.js";
 import { SqliteBackend } from "./sqlite/sqlite-backend.js";
 import type { StoreBackend, WriteOp } from "./store-contract.js";
 import { storeOver, type Store } from "./store.js";
+import { suitePostgres } from "../../test/helpers/postgres-suite.js";
 
 // The one store contract, run against both backends: what a write does and returns, versions,
 // transactions, snapshots; and the caches on top of it (models, keys) across a reopen.
@@ -33,11 +33,7 @@ function record(name: string, createdAt = 1_700_000_000): ModelRecord {
   };
 }
 
-let pg: TestPostgres;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(() => pg?.close());
+const pg = suitePostgres();
 
 const scope = new TestScope();
 afterEach(() => scope.cleanup());
@@ -73,7 +69,7 @@ const BACKENDS: Backends[] = [
   {
     name: "postgres",
     async place() {
-      const url = await pg.createDatabase();
+      const url = await pg().createDatabase();
       return {
         open: () => PostgresBackend.open({ url, logger: silent, leaderCheckMs: 200 }),
         async writeUnheard(ops) {

@@ -1,21 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
-import { startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
 import { silent } from "../../../test/helpers/store-harness.js";
 import type { ClusterMessage, RowChange } from "../store-contract.js";
 import { storeOver, type Store } from "../store.js";
 import { PostgresBackend } from "./pg-backend.js";
+import { suitePostgres } from "../../../test/helpers/postgres-suite.js";
 
 // Two gateways' stores on one database, in one process: what one writes reaches the other's
 // caches; messages go to the others only; one leader, and another when it goes.
 
-let pg: TestPostgres;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 60_000);
-afterAll(() => pg?.close());
+const pg = suitePostgres();
 
 const scope = new TestScope();
 afterEach(() => scope.cleanup());
@@ -49,7 +45,7 @@ function record(name: string, extra: Partial<ModelRecord> = {}): ModelRecord {
 
 describe("PostgreSQL bus", () => {
   it("carries each write to the other gateway's cache, a document too large for a notification by its key", async () => {
-    const url = await pg.createDatabase();
+    const url = await pg().createDatabase();
     const [a, b] = await Promise.all([open(url), open(url)]);
     const changes: RowChange[] = [];
     b.backend.bus.on("change", (c) => changes.push(c));
@@ -69,7 +65,7 @@ describe("PostgreSQL bus", () => {
   });
 
   it("sends messages to the other gateways only, and elects one leader, then another when it goes", async () => {
-    const url = await pg.createDatabase();
+    const url = await pg().createDatabase();
     const stores = await Promise.all([open(url), open(url), open(url)]);
     const heard: Array<[string, ClusterMessage, string]> = [];
     for (const s of stores) s.backend.bus.on("message", (m, from) => heard.push([s.backend.bus.gatewayId, m, from]));
@@ -93,7 +89,7 @@ describe("PostgreSQL bus", () => {
   });
 
   it("keeps advisory locks to one database: each database of a server has its own leader", async () => {
-    const [x, y] = await Promise.all([open(await pg.createDatabase()), open(await pg.createDatabase())]);
+    const [x, y] = await Promise.all([open(await pg().createDatabase()), open(await pg().createDatabase())]);
     await waitFor(() => x.backend.bus.isLeader && y.backend.bus.isLeader, { what: "a leader on each database" });
     expect(await x.backend.peersAlive()).toBe(false);
   });

@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import pg from "pg";
-import { startPostgres, type TestPostgres } from "@omnigate/testkit/postgres";
 import { TABLES } from "../store-contract.js";
 import { LOCK_NAMESPACE, MIGRATION_LOCK } from "./pg-locks.js";
 import { migratePg, PG_MIGRATIONS } from "./pg-migrations.js";
+import { suitePostgres } from "../../../test/helpers/postgres-suite.js";
 
 // Gateways starting together all migrate one database: the advisory lock makes them take turns.
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(() => server?.close());
+const server = suitePostgres();
 
 async function withClients<T>(url: string, count: number, fn: (clients: pg.Client[]) => Promise<T>): Promise<T> {
   const clients = Array.from({ length: count }, () => new pg.Client({ connectionString: url }));
@@ -25,7 +21,7 @@ async function withClients<T>(url: string, count: number, fn: (clients: pg.Clien
 
 describe("PostgreSQL migrations", () => {
   it("applied by five gateways at once: each finishes at the latest version, the schema made once", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     await withClients(url, 5, async (clients) => {
       // Without the lock, CREATE SEQUENCE/TABLE would fail on all but one ("already exists").
       expect(await Promise.all(clients.map((c) => migratePg(c)))).toEqual(clients.map(() => PG_MIGRATIONS.length));
@@ -40,7 +36,7 @@ describe("PostgreSQL migrations", () => {
   });
 
   it("refuses a database a newer gateway migrated, naming both versions", async () => {
-    const url = await server.createDatabase();
+    const url = await server().createDatabase();
     await withClients(url, 1, async ([client]) => {
       await migratePg(client!);
       await client!.query("UPDATE omnigate_schema SET version = $1", [PG_MIGRATIONS.length + 1]);
