@@ -1,49 +1,36 @@
 #!/usr/bin/env node
-// `pnpm bench` — the data-plane benchmark (issue 5). Every figure is a ratio of two paths measured
-// side by side in this one run, with the same load generator (bench/load.mjs, its own process):
-//   gateway path: client → gateway → agent → stand-in llama-server   (all separate processes)
-//   direct path:  client → stand-in llama-server                     (a second stand-in, same knobs)
-// (1) added latency p50/p99 at concurrency 1 and the highest throughput, small non-streaming chats;
+// `pnpm bench` — the data-plane benchmark. Every figure is read against another measured side by
+// side in this one run, with the same load generator (bench/load.mjs, its own process), on the
+// paths of bench/paths.mjs: the stand-in llama-server alone (direct), the agent hop alone, the
+// gateway hop alone, the gateway path (client → gateway → agent → stand-in), and one and two bare
+// Node relay hops (the floors).
+// (1) latency p50/p99 at concurrency 1 and the best throughput of small non-streaming chats, with
+//     the CPU each process spends per request; then the hot path's ratios: each hop's added p50
+//     and throughput against its bare-hop floor;
 // (2) streaming through a stand-in sending 64 chunks 20 ms apart: added time to first token, added
 //     p99 inter-chunk gap, the most concurrent streams held without a late or lost chunk;
 // (3) gateway RSS holding 1,000 concurrent streams.
-// Results go to BENCHMARKS.md, section "## Data plane (issue 5)". Everything on 127.0.0.1, bounded.
-import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Proc, cleanEnv, cpuMs, freePort, percentile, rssBytes, waitUntil } from "./lib.mjs";
+// Results go to BENCHMARKS.md, section "## Data plane (issues 5 and 10)". Everything on 127.0.0.1, bounded.
+import { join, resolve } from "node:path";
+import { cpus } from "node:os";
+import { TestScope } from "@omnigate/testkit/scope";
+import { REPO_ROOT, assertBuilt } from "@omnigate/testkit/cluster";
+import { ask, cpuMs, loadAverage, percentile, rssBytes } from "./lib.mjs";
+import { LATENCY_RATIO_GOAL, PATHS, PATH_NAMES, THROUGHPUT_RATIO_GOAL, hotPathRatios } from "./paths.mjs";
 import { writeSection } from "./report.mjs";
+import { startStack } from "./stack.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const GATEWAY = join(root, "packages/gateway/dist/main.js");
-const GATEWAY_HOST = join(root, "packages/gateway/bench/gateway-host.mjs");
-const AGENT = join(root, "packages/node-agent/dist/main.js");
-const LLAMA = join(root, "packages/testkit/engines/llama-server.mjs");
-const LOAD = join(root, "packages/gateway/bench/load.mjs");
-const BARE_HOP = join(root, "packages/gateway/bench/bare-hop.mjs");
+const LOAD = join(REPO_ROOT, "packages/gateway/bench/load.mjs");
+const argValue = (flag) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
 const QUICK = process.argv.includes("--quick");
 // --only a,b: run just those sections (latency, throughput, stream, sweep, rss); results are then not written.
-const ONLY = process.argv.includes("--only") ? new Set(process.argv[process.argv.indexOf("--only") + 1].split(",")) : undefined;
+const ONLY = argValue("--only") ? new Set(argValue("--only").split(",")) : undefined;
 const runs = (section) => !ONLY || ONLY.has(section);
 // --profile DIR: CPU profiles of the agent (node --cpu-prof, written when it stops) and of the
 // gateway's main thread during its 64-connection throughput run.
-const PROFILE = process.argv.includes("--profile") ? resolve(process.argv[process.argv.indexOf("--profile") + 1]) : undefined;
-const profileArgs = (name) => (PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : []);
+const PROFILE = argValue("--profile") ? resolve(argValue("--profile")) : undefined;
+const COMMAND = `pnpm bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
 
-for (const f of [GATEWAY, AGENT]) if (!existsSync(f)) throw new Error(`${f} is missing: run pnpm build (pnpm bench does).`);
-
-const { startTestHub } = await import(join(root, "packages/testkit/hub/hub-server.mjs"));
-const { buildTinyLlamaGguf } = await import(join(root, "packages/testkit/dist/gguf-writer.js"));
-
-const MODEL = "bench-llm";
-const BARE_MODEL = "bench-llm-bare";
-const PATHS = ["direct", "agent", "gateway", "gateway-only"];
-// The floor, measured beside them: one and two of the leanest Node proxy hops there is
-// (bench/bare-hop.mjs: no auth, no parsing, no validation) in front of the direct stand-in.
-// "bare-2" has as many processes as the gateway path: what any two Node hops add on this machine.
-const FLOORS = ["bare-1", "bare-2"];
 const CHUNKS = 64;
 const INTERVAL_MS = 20;
 const LATE_MS = 100;
@@ -52,276 +39,98 @@ const log = (...a) => console.log(...a);
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
 
-const work = mkdtempSync(join(tmpdir(), "omnigate-bench-dp-"));
-const procs = [];
-let hub;
-
-async function cleanup() {
-  await Promise.allSettled(procs.map((p) => p.stop(3_000)));
-  await hub?.close().catch(() => {});
-  rmSync(work, { recursive: true, force: true });
-}
-for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => cleanup().then(() => process.exit(130)));
+assertBuilt();
+const scope = new TestScope();
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => scope.cleanup().finally(() => process.exit(130)));
 
 /** Stand-in knobs shared by the agent's engine and the direct stand-in. */
-const standinKnobs = (intervalMs) => ({
+const knobs = (intervalMs) => ({
   STANDIN_CHUNKS: String(CHUNKS),
   STANDIN_CHUNK_INTERVAL_MS: String(intervalMs),
   STANDIN_PING_EVERY: "0",
   STANDIN_LOAD_MS: "50",
 });
 
-async function startGateway() {
-  const adminKey = `og-admin-bench-${randomBytes(12).toString("hex")}`;
-  const nodeToken = `og-node-bench-${randomBytes(12).toString("hex")}`;
-  const gw = new Proc("gateway", GATEWAY_HOST, [], cleanEnv({
-    OMNIGATE_HOST: "127.0.0.1",
-    OMNIGATE_PORT: "0",
-    OMNIGATE_DATA_DIR: join(work, "gateway"),
-    OMNIGATE_ADMIN_KEY: adminKey,
-    OMNIGATE_NODE_TOKEN: nodeToken,
-    OMNIGATE_HEARTBEAT_INTERVAL_MS: "500",
-    OMNIGATE_NODE_TIMEOUT_MS: "3000",
-    // The gateway reads the model's GGUF header from the hub (its memory estimate) before placing it.
-    HF_ENDPOINT: hub.url,
-    LOG_LEVEL: "info",
-  }), [], { ipc: true });
-  procs.push(gw);
-  const url = (await gw.waitFor(/omnigate gateway listening on (http:\/\/\S+)/))[1];
-  return Object.assign(gw, { url, adminKey, nodeToken });
-}
-
-async function startAgent(gw, intervalMs) {
-  const agent = new Proc("agent", AGENT, [], cleanEnv({
-    OMNIGATE_GATEWAY_URL: gw.url,
-    OMNIGATE_NODE_TOKEN: gw.nodeToken,
-    OMNIGATE_AGENT_HOST: "127.0.0.1",
-    OMNIGATE_AGENT_PORT: "0",
-    OMNIGATE_STATE_DIR: join(work, "agent-state"),
-    HF_HOME: join(work, "hf"),
-    HF_HUB_CACHE: join(work, "hf", "hub"),
-    HF_ENDPOINT: hub.url,
-    OMNIGATE_LLAMA_SERVER_BIN: LLAMA,
-    OMNIGATE_WHISPER_SERVER_BIN: "/nonexistent/whisper-server",
-    OMNIGATE_SD_SERVER_BIN: "/nonexistent/sd-server",
-    OMNIGATE_SD_CLI_BIN: "/nonexistent/sd-cli",
-    OMNIGATE_TTS_BIN: "/nonexistent/sherpa-onnx-offline-tts",
-    OMNIGATE_NVIDIA_SMI_BIN: "/nonexistent/nvidia-smi",
-    OMNIGATE_ENGINE_ENV_PASS: "STANDIN_*",
-    OMNIGATE_LLAMA_ARGS: `-np ${SLOTS}`,
-    LOG_LEVEL: "info",
-    ...standinKnobs(intervalMs),
-  }), profileArgs(`agent-${intervalMs}`));
-  procs.push(agent);
-  await agent.waitFor(/omnigate agent listening on (http:\/\/\S+)/);
-  return agent;
-}
-
-async function startDirectStandin(ggufPath) {
-  const port = await freePort();
-  const p = new Proc("stand-in", LLAMA, ["-m", ggufPath, "--host", "127.0.0.1", "--port", String(port), "-np", String(SLOTS)], cleanEnv(standinKnobs(INTERVAL_MS)));
-  procs.push(p);
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntil(async () => (await fetch(`${url}/health`)).status === 200, "direct stand-in ready");
-  return Object.assign(p, { url });
-}
-
-/** bare-1: client → bare hop → direct stand-in; bare-2: client → bare hop → bare hop → direct stand-in. */
-async function startBareHops(directUrl) {
-  const hops = {};
-  let upstream = directUrl;
-  for (const name of FLOORS) {
-    const hop = new Proc(name, BARE_HOP, [upstream], cleanEnv({}));
-    procs.push(hop);
-    upstream = (await hop.waitFor(/bare hop listening on (http:\/\/\S+)/))[1];
-    hops[name] = upstream;
-  }
-  return hops;
-}
-
-async function api(gw, path, init = {}) {
-  const res = await fetch(`${gw.url}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json", ...init.headers },
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function waitReady(gw) {
-  try {
-    await waitUntil(async () => (await api(gw, `/v1/models/${MODEL}`)).body?.ready === true, `${MODEL} ready`, 60_000);
-  } catch (err) {
-    const model = await api(gw, `/v1/models/${MODEL}`).catch(() => undefined);
-    throw new Error(`${err.message}: ${JSON.stringify(model?.body)}\n${procs.map((p) => p.tail(15)).join("\n")}`);
-  }
-}
-
-/** Runs one load job in its own process; `onLine` sees progress lines. */
-function load(job, onLine) {
-  return new Promise((resolvePromise, reject) => {
-    const p = new Proc("load", LOAD, [JSON.stringify(job)], cleanEnv({}));
-    const seen = new Set();
-    const poll = setInterval(() => {
-      for (const line of p.lines) {
-        if (seen.has(line) || !line.startsWith("{")) continue;
-        seen.add(line);
-        const msg = JSON.parse(line);
-        if (msg.event === "result") {
-          clearInterval(poll);
-          resolvePromise(msg);
-        } else onLine?.(msg);
-      }
-    }, 5);
-    p.exited.then((info) => {
-      setTimeout(() => {
-        clearInterval(poll);
-        reject(new Error(`load generator exited (${info.signal ?? info.code}) without a result\n${p.tail()}`));
-      }, 50);
-    });
-  });
-}
-
-const chatBody = (stream, model = MODEL) =>
-  JSON.stringify(stream
-    ? { model, stream: true, messages: [{ role: "user", content: "stream please" }] }
-    : { model, max_tokens: 8, messages: [{ role: "user", content: "hello" }] });
-
-/**
- * A node that is just the direct stand-in: registered and heartbeating with the node protocol (the
- * bench holds the node token), reporting BARE_MODEL ready. The stand-in ignores the node secret.
- * BARE_MODEL is placed on this node alone (its label), so it is client → gateway → stand-in: the
- * gateway's own hop with no agent behind.
- */
-async function startBareNode(standinUrl) {
-  const registration = {
-    runtime_id: randomUUID(),
-    supported_runtimes: ["llama_cpp"],
-    loaded_models: { llm: [BARE_MODEL] },
-    agent_url: standinUrl,
-    hostname: "bench-bare-node",
-    version: "bench",
-    labels: { role: "bare" },
-  };
-  const res = await fetch(`${gw.url}/api/nodes/register`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${gw.nodeToken}`, "content-type": "application/json" },
-    body: JSON.stringify(registration),
-  });
-  if (res.status !== 200 && res.status !== 201) throw new Error(`bare node register: ${res.status} ${await res.text()}`);
-  const { node_secret: secret } = await res.json();
-  const beat = () =>
-    fetch(`${gw.url}/api/nodes/${registration.runtime_id}/heartbeat`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-      body: JSON.stringify({ ...registration, models: [{ name: BARE_MODEL, state: "ready", in_flight: 0, capacity: SLOTS }], engines: [] }),
-    }).then((r) => r.text(), () => undefined);
-  await beat();
-  const timer = setInterval(beat, 500);
-  return { stop: () => clearInterval(timer) };
-}
-
-/**
- * The paths: the stand-in alone; the agent alone (node secret); the whole gateway path; and the
- * gateway alone, in front of the stand-in (a node the bench registers itself, see startBareNode).
- */
-function target(kind, stream) {
-  const base = { path: "/v1/chat/completions", body: chatBody(stream), headers: { "content-type": "application/json" } };
-  if (kind === "gateway") return { ...base, url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
-  if (kind === "gateway-only") {
-    return { ...base, body: chatBody(stream, BARE_MODEL), url: gw.url, headers: { ...base.headers, authorization: `Bearer ${key}` } };
-  }
-  if (kind === "agent") return { ...base, url: agentNode.agentUrl, headers: { ...base.headers, authorization: `Bearer ${agentNode.secret}` } };
-  if (FLOORS.includes(kind)) return { ...base, url: bareHops[kind] };
-  return { ...base, url: direct.url };
-}
-
-/** The engine process the agent started (its only child here). */
-function enginePid(agentProc) {
-  const children = readFileSync(`/proc/${agentProc.pid}/task/${agentProc.pid}/children`, "utf8").trim().split(/\s+/);
-  return Number(children[0]);
+/** Runs one load job in its own process; `onOpen` is called when a "hold" job has every stream open. */
+async function load(job, onOpen) {
+  const p = scope.spawn(LOAD, { name: "load", args: [JSON.stringify(job)] });
+  if (onOpen) p.waitForLine(/^\{"event":"open"/, 600_000).then(onOpen, () => {});
+  const { code, signal, stdout } = await p.result();
+  const line = stdout.split("\n").find((l) => l.startsWith('{"event":"result"'));
+  if (!line) throw new Error(`load generator exited (${signal ?? code}) without a result\n${p.tail()}`);
+  return JSON.parse(line);
 }
 
 // ---------------------------------------------------------------------------------------------
+const loadBefore = loadAverage();
 log("omnigate data-plane benchmark");
-log(`command: pnpm bench${QUICK ? " -- --quick" : ""}   (= npm run build && node packages/gateway/bench/run.mjs)`);
-log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}; everything on 127.0.0.1`);
+log(`command: ${COMMAND}   (= npm run build && node packages/gateway/bench/run.mjs)`);
+log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}; everything on 127.0.0.1; load average ${loadBefore}`);
+log("paths:");
+for (const name of PATH_NAMES) log(`    ${name.padEnd(12)} ${PATHS[name].what}${PATHS[name].floor ? `; floor ${PATHS[name].floor}` : ""}`);
 
-const gguf = buildTinyLlamaGguf();
-const ggufPath = join(work, "tiny-q8_0.gguf");
-writeFileSync(ggufPath, gguf);
-hub = await startTestHub({ repos: { "bench/tiny-llama": { revisions: { main: { files: { "tiny-q8_0.gguf": gguf } } } } } });
-const gw = await startGateway();
-let agent = await startAgent(gw, INTERVAL_MS);
-const direct = await startDirectStandin(ggufPath);
-const bareHops = await startBareHops(direct.url);
-const reg = await api(gw, "/api/models", { method: "POST", body: JSON.stringify({ name: MODEL, repo: "bench/tiny-llama", runtime: "llama_cpp", files: ["tiny-q8_0.gguf"] }) });
-if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.body)}`);
-await waitReady(gw);
-const key = (await api(gw, "/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
-// Bench-only: the node secret over the gateway host's IPC channel, to time the agent on its own.
-const agentNode = (await gw.ask({ type: "nodes" })).nodes[0];
-const bareReg = await api(gw, "/api/models", { method: "POST", body: JSON.stringify({ name: BARE_MODEL, repo: "bench/not-on-the-hub", runtime: "llama_cpp", files: ["absent.gguf"], node_selector: { role: "bare" }, resources: { memory_mib: 1 } }) });
-if (bareReg.status !== 201) throw new Error(`register ${BARE_MODEL}: ${bareReg.status} ${JSON.stringify(bareReg.body)}`);
-const bareNode = await startBareNode(direct.url);
-await waitUntil(async () => (await api(gw, `/v1/models/${BARE_MODEL}`)).body?.ready === true, `${BARE_MODEL} ready`);
-const capacity = (await api(gw, "/api/nodes")).body.find((n) => n.runtime_id === agentNode.runtimeId)?.models.find((m) => m.name === MODEL)?.capacity;
-log(`gateway pid ${gw.pid} ${gw.url}; agent pid ${agent.pid}; direct stand-in ${direct.url}; engine slots ${SLOTS}, capacity the node reports ${capacity}`);
+const work = await scope.tempDir("omnigate-bench-dp-");
+const stack = await startStack(scope, { work, slots: SLOTS, knobs, intervalMs: INTERVAL_MS, profileDir: PROFILE });
+const { gw } = stack;
+log(`gateway pid ${gw.pid} ${gw.url}; agent pid ${stack.agent.pid}; direct stand-in ${stack.directUrl}; engine slots ${SLOTS}, capacity the node reports ${stack.capacity}`);
 if (process.argv.includes("--setup-only")) {
-  log(`setup only: ${JSON.stringify({ gateway: gw.url, key, direct: direct.url, gatewayPid: gw.pid, agentPid: agent.pid })}; Ctrl-C stops`);
+  log(`setup only: ${JSON.stringify({ gateway: gw.url, key: stack.key, direct: stack.directUrl, gatewayPid: gw.pid, agentPid: stack.agent.pid })}; Ctrl-C stops`);
   await new Promise(() => {});
 }
-const results = {};
+const results = { loadAverage: { before: loadBefore } };
 
 // (1a) latency at concurrency 1: rounds alternate the paths so drift hits them alike.
 if (runs("latency")) {
   const rounds = QUICK ? 2 : 5;
   const count = QUICK ? 200 : 400;
-  const kinds = [...PATHS, ...FLOORS];
-  const lat = Object.fromEntries(kinds.map((k) => [k, []]));
+  const lat = Object.fromEntries(PATH_NAMES.map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const kind of kinds) {
-      const job = { mode: "latency", ...target(kind, false), count, warmup: 50 };
-      lat[kind].push(...(await load(job)).latencies);
-    }
+    for (const kind of PATH_NAMES) lat[kind].push(...(await load({ mode: "latency", ...stack.target(kind, false), count, warmup: 50 })).latencies);
   }
-  for (const k of kinds) lat[k].sort((a, b) => a - b);
-  const row = (k) => ({ p50: percentile(lat[k], 50), p99: percentile(lat[k], 99) });
-  const L = (results.latency = { ...Object.fromEntries(kinds.map((k) => [k, row(k)])), n: lat.direct.length });
+  for (const k of PATH_NAMES) lat[k].sort((a, b) => a - b);
+  const L = (results.latency = Object.fromEntries(PATH_NAMES.map((k) => [k, { p50: percentile(lat[k], 50), p99: percentile(lat[k], 99) }])));
+  L.n = lat.direct.length;
   L.added = { p50: L.gateway.p50 - L.direct.p50, p99: L.gateway.p99 - L.direct.p99 };
   L.gatewayHop = { p50: L.gateway.p50 - L.agent.p50, p99: L.gateway.p99 - L.agent.p99 };
-  log(`(1) latency, concurrency 1, ${lat.direct.length} requests per path (${rounds} alternating rounds of ${count}):`);
-  for (const k of kinds) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms`);
-  log(`    added by gateway + agent: p50 ${ms(L.added.p50)} ms (goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3); of which the gateway hop: p50 ${ms(L.gatewayHop.p50)} ms, p99 ${ms(L.gatewayHop.p99)} ms; gateway alone over direct: p50 +${ms(L["gateway-only"].p50 - L.direct.p50)} ms, p99 +${ms(L["gateway-only"].p99 - L.direct.p99)} ms`);
-  log(`    floor, two bare Node hops over direct: p50 +${ms(L["bare-2"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-2"].p99 - L.direct.p99)} ms (one: p50 +${ms(L["bare-1"].p50 - L.direct.p50)} ms, p99 +${ms(L["bare-1"].p99 - L.direct.p99)} ms)`);
+  log(`(1) latency, concurrency 1, ${L.n} requests per path (${rounds} alternating rounds of ${count}), and added over direct:`);
+  for (const k of PATH_NAMES) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms${k === "direct" ? "" : `   added p50 +${ms(L[k].p50 - L.direct.p50)} ms, p99 +${ms(L[k].p99 - L.direct.p99)} ms`}`);
+  log(`    gateway path: added p50 ${ms(L.added.p50)} ms (issue 5's goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3)`);
 }
 
-// (1b) throughput: closed loop, a few connection counts, best of each path.
+// (1b) throughput: closed loop, a few connection counts, the best of each path.
 if (runs("throughput")) {
   const durationMs = QUICK ? 2_000 : 5_000;
-  const best = Object.fromEntries(PATHS.map((k) => [k, null]));
-  const engine = enginePid(agent);
+  const best = {};
   for (const connections of QUICK ? [64] : [16, 64, 128]) {
-    for (const kind of PATHS) {
-      const job = { mode: "throughput", ...target(kind, false), connections, durationMs, warmupMs: 1_000 };
+    for (const kind of PATH_NAMES) {
+      const job = { mode: "throughput", ...stack.target(kind, false), connections, durationMs, warmupMs: 1_000 };
       // CPU each process spends per request (whole run incl. warm-up, so a slight overestimate).
-      const pids = { gateway: gw.pid, agent: agent.pid, engine: kind === "direct" || kind === "gateway-only" ? direct.pid : engine };
-      const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+      const pids = stack.pids(kind);
+      const parts = PATHS[kind].cpu;
+      const cpu0 = parts.map((p) => cpuMs(pids[p]));
       // --profile: the gateway's main thread during its run at 64 connections.
       const profiling = PROFILE && kind === "gateway" && connections === 64;
-      if (profiling) await gw.ask({ type: "profile-start" });
+      if (profiling) await ask(gw, { type: "profile-start" });
       const r = await load(job);
-      if (profiling) log(`    profile: ${(await gw.ask({ type: "profile-stop", file: join(PROFILE, "gateway-throughput.cpuprofile") })).file}`);
+      if (profiling) log(`    profile: ${(await ask(gw, { type: "profile-stop", file: join(PROFILE, "gateway-throughput.cpuprofile") })).file}`);
       const reqs = r.rps * (r.seconds + 1);
-      const perReq = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, ((cpuMs(pid) - cpu0[k]) * 1000) / reqs]));
-      const parts = { direct: ["engine"], agent: ["agent", "engine"], gateway: ["gateway", "agent", "engine"], "gateway-only": ["gateway", "engine"] }[kind];
-      const cpuText = parts.map((k) => `${k} ${perReq[k].toFixed(0)} µs`).join(", ");
-      log(`    throughput ${kind.padEnd(7)} ${String(connections).padStart(3)} connections: ${r.rps.toFixed(0)} req/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ""}); CPU per request: ${cpuText}`);
+      const perReq = Object.fromEntries(parts.map((p, i) => [p, ((cpuMs(pids[p]) - cpu0[i]) * 1000) / reqs]));
+      const cpuText = parts.map((p) => `${p} ${perReq[p].toFixed(0)} µs`).join(", ");
+      log(`    throughput ${kind.padEnd(12)} ${String(connections).padStart(3)} connections: ${r.rps.toFixed(0)} req/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ""}); CPU per request: ${cpuText}`);
       if (!best[kind] || r.rps > best[kind].rps) best[kind] = { ...r, connections, cpuPerRequestUs: perReq };
     }
   }
   results.throughput = best;
-  log(`(1) highest throughput: direct ${best.direct.rps.toFixed(0)} req/s, agent alone ${best.agent.rps.toFixed(0)} req/s, gateway path ${best.gateway.rps.toFixed(0)} req/s (ratio to direct ${(best.gateway.rps / best.direct.rps).toFixed(2)}), gateway alone ${best["gateway-only"].rps.toFixed(0)} req/s (goal ≥ 3000 req/s)`);
+  log(`(1) best throughput: ${PATH_NAMES.map((k) => `${k} ${best[k].rps.toFixed(0)} req/s`).join(", ")} (issue 5's goal for the gateway path ≥ 3000 req/s)`);
+}
+
+if (results.latency && results.throughput) {
+  const H = (results.hotPath = hotPathRatios(results.latency, results.throughput));
+  log(`(1) the hot path against bare Node relay hops, this run; goals: each hop's added p50 ≤ ${LATENCY_RATIO_GOAL}× its floor's, the gateway path's throughput ≥ ${THROUGHPUT_RATIO_GOAL}× its floor's:`);
+  for (const h of H) {
+    const goal = h.rpsGoal === undefined ? "" : h.rpsRatio >= h.rpsGoal ? " (meets the goal)" : " (MISSES the goal)";
+    log(`    ${h.name.padEnd(12)} vs ${h.floor}: added p50 +${ms(h.added)} ms vs +${ms(h.floorAdded)} ms = ${h.latencyRatio.toFixed(2)}× (${h.latencyOk ? "meets the goal" : "MISSES the goal"}); throughput ${h.rps.toFixed(0)} vs ${h.floorRps.toFixed(0)} req/s = ${h.rpsRatio.toFixed(2)}×${goal}; hops' CPU per request ${h.cpu.toFixed(0)} vs ${h.floorCpu.toFixed(0)} µs = ${(h.cpu / h.floorCpu).toFixed(2)}×`);
+  }
 }
 
 // (2a) streaming TTFT and inter-chunk gaps at low concurrency.
@@ -330,10 +139,10 @@ if (runs("stream")) {
   results.stream = {};
   // Before the measured streams, 3 rounds of 32 streams at once: every process of the path has
   // run its streaming code often enough for V8 to compile it, as a server that has been up a while.
-  const STREAM_WARMUP = { warm: true, warmStreams: 32, warmRounds: 3 };
-  for (const kind of [...PATHS, ...FLOORS]) {
+  const warm = { warm: true, warmStreams: 32, warmRounds: 3 };
+  for (const kind of PATH_NAMES) {
     // One stream at a time on a warm connection: the time to first token is the path's own.
-    const res = await load({ mode: "streams", ...target(kind, true), streams: 1, rounds, ...STREAM_WARMUP, expectChunks: CHUNKS, lateMs: LATE_MS });
+    const res = await load({ mode: "streams", ...stack.target(kind, true), streams: 1, rounds, ...warm, expectChunks: CHUNKS, lateMs: LATE_MS });
     if (res.failed || res.lost) throw new Error(`${kind} streams failed: ${res.firstProblem}`);
     results.stream[kind] = { ttft: res.ttft.p50, gapP99: res.gap.p99 };
   }
@@ -342,7 +151,7 @@ if (runs("stream")) {
   S.addedTtft = S.gateway.ttft - S.direct.ttft;
   S.addedGapP99 = S.gateway.gapP99 - S.direct.gapP99;
   log(`(2) streaming, ${CHUNKS} chunks ${INTERVAL_MS} ms apart, one stream at a time × ${rounds} on a warm connection, per path:`);
-  for (const k of [...PATHS, ...FLOORS]) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
+  for (const k of PATH_NAMES) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
   log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, agent hop ${ms(S.agent.ttft - S.direct.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
   log(`    floor, bare Node hops over direct: two +${ms(S["bare-2"].ttft - S.direct.ttft)} ms, one +${ms(S["bare-1"].ttft - S.direct.ttft)} ms`);
 }
@@ -355,7 +164,7 @@ if (runs("sweep")) {
   for (const kind of ["direct", "gateway", "gateway-only"]) {
     let held = 0;
     for (const n of steps) {
-      const r = await load({ mode: "streams", ...target(kind, true), streams: n, expectChunks: CHUNKS, lateMs: LATE_MS });
+      const r = await load({ mode: "streams", ...stack.target(kind, true), streams: n, expectChunks: CHUNKS, lateMs: LATE_MS });
       const clean = r.failed === 0 && r.lost === 0 && r.late === 0;
       log(`    ${kind.padEnd(12)} ${String(n).padStart(4)} streams: late ${r.late}, lost ${r.lost}, failed ${r.failed}, p99 gap ${ms(r.gap.p99)} ms, max gap ${ms(r.gap.max)} ms, TTFT p99 ${ms(r.ttft.p99)} ms${r.firstProblem ? ` (${r.firstProblem.slice(0, 120)})` : ""}`);
       if (!clean) break;
@@ -369,16 +178,7 @@ if (runs("sweep")) {
 // (3) gateway RSS holding 1,000 streams: streams made 5× longer (100 ms apart, 6.4 s) by
 // restarting the agent with that knob, so all 1,000 are open at once while RSS is sampled.
 if (runs("rss")) {
-  await agent.stop();
-  procs.splice(procs.indexOf(agent), 1);
-  const restartedAt = Date.now();
-  agent = await startAgent(gw, 100);
-  // The same node (runtime id) registers again; until then /api/nodes shows its old "ready".
-  await waitUntil(async () => {
-    const nodes = (await api(gw, "/api/nodes")).body;
-    const node = nodes.find((n) => n.runtime_id === agentNode.runtimeId);
-    return node && node.registered_at >= restartedAt && node.online && node.models.some((m) => m.name === MODEL && m.state === "ready");
-  }, "agent back with slow streams", 60_000);
+  await stack.restartAgent(100);
   const idle = rssBytes(gw.pid);
   let peak = idle;
   let openAt;
@@ -389,19 +189,20 @@ if (runs("rss")) {
       // gateway gone: reported below
     }
   }, 50);
-  const r = await load({ mode: "hold", ...target("gateway", true), streams: 1000, expectChunks: CHUNKS, lateMs: 10_000 }, (msg) => {
-    if (msg.event === "open") openAt = rssBytes(gw.pid);
+  const r = await load({ mode: "hold", ...stack.target("gateway", true), streams: 1000, expectChunks: CHUNKS, lateMs: 10_000 }, () => {
+    openAt = rssBytes(gw.pid);
   });
   clearInterval(sampler);
   results.rss = { idle, peak, whenAllOpen: openAt, streams: r };
   log(`(3) gateway RSS: idle ${mib(idle)} MiB; all 1,000 streams open ${openAt ? mib(openAt) : "never"} MiB; peak ${mib(peak)} MiB (goal ≤ 300 MiB); streams failed ${r.failed}, lost ${r.lost}${r.firstProblem ? ` (${r.firstProblem.slice(0, 200)})` : ""}`);
 }
 
-bareNode.stop();
-await cleanup();
+results.loadAverage.after = loadAverage();
+log(`load average: ${results.loadAverage.before} before, ${results.loadAverage.after} after (1, 5, 15 min; ${cpus().length} cores shared by every process above and whatever else runs)`);
+await scope.cleanup();
 if (ONLY) {
   log("--only: BENCHMARKS.md left as it was");
 } else {
-  writeSection(join(root, "BENCHMARKS.md"), results, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS });
-  log("results written to BENCHMARKS.md (## Data plane (issue 5))");
+  writeSection(join(REPO_ROOT, "BENCHMARKS.md"), results, { quick: QUICK, command: COMMAND, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS });
+  log("results written to BENCHMARKS.md (## Data plane (issues 5 and 10))");
 }
