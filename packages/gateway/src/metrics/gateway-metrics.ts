@@ -1,6 +1,5 @@
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { LabelledChildren } from "@omnigate/shared/metrics";
 import { RequestMetrics, scrapeHandler } from "@omnigate/server-kit/request-metrics";
 import type { NodeRegistry } from "../nodes/node-registry.js";
 
@@ -25,7 +24,8 @@ export class GatewayMetrics {
   readonly #upstreamFailures: Counter<"node" | "reason">;
   readonly #failovers: Counter<"model">;
   readonly #ejections: Counter<"node">;
-  readonly #nodeChildren: LabelledChildren<Counter.Internal>;
+  /** Requests each node answered: counted here per request, read by the counter at scrape time. */
+  readonly #answeredBy = new Map<string, number>();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -49,13 +49,17 @@ export class GatewayMetrics {
       labelNames: ["node"],
       registers,
     });
-    const nodeRequests = new Counter({
+    const answeredBy = this.#answeredBy;
+    new Counter({
       name: "omnigate_node_requests_total",
       help: "Requests each node answered (its answer, or a stream it started), by node.",
       labelNames: ["node"],
       registers,
+      collect() {
+        this.reset();
+        for (const [node, n] of answeredBy) this.inc({ node }, n);
+      },
     });
-    this.#nodeChildren = new LabelledChildren((node) => nodeRequests.labels(node!));
     new Gauge({
       name: "omnigate_in_flight_requests",
       help: "Requests this gateway has in flight, by node and model.",
@@ -133,7 +137,7 @@ export class GatewayMetrics {
 
   /** A node answered a request (the attempt that reached the client). */
   nodeAnswered(node: string): void {
-    this.#nodeChildren.get(node).inc();
+    this.#answeredBy.set(node, (this.#answeredBy.get(node) ?? 0) + 1);
   }
 
   upstreamFailure(node: string, reason: string): void {
