@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 import { endpointOf, type EndpointSpec } from "@omnigate/shared/endpoints";
+import { ClientGoneError } from "@omnigate/server-kit/read-body";
 import { errorResponder } from "@omnigate/server-kit/respond";
 import { requestIdOf } from "@omnigate/server-kit/request-id";
 import type { ApiError } from "@omnigate/shared/errors";
@@ -18,7 +19,6 @@ import { BodyBudget } from "./body-budget.js";
 import { Forwarder, agentAddress } from "./forward.js";
 import type { ProxyConfig } from "./proxy-env.js";
 import { parseJsonRequest, parseMultipartRequest, type BodyLimits } from "./parse-request.js";
-import { ClientGoneError } from "./read-body.js";
 import type { ProxyExchange } from "./upstream-attempt.js";
 
 export interface DataPlaneDeps {
