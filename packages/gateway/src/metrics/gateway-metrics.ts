@@ -19,8 +19,8 @@ export interface MetricsSources {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  /** The request metrics (the agent's have the same names but the prefix). */
-  readonly #requests: RequestMetrics;
+  /** The data-plane request metrics, the one place a request's figures go (the agent's have the same names but the prefix). */
+  readonly requests: RequestMetrics;
   readonly #upstreamFailures: Counter<"node" | "reason">;
   readonly #failovers: Counter<"model">;
   readonly #ejections: Counter<"node">;
@@ -30,7 +30,7 @@ export class GatewayMetrics {
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.#requests = new RequestMetrics(this.registry, "omnigate", "", { firstToken: true });
+    this.requests = new RequestMetrics(this.registry, "omnigate", "", { firstToken: true });
     this.#upstreamFailures = new Counter({
       name: "omnigate_upstream_failures_total",
       help: "Forwarding failures by node and reason (refused, reset, timeout, http_5xx, stream).",
@@ -128,11 +128,6 @@ export class GatewayMetrics {
         }
       },
     });
-  }
-
-  /** One answered request. `ttfbS` / `ttftS` are undefined when no body byte / no token went out. */
-  request(model: string, endpoint: string, status: number, durationS: number, ttfbS: number | undefined, ttftS: number | undefined): void {
-    this.#requests.record(model, endpoint, status, durationS, ttfbS, ttftS);
   }
 
   /** A node answered a request (the attempt that reached the client). */

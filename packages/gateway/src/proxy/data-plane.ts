@@ -19,7 +19,7 @@ import { BodyBudget } from "./body-budget.js";
 import { Forwarder, agentAddress } from "./forward.js";
 import type { ProxyConfig } from "./proxy-env.js";
 import { parseJsonRequest, parseMultipartRequest, type BodyLimits } from "./parse-request.js";
-import type { ProxyExchange } from "./upstream-attempt.js";
+import { ProxyExchange } from "./upstream-attempt.js";
 
 export interface DataPlaneDeps {
   readonly models: ModelLookup;
@@ -61,6 +61,7 @@ const CLOSE_GRACE_MS = 5_000;
 export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const { config, nodes, models } = deps;
   const log = deps.logger.child({ component: "proxy" });
+  const debug = log.isLevelEnabled("debug");
   let closing = false;
 
   const queues = new WaitQueues<Lease>({ max: config.OMNIGATE_QUEUE_MAX, timeoutMs: config.OMNIGATE_QUEUE_TIMEOUT_MS });
@@ -134,38 +135,24 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
 
   /** One authorized request to `spec`'s endpoint, its X-Request-Id set. */
   async function serve(spec: EndpointSpec, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const x: ProxyExchange = {
-      id,
-      res,
-      started: performance.now(),
-      clientGone: false,
-      firstByteAt: undefined,
-      firstTokenAt: undefined,
-      abortUpstream: undefined,
-      cancelWait: undefined,
-    };
-    let model = "";
+    const x = new ProxyExchange(id, res);
     // The body stays in memory until the request ends (a failover re-sends it): counted until then.
     const account = bodies.account();
     res.on("close", () => {
       account.release();
       if (!res.writableFinished) {
         x.clientGone = true;
-        x.abortUpstream?.(clientGone);
+        x.upstream?.abort(clientGone);
         x.cancelWait?.(clientGone);
       }
-      const status = x.clientGone && !res.headersSent ? 499 : res.statusCode;
-      const now = performance.now();
-      const since = (t: number | undefined) => (t === undefined ? undefined : (t - x.started) / 1000);
-      metrics.request(model, spec.capability, status, (now - x.started) / 1000, since(x.firstByteAt), since(x.firstTokenAt));
-      log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
+      metrics.requests.finish(x, spec.capability, res);
+      if (debug) log.debug({ request_id: x.id, model: x.model, endpoint: spec.path, status: res.statusCode, ms: Math.round(performance.now() - x.started) }, "request done");
     });
     if (closing) return respond(res, new ShuttingDownError());
     try {
-      const options = { ...limits, account };
-      const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, options) : await parseMultipartRequest(req, res, spec, options);
+      const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, limits, account) : await parseMultipartRequest(req, res, spec, limits, account);
       // Only registered names become a metrics label: a hostile name never does.
-      if (models.get(parsed.model)) model = parsed.model;
+      if (models.get(parsed.model)) x.model = parsed.model;
       await forwarder.forward(x, spec, parsed);
     } catch (err) {
       if (x.clientGone || err instanceof ClientGoneError) return;

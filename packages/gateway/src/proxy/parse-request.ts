@@ -23,11 +23,6 @@ export interface BodyLimits {
   readonly maxUploadBytes: number;
 }
 
-/** The limits, and this request's share of the gateway-wide body budget. */
-export interface BodyOptions extends BodyLimits {
-  readonly account?: BodyAccount;
-}
-
 const JSON_CONTENT_TYPE = "application/json";
 
 const WHO = "the gateway";
@@ -37,9 +32,9 @@ const WHO = "the gateway";
  * the shared schema (validBody: the usual shape the quick way); the original bytes are what gets
  * forwarded, never a re-serialisation.
  */
-export async function parseJsonRequest(req: IncomingMessage, spec: JsonEndpoint, limits: BodyOptions): Promise<ParsedRequest> {
+export async function parseJsonRequest(req: IncomingMessage, spec: JsonEndpoint, limits: BodyLimits, account?: BodyAccount): Promise<ParsedRequest> {
   const bound = { limit: limits.maxBodyBytes, what: "request body", variable: "OMNIGATE_MAX_BODY_BYTES", who: WHO };
-  const { value, bytes } = await readJsonObject(req, spec.path, bound, limits.account);
+  const { value, bytes } = await readJsonObject(req, spec.path, bound, account);
   const parsed = validBody(spec, value);
   return { model: parsed.model, stream: parsed.stream === true, body: bytes, contentType: JSON_CONTENT_TYPE };
 }
@@ -104,7 +99,8 @@ export async function parseMultipartRequest(
   req: UploadRequest,
   res: ServerResponse,
   spec: MultipartEndpoint,
-  limits: BodyOptions,
+  limits: BodyLimits,
+  account?: BodyAccount,
 ): Promise<ParsedRequest> {
   const type = req.headers["content-type"] ?? "";
   if (!type.toLowerCase().startsWith("multipart/form-data")) {
@@ -113,7 +109,7 @@ export async function parseMultipartRequest(
       `${spec.path} takes multipart/form-data (a file upload), not '${type.slice(0, 100) || "no Content-Type"}'. Send the file with an OpenAI SDK or curl -F file=@audio.wav.`,
     );
   }
-  const body = await readBody(req, { limit: limits.maxUploadBytes, what: "upload", variable: "OMNIGATE_MAX_UPLOAD_BYTES", who: WHO }, limits.account);
+  const body = await readBody(req, { limit: limits.maxUploadBytes, what: "upload", variable: "OMNIGATE_MAX_UPLOAD_BYTES", who: WHO }, account);
   req.rawBody = body;
   await new Promise<void>((resolve, reject) => {
     uploadParser(limits.maxUploadBytes)(req, res, (err?: unknown) =>
