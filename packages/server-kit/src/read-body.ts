@@ -63,8 +63,9 @@ export function readBody(req: IncomingMessage, bound: BodyLimit, account?: BodyA
       if (!first) first = chunk;
       else (chunks ??= [first]).push(chunk);
     };
+    // The listeners stay on a request read to its end: nothing comes after 'end' but 'close',
+    // which finds it ended (and detaching four listeners is a cost every request would pay).
     const onEnd = () => {
-      cleanup();
       resolve(chunks ? Buffer.concat(chunks, size) : (first ?? Buffer.alloc(0)));
     };
     const onError = (err: Error) => {

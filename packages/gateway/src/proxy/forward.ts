@@ -90,24 +90,24 @@ export class Forwarder {
     let staleOnly = true;
     for (let attempt = 1; ; attempt++) {
       let targets: readonly ReadyTarget[] = first.targets;
-      const tryAcquire = (fromQueue: boolean): Lease | undefined | Error => {
-        if (fromQueue || attempt > 1) {
-          try {
-            targets = resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability).targets;
-          } catch (err) {
-            // Waiting: a deleted model ends the wait, a model not ready (yet, again) does not.
-            if (attempt === 1) return err instanceof ApiError && err.status === 404 ? err : undefined;
-            return staleOnly && err instanceof ApiError ? err : new NodesExhausted();
-          }
-        }
-        const target = d.scheduler.pick(model, targets, tried.size > 0 ? tried : undefined);
-        if (target) return d.scheduler.acquire(model, target);
-        if (tried.size > 0 && !d.scheduler.hasAlternative(targets, tried)) return new NodesExhausted();
-        return undefined;
-      };
       // The usual case first: nobody waits for the model and a node has a free slot (no promise).
       let lease = attempt === 1 ? this.#freeSlot(model, targets) : undefined;
       if (!lease) {
+        const tryAcquire = (fromQueue: boolean): Lease | undefined | Error => {
+          if (fromQueue || attempt > 1) {
+            try {
+              targets = resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability).targets;
+            } catch (err) {
+              // Waiting: a deleted model ends the wait, a model not ready (yet, again) does not.
+              if (attempt === 1) return err instanceof ApiError && err.status === 404 ? err : undefined;
+              return staleOnly && err instanceof ApiError ? err : new NodesExhausted();
+            }
+          }
+          const target = d.scheduler.pick(model, targets, tried.size > 0 ? tried : undefined);
+          if (target) return d.scheduler.acquire(model, target);
+          if (tried.size > 0 && !d.scheduler.hasAlternative(targets, tried)) return new NodesExhausted();
+          return undefined;
+        };
         try {
           lease = await d.queues.acquire(model, tryAcquire, {
             narrowed: tried.size > 0,
