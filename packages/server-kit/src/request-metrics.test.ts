@@ -44,4 +44,17 @@ describe("RequestMetrics", () => {
     metrics.record("tts", "speech", 503, 0.001);
     expect([...metrics.series()].map((s) => `${s.model}/${s.endpoint}`)).toEqual(["llm/chat", "tts/speech"]);
   });
+
+  it("tells an observer of each request recorded after it joined, as recorded", () => {
+    const metrics = new RequestMetrics(new Registry(), "omnigate", "", { firstToken: true });
+    metrics.record("llm", "chat", 200, 0.5);
+    const seen: unknown[][] = [];
+    metrics.observe((...figures) => seen.push(figures));
+    metrics.record("llm", "chat", 200, 0.25, 0.01, 0.02);
+    metrics.record("", "embedding", 404, 0.001);
+    expect(seen).toEqual([
+      ["llm", "chat", 200, 0.25, 0.01, 0.02],
+      ["", "embedding", 404, 0.001, undefined, undefined],
+    ]);
+  });
 });

@@ -97,6 +97,9 @@ class SeriesHistogram {
   reset(): void {}
 }
 
+/** Another reader of each request's figures as they are recorded; times in seconds. */
+export type RequestObserver = (model: string, endpoint: string, status: number, durationS: number, ttfbS: number | undefined, ttftS: number | undefined) => void;
+
 /**
  * The data-plane request metrics both apps keep, under their prefix ("omnigate" on the gateway,
  * "omnigate_agent" on an agent): answered requests by model, endpoint and status, and the time to
@@ -104,11 +107,12 @@ class SeriesHistogram {
  *
  * `record` is the one place a request's figures go: it updates the request's series (one per model
  * and endpoint, made once), a few additions, nothing else on the request's path. Everything that
- * reads request figures reads the series: Prometheus at scrape time, and any other view of them
- * (`series()`).
+ * reads request figures reads the series (Prometheus at scrape time, `series()`) or is told of each
+ * request there (`observe`: a rolling window of recent figures).
  */
 export class RequestMetrics {
   readonly #byModel = new Map<string, Map<string, RequestSeries>>();
+  readonly #observers: RequestObserver[] = [];
 
   /** `where` names the process in the help text (" at the agent", or ""). */
   constructor(registry: Registry, prefix: string, where: string, options: { readonly firstToken: boolean }) {
@@ -154,6 +158,12 @@ export class RequestMetrics {
   /** One answered request; times in seconds, undefined when the answer never got that far. */
   record(model: string, endpoint: string, status: number, durationS: number, ttfbS?: number, ttftS?: number): void {
     this.seriesOf(model, endpoint).record(status, durationS, ttfbS, ttftS);
+    for (const observer of this.#observers) observer(model, endpoint, status, durationS, ttfbS, ttftS);
+  }
+
+  /** Tells `observer` of every request recorded from now on (it runs on every request: keep it cheap). */
+  observe(observer: RequestObserver): void {
+    this.#observers.push(observer);
   }
 
   /** Every series so far. */
