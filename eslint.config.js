@@ -1,4 +1,6 @@
 import js from "@eslint/js";
+import reactHooks from "eslint-plugin-react-hooks";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -15,6 +17,12 @@ export default tseslint.config(
       "no-console": "error",
       eqeqeq: ["error", "smart"],
     },
+  },
+  {
+    // The dashboard runs in the browser, with React's rules of hooks.
+    files: ["packages/dashboard/src/**/*.{ts,tsx}"],
+    ...reactHooks.configs.flat["recommended-latest"],
+    languageOptions: { globals: globals.browser },
   },
   {
     // CLIs, benchmarks, test fixtures and tools talk to a terminal.

@@ -64,7 +64,8 @@ describe("docker-compose.yml", () => {
     expect(gateway!.ports).toContain(`${g.OMNIGATE_PORT}:${g.OMNIGATE_PORT}`);
     expect(a.OMNIGATE_GATEWAY_URL).toBe(`http://gateway:${g.OMNIGATE_PORT}`);
     expect(a.OMNIGATE_NODE_TOKEN).toBe(g.OMNIGATE_NODE_TOKEN);
-    expect(a.OMNIGATE_AGENT_URL).toBe(`http://agent:${a.OMNIGATE_AGENT_PORT}`);
+    // Beyond loopback the agent serves HTTPS with mutual TLS: its advertised URL says so.
+    expect(a.OMNIGATE_AGENT_URL).toBe(`https://agent:${a.OMNIGATE_AGENT_PORT}`);
     expect(agent!.depends_on).toHaveProperty("gateway");
   });
 

@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { writeBenchSection } from "../../node-agent/bench/bench-section.mjs";
+import { writeBenchSection } from "../../testkit/bench/bench-section.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");

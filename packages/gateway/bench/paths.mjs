@@ -4,13 +4,14 @@
 // Node relay hops (bench/bare-hop.mjs: node:http in, a keep-alive pool out, nothing else) with as
 // many hops: what the path adds is read against what those add, in the same run. `cpu` names the
 // processes whose CPU per request the throughput runs show (the hops first, the engine last).
-// A new path (say, the gateway → agent hop over mTLS) is one more row here and one more case in
-// the stack's `target()` (bench/stack.mjs).
+// A new path is one more row here and one more case in the stack's `target()` (bench/stack.mjs).
 export const PATHS = {
   direct: { what: "client → stand-in", cpu: ["engine"] },
   agent: { what: "client → agent → stand-in (the agent hop alone)", floor: "bare-1", cpu: ["agent", "engine"] },
   "gateway-only": { what: "client → gateway → stand-in (the gateway hop alone)", floor: "bare-1", cpu: ["gateway", "engine"] },
   gateway: { what: "client → gateway → agent → stand-in (the gateway path)", floor: "bare-2", cpu: ["gateway", "agent", "engine"] },
+  // Read against the plain gateway path (report.mjs): what mutual TLS on the gateway → agent hop adds.
+  "gateway-mtls": { what: "client → gateway → agent over mutual TLS → stand-in (a second gateway; its agent serves HTTPS)", cpu: ["gateway", "agent", "engine"] },
   "bare-1": { what: "client → bare hop → stand-in", cpu: ["bare-1", "engine"] },
   "bare-2": { what: "client → bare hop → bare hop → stand-in", cpu: ["bare-2", "bare-1", "engine"] },
 };

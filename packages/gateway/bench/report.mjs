@@ -11,6 +11,9 @@ const OLD_TITLE = "## Data plane (issue 5)";
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
 const us = (x) => `${Number.isFinite(x) ? x.toFixed(0) : "?"} µs`;
+/** A difference with its sign: "+0.16", "-7.25". */
+const signed = (x) => `${x >= 0 ? "+" : ""}${ms(x)}`;
+const signedUs = (x) => `${x >= 0 ? "+" : ""}${us(x)}`;
 
 function verdict(ok) {
   return ok ? "meets the goal" : "MISSES the goal";
@@ -31,6 +34,7 @@ export function writeSection(file, r, { quick: QUICK, command, chunks: CHUNKS, i
   const T = r.throughput;
   const S = r.stream;
   const G = "gateway-only";
+  const M = "gateway-mtls";
   const B = "bare-2";
   const cpu = (t, parts) => parts.map((k) => `${k} ${us(t.cpuPerRequestUs[k])}`).join(" + ");
   const section = `${TITLE}
@@ -49,13 +53,16 @@ ${hotPathTable(r.hotPath)}
 
 ### All figures
 
-Six paths run side by side in one run, same load generator, same stand-in knobs:
+Seven paths run side by side in one run, same load generator, same stand-in knobs:
 
 - **direct**: client → stand-in llama-server (test fixture)
 - **agent alone**: client → agent → its stand-in (with the node secret the bench's gateway host hands over IPC)
 - **gateway alone**: client → gateway → stand-in (a node the bench registers through the node protocol
   whose agent_url is the stand-in: the gateway's own hop, no agent behind it)
 - **gateway path**: client → gateway → agent → stand-in, four processes — the issue's figure
+- **gateway path, mutual TLS**: the same through a second gateway whose agent serves HTTPS
+  (\`OMNIGATE_AGENT_TLS=on\`): the gateway → agent hop is TLS 1.3 with client certificates from the
+  cluster CA, over the gateway's keep-alive pool; the client → gateway hop stays plain, as above
 - **one bare hop** (the floor of each hop alone): client → bench/bare-hop.mjs → stand-in
 - **two bare hops** (the floor of the path): client → bench/bare-hop.mjs → bare-hop.mjs → stand-in, as many
   processes as the gateway path, each hop the leanest Node proxy there is (node:http in, an undici
@@ -74,6 +81,21 @@ inter-chunk gap over ${LATE_MS} ms. Engine slots ${SLOTS} (nothing queues). Adde
 | p99 inter-chunk gap (1 stream at a time) | ${ms(S.direct.gapP99)} ms | ${ms(S.agent.gapP99)} ms | ${ms(S[G].gapP99)} ms | ${ms(S.gateway.gapP99)} ms | ${ms(S[B].gapP99)} ms | +${ms(S.addedGapP99)} ms | +${ms(S[B].gapP99 - S.direct.gapP99)} ms | +${ms(S[G].gapP99 - S.direct.gapP99)} ms | — |
 | most concurrent streams, no late/lost chunk | ${r.maxStreams.direct} | — | ${r.maxStreams[G]} | ${r.maxStreams.gateway} | — | ×${(r.maxStreams.gateway / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — | ×${(r.maxStreams[G] / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — |
 | gateway RSS, 1,000 concurrent streams | — | — | — | idle ${mib(r.rss.idle)} MiB → peak ${mib(r.rss.peak)} MiB | — | ×${(r.rss.peak / r.rss.idle).toFixed(2)} of idle | — | — | ≤ 300 MiB: ${verdict(r.rss.peak <= 300 * 1024 * 1024)} |
+
+Mutual TLS on the gateway → agent hop, beside the plain path in the same run:
+
+| figure | gateway path | gateway path, mutual TLS | added by mutual TLS |
+|---|---|---|---|
+| latency p50, concurrency 1 | ${ms(L.gateway.p50)} ms | ${ms(L[M].p50)} ms | ${signed(L[M].p50 - L.gateway.p50)} ms |
+| latency p99, concurrency 1 | ${ms(L.gateway.p99)} ms | ${ms(L[M].p99)} ms | ${signed(L[M].p99 - L.gateway.p99)} ms |
+| highest throughput | ${T.gateway.rps.toFixed(0)} req/s | ${T[M].rps.toFixed(0)} req/s (${T[M].tlsConnections} TLS connections for ${T[M].requests} requests) | ×${(T[M].rps / T.gateway.rps).toFixed(2)} |
+| CPU per request there | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | ${cpu(T[M], ["gateway", "agent", "engine"])} | gateway ${signedUs(T[M].cpuPerRequestUs.gateway - T.gateway.cpuPerRequestUs.gateway)}, agent ${signedUs(T[M].cpuPerRequestUs.agent - T.gateway.cpuPerRequestUs.agent)} |
+| time to first token (p50) | ${ms(S.gateway.ttft)} ms | ${ms(S[M].ttft)} ms | ${signed(S[M].ttft - S.gateway.ttft)} ms |
+| a new connection to the agent (p50 of ${r.handshake.count}) | TCP connect ${ms(r.handshake.tcp)} ms | mutual-TLS handshake ${ms(r.handshake.tls)} ms | ${signed(r.handshake.tls - r.handshake.tcp)} ms, once per pooled connection |
+
+The handshake is paid once per connection of the gateway's keep-alive pool (it keeps no TLS
+sessions to agents, so each new connection is a full handshake: a resumed one would skip the
+deny-list check); per request TLS costs the record encryption on both ends of the hop.
 
 Reading it:
 - The gateway path's throughput is the agent's: alone the agent does ${T.agent.rps.toFixed(0)} req/s at

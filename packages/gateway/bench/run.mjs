@@ -2,17 +2,21 @@
 // `pnpm bench` — the data-plane benchmark. Every figure is read against another measured side by
 // side in this one run, with the same load generator (bench/load.mjs, its own process), on the
 // paths of bench/paths.mjs: the stand-in llama-server alone (direct), the agent hop alone, the
-// gateway hop alone, the gateway path (client → gateway → agent → stand-in), and one and two bare
-// Node relay hops (the floors).
+// gateway hop alone, the gateway path (client → gateway → agent → stand-in), the same with mutual
+// TLS on the gateway → agent hop, and one and two bare Node relay hops (the floors).
 // (1) latency p50/p99 at concurrency 1 and the best throughput of small non-streaming chats, with
 //     the CPU each process spends per request; then the hot path's ratios: each hop's added p50
-//     and throughput against its bare-hop floor;
+//     and throughput against its bare-hop floor; a mutual-TLS handshake against a TCP connect;
 // (2) streaming through a stand-in sending 64 chunks 20 ms apart: added time to first token, added
 //     p99 inter-chunk gap, the most concurrent streams held without a late or lost chunk;
 // (3) gateway RSS holding 1,000 concurrent streams.
 // Results go to BENCHMARKS.md, section "## Data plane (issues 5 and 10)". Everything on 127.0.0.1, bounded.
+import { existsSync, readFileSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
 import { join, resolve } from "node:path";
 import { cpus } from "node:os";
+import { connect as tlsConnect } from "node:tls";
+import { issueCert, loadCa } from "@omnigate/testkit/certs";
 import { TestScope } from "@omnigate/testkit/scope";
 import { REPO_ROOT, assertBuilt } from "@omnigate/testkit/cluster";
 import { ask, cpuMs, loadAverage, percentile, rssBytes } from "./lib.mjs";
@@ -37,6 +41,8 @@ const LATE_MS = 100;
 const SLOTS = 2048;
 const log = (...a) => console.log(...a);
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+/** A difference with its sign: "+0.16", "-7.25". */
+const signed = (x) => `${x >= 0 ? "+" : ""}${ms(x)}`;
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
 
 assertBuilt();
@@ -61,6 +67,32 @@ async function load(job, onOpen) {
   return JSON.parse(line);
 }
 
+/** Sockets in ESTABLISHED state whose local port is `port` (the agent's side of the gateway's pool). */
+function establishedTo(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  let n = 0;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    const rows = existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(1) : [];
+    for (const row of rows) {
+      const f = row.trim().split(/\s+/);
+      if (f[1]?.endsWith(`:${hex}`) && f[3] === "01") n++;
+    }
+  }
+  return n;
+}
+
+/** p50 of `count` sequential connections made by `connectOnce` (each resolves once usable, then closed). */
+async function connectP50(count, connectOnce) {
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const socket = await connectOnce();
+    times.push(performance.now() - t0);
+    socket.destroy();
+  }
+  return percentile(times.sort((a, b) => a - b), 50);
+}
+
 // ---------------------------------------------------------------------------------------------
 const loadBefore = loadAverage();
 log("omnigate data-plane benchmark");
@@ -70,9 +102,10 @@ log("paths:");
 for (const name of PATH_NAMES) log(`    ${name.padEnd(12)} ${PATHS[name].what}${PATHS[name].floor ? `; floor ${PATHS[name].floor}` : ""}`);
 
 const work = await scope.tempDir("omnigate-bench-dp-");
-const stack = await startStack(scope, { work, slots: SLOTS, knobs, intervalMs: INTERVAL_MS, profileDir: PROFILE });
+const stack = await startStack(scope, { work, slots: SLOTS, knobs, intervalMs: INTERVAL_MS, profileDir: PROFILE, mtls: true });
 const { gw } = stack;
 log(`gateway pid ${gw.pid} ${gw.url}; agent pid ${stack.agent.pid}; direct stand-in ${stack.directUrl}; engine slots ${SLOTS}, capacity the node reports ${stack.capacity}`);
+log(`mTLS: gateway pid ${stack.mtls.gw.pid} ${stack.mtls.gw.url}; agent pid ${stack.mtls.agent.pid} ${stack.mtls.agent.url}`);
 if (process.argv.includes("--setup-only")) {
   log(`setup only: ${JSON.stringify({ gateway: gw.url, key: stack.key, direct: stack.directUrl, gatewayPid: gw.pid, agentPid: stack.agent.pid })}; Ctrl-C stops`);
   await new Promise(() => {});
@@ -95,6 +128,25 @@ if (runs("latency")) {
   log(`(1) latency, concurrency 1, ${L.n} requests per path (${rounds} alternating rounds of ${count}), and added over direct:`);
   for (const k of PATH_NAMES) log(`    ${k.padEnd(12)} p50 ${ms(L[k].p50)} ms  p99 ${ms(L[k].p99)} ms${k === "direct" ? "" : `   added p50 +${ms(L[k].p50 - L.direct.p50)} ms, p99 +${ms(L[k].p99 - L.direct.p99)} ms`}`);
   log(`    gateway path: added p50 ${ms(L.added.p50)} ms (issue 5's goal ≤ 1), p99 ${ms(L.added.p99)} ms (goal ≤ 3)`);
+  log(`    mutual TLS on the gateway → agent hop adds: p50 ${signed(L["gateway-mtls"].p50 - L.gateway.p50)} ms, p99 ${signed(L["gateway-mtls"].p99 - L.gateway.p99)} ms (over the plain gateway path)`);
+
+  // What a connection costs, paid once per connection: a full mutual-TLS handshake with the agent
+  // (a client certificate from its gateway's CA, as the gateway presents) against a TCP connect.
+  const ca = await loadCa(join(stack.mtls.gw.dataDir, "cluster-ca.crt"), join(stack.mtls.gw.dataDir, "cluster-ca.key"));
+  const client = await issueCert(ca, { usage: "client" });
+  const tlsUrl = new URL(stack.mtls.agent.url);
+  const plainUrl = new URL(stack.agent.url);
+  const connections = QUICK ? 50 : 200;
+  const handshake = await connectP50(connections, () => new Promise((res, rej) => {
+    const s = tlsConnect({ host: tlsUrl.hostname, port: Number(tlsUrl.port), ca: ca.certPem, cert: client.certPem, key: client.keyPem, minVersion: "TLSv1.3" }, () => res(s));
+    s.once("error", rej);
+  }));
+  const tcp = await connectP50(connections, () => new Promise((res, rej) => {
+    const s = tcpConnect({ host: plainUrl.hostname, port: Number(plainUrl.port) }, () => res(s));
+    s.once("error", rej);
+  }));
+  results.handshake = { tls: handshake, tcp, count: connections };
+  log(`    a new connection to the agent, p50 of ${connections}: mutual-TLS handshake ${ms(handshake)} ms, TCP connect ${ms(tcp)} ms (paid once per pooled connection)`);
 }
 
 // (1b) throughput: closed loop, a few connection counts, the best of each path.
@@ -116,12 +168,15 @@ if (runs("throughput")) {
       const reqs = r.rps * (r.seconds + 1);
       const perReq = Object.fromEntries(parts.map((p, i) => [p, ((cpuMs(pids[p]) - cpu0[i]) * 1000) / reqs]));
       const cpuText = parts.map((p) => `${p} ${perReq[p].toFixed(0)} µs`).join(", ");
-      log(`    throughput ${kind.padEnd(12)} ${String(connections).padStart(3)} connections: ${r.rps.toFixed(0)} req/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ""}); CPU per request: ${cpuText}`);
-      if (!best[kind] || r.rps > best[kind].rps) best[kind] = { ...r, connections, cpuPerRequestUs: perReq };
+      // The gateway's keep-alive pool to the mTLS agent: how many TLS connections carried the run.
+      const tlsConnections = kind === "gateway-mtls" ? establishedTo(Number(new URL(stack.mtls.agent.url).port)) : undefined;
+      log(`    throughput ${kind.padEnd(12)} ${String(connections).padStart(3)} connections: ${r.rps.toFixed(0)} req/s (p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, errors ${r.errors}${r.firstError ? `: ${r.firstError}` : ""}); CPU per request: ${cpuText}${tlsConnections === undefined ? "" : `; ${tlsConnections} TLS connections to the agent for ${Math.round(reqs)} requests`}`);
+      if (!best[kind] || r.rps > best[kind].rps) best[kind] = { ...r, connections, cpuPerRequestUs: perReq, requests: Math.round(reqs), tlsConnections };
     }
   }
   results.throughput = best;
   log(`(1) best throughput: ${PATH_NAMES.map((k) => `${k} ${best[k].rps.toFixed(0)} req/s`).join(", ")} (issue 5's goal for the gateway path ≥ 3000 req/s)`);
+  log(`    with mutual TLS on the gateway → agent hop: ${best["gateway-mtls"].rps.toFixed(0)} req/s (ratio to the plain gateway path ${(best["gateway-mtls"].rps / best.gateway.rps).toFixed(2)})`);
 }
 
 if (results.latency && results.throughput) {
@@ -154,6 +209,7 @@ if (runs("stream")) {
   for (const k of PATH_NAMES) log(`    ${k.padEnd(12)} TTFT p50 ${ms(S[k].ttft)} ms, p99 inter-chunk gap ${ms(S[k].gapP99)} ms`);
   log(`    added TTFT ${ms(S.addedTtft)} ms (goal ≤ 1; gateway hop ${ms(S.gateway.ttft - S.agent.ttft)} ms, agent hop ${ms(S.agent.ttft - S.direct.ttft)} ms, gateway alone ${ms(S["gateway-only"].ttft - S.direct.ttft)} ms); added p99 gap ${ms(S.addedGapP99)} ms`);
   log(`    floor, bare Node hops over direct: two +${ms(S["bare-2"].ttft - S.direct.ttft)} ms, one +${ms(S["bare-1"].ttft - S.direct.ttft)} ms`);
+  log(`    mutual TLS on the gateway → agent hop adds to the TTFT: ${signed(S["gateway-mtls"].ttft - S.gateway.ttft)} ms`);
 }
 
 // (2b) the most concurrent streams without a late (gap > LATE_MS) or lost chunk, per path.

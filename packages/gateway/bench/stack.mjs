@@ -1,7 +1,8 @@
 // The processes the data-plane benchmark runs, all built from the repository and on 127.0.0.1: the
 // gateway (bench/gateway-host.mjs: dist's startGateway plus an IPC hook), a real agent whose engine
 // is the stand-in llama-server, a second stand-in for the direct path, two bare Node relay hops in
-// front of it, and a node registration of that stand-in (the gateway hop alone). `target(path)`
+// front of it, a node registration of that stand-in (the gateway hop alone), and a second gateway
+// whose agent serves HTTPS with mutual TLS (the same path, encrypted). `target(path)`
 // says how the load generator reaches each path of bench/paths.mjs; `pids(path)` which processes
 // serve it.
 import { randomBytes, randomUUID } from "node:crypto";
@@ -27,9 +28,10 @@ const BARE_MODEL = "bench-llm-bare";
  * Starts every process of the bench in `scope`. `knobs(intervalMs)`: the stand-ins' environment;
  * `profileDir`: where the agent writes its CPU profile (node --cpu-prof) when it stops;
  * `wrap`: runs one Node process ("gateway", "agent" or "bare-1") under a command (valgrind);
- * `heartbeatMs`: how often the nodes report (the gateway marks a node offline after 6 of them).
+ * `heartbeatMs`: how often the nodes report (the gateway marks a node offline after 6 of them);
+ * `mtls`: also start the "gateway-mtls" path.
  */
-export async function startStack(scope, { work, slots, knobs, intervalMs, profileDir, wrap, heartbeatMs = 500 }) {
+export async function startStack(scope, { work, slots, knobs, intervalMs, profileDir, wrap, heartbeatMs = 500, mtls: mtlsPath = false }) {
   /** `node script`, or the wrapper running it when `wrap` names this process. */
   const spawnNode = (name, script, options) =>
     wrap?.process === name
@@ -45,11 +47,8 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
 
   const gw = await startGatewayHost(spawnNode, work, startTimeoutMs, heartbeatMs, hub.url);
   const agentEnv = {
-    OMNIGATE_GATEWAY_URL: gw.url,
-    OMNIGATE_NODE_TOKEN: gw.nodeToken,
     OMNIGATE_AGENT_HOST: "127.0.0.1",
     OMNIGATE_AGENT_PORT: "0",
-    OMNIGATE_STATE_DIR: join(work, "agent-state"),
     HF_HOME: join(work, "hf"),
     HF_HUB_CACHE: join(work, "hf", "hub"),
     HF_ENDPOINT: hub.url,
@@ -63,12 +62,23 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
     OMNIGATE_LLAMA_ARGS: `-np ${slots}`,
     LOG_LEVEL: "info",
   };
-  /** The agent, its engine's chunks `ms` apart (restarted with slower streams for the RSS run). */
-  const startAgent = async (ms) => {
-    const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=agent-${ms}.cpuprofile`] : [];
-    const agent = spawnNode("agent", AGENT, { env: { ...agentEnv, ...knobs(ms) }, nodeArgs: profile });
-    await agent.waitForLine(/omnigate agent listening on (http:\/\/\S+)/, startTimeoutMs);
-    return agent;
+  /**
+   * An agent of `gateway`, its engine's chunks `ms` apart (restarted with slower streams for the RSS
+   * run); `tls`: it serves HTTPS with mutual TLS on loopback too (OMNIGATE_AGENT_TLS=on).
+   */
+  const startAgent = async (ms, { name = "agent", gateway = gw, tls = false } = {}) => {
+    const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${ms}.cpuprofile`] : [];
+    const env = {
+      ...agentEnv,
+      ...knobs(ms),
+      OMNIGATE_GATEWAY_URL: gateway.url,
+      OMNIGATE_NODE_TOKEN: gateway.nodeToken,
+      OMNIGATE_STATE_DIR: join(work, `${name}-state`),
+      ...(tls ? { OMNIGATE_AGENT_TLS: "on" } : {}),
+    };
+    const agent = spawnNode(name, AGENT, { env, nodeArgs: profile });
+    const url = (await agent.waitForLine(/omnigate agent listening on (https?:\/\/\S+)/, startTimeoutMs))[1];
+    return Object.assign(agent, { url });
   };
   let agent = await startAgent(intervalMs);
 
@@ -87,13 +97,18 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
   }
 
   const admin = (path, init = {}) => adminApi(gw, path, init);
-  const registered = await admin("/api/models", { method: "POST", body: JSON.stringify({ name: MODEL, repo: "bench/tiny-llama", runtime: "llama_cpp", files: ["tiny-q8_0.gguf"] }) });
-  if (registered.status !== 201) throw new Error(`register: ${registered.status} ${JSON.stringify(registered.body)}`);
-  await waitFor(async () => (await admin(`/v1/models/${MODEL}`)).body?.ready === true, {
-    timeoutMs: 2 * startTimeoutMs,
-    what: () => `${MODEL} ready\n${scope.diagnostics()}`,
-  });
-  const key = (await admin("/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
+  /** Registers MODEL on `gateway`, waits until it is ready and makes a client key. */
+  const serveModel = async (gateway) => {
+    const api = (path, init = {}) => adminApi(gateway, path, init);
+    const registered = await api("/api/models", { method: "POST", body: JSON.stringify({ name: MODEL, repo: "bench/tiny-llama", runtime: "llama_cpp", files: ["tiny-q8_0.gguf"] }) });
+    if (registered.status !== 201) throw new Error(`register: ${registered.status} ${JSON.stringify(registered.body)}`);
+    await waitFor(async () => (await api(`/v1/models/${MODEL}`)).body?.ready === true, {
+      timeoutMs: 2 * startTimeoutMs,
+      what: () => `${MODEL} ready\n${scope.diagnostics()}`,
+    });
+    return (await api("/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
+  };
+  const key = await serveModel(gw);
   // Bench-only: the node secret over the gateway host's IPC channel, to time the agent on its own.
   const agentNode = (await ask(gw, { type: "nodes" })).nodes[0];
   const bareRegistered = await admin("/api/models", {
@@ -105,6 +120,13 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
   scope.defer(() => bareNode.stop());
   await waitFor(async () => (await admin(`/v1/models/${BARE_MODEL}`)).body?.ready === true, { timeoutMs: startTimeoutMs, what: `${BARE_MODEL} ready` });
   const capacity = (await admin("/api/nodes")).body.find((n) => n.runtime_id === agentNode.runtimeId)?.models.find((m) => m.name === MODEL)?.capacity;
+  // The same path with mutual TLS on the gateway → agent hop: a second gateway (its own cluster CA)
+  // whose agent serves HTTPS. Not under a wrapper (bench:instructions counts the plain hops).
+  const mtls = mtlsPath ? await (async () => {
+    const gateway = await startGatewayHost(spawnNode, work, startTimeoutMs, heartbeatMs, hub.url, "gateway-mtls");
+    const tlsAgent = await startAgent(intervalMs, { name: "agent-mtls", gateway, tls: true });
+    return { gw: gateway, agent: tlsAgent, key: await serveModel(gateway) };
+  })() : undefined;
 
   const chatBody = (stream, model) =>
     JSON.stringify(stream
@@ -120,6 +142,8 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
     directUrl,
     capacity,
     admin,
+    /** The "gateway-mtls" path's gateway (its data dir holds the cluster CA), agent and key, when started. */
+    mtls,
     /** The load generator's job fields for one path (bench/load.mjs). */
     target(path, stream) {
       const job = (url, model, headers) => ({ url, path: "/v1/chat/completions", body: chatBody(stream, model), headers });
@@ -128,6 +152,8 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
           return job(gw.url, MODEL, bearer(key));
         case "gateway-only":
           return job(gw.url, BARE_MODEL, bearer(key));
+        case "gateway-mtls":
+          return job(mtls.gw.url, MODEL, bearer(mtls.key));
         case "agent":
           return job(agentNode.agentUrl, MODEL, bearer(agentNode.secret));
         case "bare-1":
@@ -139,6 +165,7 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
     },
     /** Process ids by the names paths.mjs uses (`engine` is the stand-in that answers `path`). */
     pids(path) {
+      if (path === "gateway-mtls") return { gateway: mtls.gw.pid, agent: mtls.agent.pid, engine: enginePid(mtls.agent) };
       const viaAgent = path === "agent" || path === "gateway";
       return { gateway: gw.pid, agent: agent.pid, engine: viaAgent ? enginePid(agent) : direct.pid, "bare-1": bare["bare-1"].proc.pid, "bare-2": bare["bare-2"].proc.pid };
     },
@@ -157,15 +184,16 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
 }
 
 /** The gateway as dist/main.js runs it, in the bench host that answers questions over IPC. */
-async function startGatewayHost(spawnNode, work, startTimeoutMs, heartbeatMs, hubUrl) {
+async function startGatewayHost(spawnNode, work, startTimeoutMs, heartbeatMs, hubUrl, name = "gateway") {
   const adminKey = `og-admin-bench-${randomBytes(12).toString("hex")}`;
   const nodeToken = `og-node-bench-${randomBytes(12).toString("hex")}`;
-  const gw = spawnNode("gateway", GATEWAY_HOST, {
+  const dataDir = join(work, name);
+  const gw = spawnNode(name, GATEWAY_HOST, {
     ipc: true,
     env: {
       OMNIGATE_HOST: "127.0.0.1",
       OMNIGATE_PORT: "0",
-      OMNIGATE_DATA_DIR: join(work, "gateway"),
+      OMNIGATE_DATA_DIR: dataDir,
       OMNIGATE_ADMIN_KEY: adminKey,
       OMNIGATE_NODE_TOKEN: nodeToken,
       OMNIGATE_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
@@ -176,7 +204,7 @@ async function startGatewayHost(spawnNode, work, startTimeoutMs, heartbeatMs, hu
     },
   });
   const url = (await gw.waitForLine(/omnigate gateway listening on (http:\/\/\S+)/, startTimeoutMs))[1];
-  return Object.assign(gw, { url, adminKey, nodeToken });
+  return Object.assign(gw, { url, adminKey, nodeToken, dataDir });
 }
 
 async function adminApi(gw, path, init) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { formatEnvErrors } from "@omnigate/shared/validation";
 import { proxyEnv } from "./proxy/proxy-env.js";
+import { checkTlsEnv, tlsEnv } from "./tls/tls-env.js";
 
 /** The gateway's control-plane variables. */
 export const controlEnv = {
@@ -30,11 +31,13 @@ export const controlEnv = {
   OMNIGATE_NODE_CALL_TIMEOUT_MS: z.coerce.number().int().min(50).default(3_000),
   // On SIGTERM, how long in-flight requests may finish before their connections are cut.
   OMNIGATE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // The built dashboard served at /; unset = the one built with the gateway; "off" = none.
+  OMNIGATE_DASHBOARD_DIR: z.string().min(1).optional(),
   // pino level: debug shows every request and engine output line; silent for tests.
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 
-export const GatewayEnv = z.object({ ...controlEnv, ...proxyEnv });
+export const GatewayEnv = z.object({ ...controlEnv, ...proxyEnv, ...tlsEnv }).superRefine(checkTlsEnv);
 export type GatewayConfig = z.infer<typeof GatewayEnv>;
 
 /** Reads the environment once; throws naming every bad variable. */

@@ -7,6 +7,7 @@ import { startTestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import type { ProcessResult, TestProcess } from "@omnigate/testkit/test-process";
 import { waitFor } from "@omnigate/testkit/wait";
+import { freePort } from "../../node-agent/src/supervisor/free-port.js";
 import { FakeNode, startControlGateway } from "./control-harness.js";
 
 // `pnpm omnigate …` (dist/cli/main.js) as a real process against a real gateway process.
@@ -49,7 +50,7 @@ describe("omnigate CLI", () => {
     await node.register();
     await node.heartbeat();
 
-    const run = cli(["models", "add", "org/tiny", "--file", "tiny.gguf", "--wait", "--interval", "100", "--timeout", "30"], env);
+    const run = cli(["models", "add", "org/tiny", "--file", "tiny.gguf", "--wait", "--timeout", "30"], env);
     const short = node.runtimeId.slice(0, 8);
     await waitFor(() => run.stdout.includes(`${short} pending`), { timeoutMs: 10_000, what: "the pending line" });
     await node.heartbeat([{ name: "org/tiny", state: "downloading", progress: { bytes: 43_000_000, total: 100_000_000, rate: 2_000_000, percent: 43 } }]);
@@ -68,12 +69,31 @@ describe("omnigate CLI", () => {
     const { gw, nodeToken, env } = await setup({ repos: { "org/asr": { revisions: { main: { files: { "ggml-base.bin": "not really a model" } } } } } });
     const node = new FakeNode(() => gw.url, nodeToken, ["whisper"]);
     await node.register();
-    const run = cli(["models", "add", "org/asr", "--runtime", "whisper", "--wait", "--interval", "100"], env);
+    const run = cli(["models", "add", "org/asr", "--runtime", "whisper", "--wait"], env);
     await waitFor(() => run.stdout.includes("registered org/asr"), { timeoutMs: 10_000, what: "registration" });
     await node.heartbeat([{ name: "org/asr", state: "failed", error: "sha256 mismatch for ggml-base.bin" }]);
     expect((await run.result()).code).toBe(1);
     expect(run.stderr).toContain("org/asr failed on every node");
     expect(run.stderr).toContain("sha256 mismatch for ggml-base.bin");
+  });
+
+  it("models add --wait follows the event stream through a gateway restart", async () => {
+    const dir = await scope.tempDir("omnigate-cli-");
+    const port = String(await freePort());
+    const gw = await startControlGateway(scope, { dataDir: dir, env: { OMNIGATE_PORT: port } });
+    const node = new FakeNode(() => gw.url, readFileSync(join(dir, "node.token"), "utf8").trim(), ["llama_cpp"]);
+    await node.register();
+    const run = cli(["models", "add", "org/tiny", "--file", "tiny.gguf", "--memory-mib", "64", "--wait"], { OMNIGATE_URL: gw.url, OMNIGATE_DATA_DIR: dir });
+    await waitFor(() => run.stdout.includes("pending"), { timeoutMs: 10_000, what: "the pending line" });
+    await gw.stop();
+    await waitFor(() => run.stdout.includes("(reconnecting)"), { timeoutMs: 10_000, what: "the reconnecting note" });
+    // The restarted gateway forgot its nodes: the agent registers again, then reports the model ready.
+    const again = await startControlGateway(scope, { dataDir: dir, env: { OMNIGATE_PORT: port } });
+    expect(again.url).toBe(gw.url);
+    await node.register();
+    await node.heartbeat([{ name: "org/tiny", state: "ready" }]);
+    expect((await run.result()).code).toBe(0);
+    expect(run.stdout).toContain(`org/tiny is ready on 1 of 1 node(s): ${node.runtimeId.slice(0, 8)}`);
   });
 
   it("models ls / rm and nodes ls, as tables and as --json", async () => {
@@ -94,7 +114,7 @@ describe("omnigate CLI", () => {
 
     const nodes = await cliDone(["nodes", "ls"], env);
     // MEMORY: what is committed (the node reports no capacity).
-    expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+512 MiB\\s+alpha:ready\\s+\\d+s ago$`, "m"));
+    expect(nodes.stdout).toMatch(new RegExp(`^${node.runtimeId.slice(0, 8)}\\s+fake-gpu-box\\s+online\\s+llama_cpp\\s+512 MiB\\s+alpha:ready\\s+\\d+s ago\\s+-$`, "m"));
     expect(JSON.parse((await cliDone(["--json", "nodes", "ls"], env)).stdout)).toMatchObject([{ runtime_id: node.runtimeId, online: true }]);
 
     // A text-to-speech voice with names for its speakers.

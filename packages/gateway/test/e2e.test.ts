@@ -10,7 +10,7 @@ import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
 import { encodePng } from "@omnigate/testkit/png";
-import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
+import { startHub, startStack, toneWav, type Stack } from "@omnigate/testkit/e2e-stack";
 
 const scope = new TestScope();
 let hub: TestHub;

@@ -10,7 +10,7 @@ import { OpenAIErrorBody } from "@omnigate/shared/errors";
 import type { TestHub } from "@omnigate/testkit/hub";
 import { TestScope } from "@omnigate/testkit/scope";
 import { waitFor } from "@omnigate/testkit/wait";
-import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
+import { startHub, startStack, toneWav, type Stack } from "@omnigate/testkit/e2e-stack";
 
 const MAX_BODY = 64 * 1024;
 const MAX_UPLOAD = 256 * 1024;

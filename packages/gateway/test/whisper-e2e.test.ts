@@ -6,7 +6,7 @@ import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestScope } from "@omnigate/testkit/scope";
 import { TINY_WHISPER_TRANSCRIPT } from "@omnigate/testkit/whisper-model-writer";
-import { startHub, startStack, toneWav, type Stack } from "./e2e-stack.js";
+import { startHub, startStack, toneWav, type Stack } from "@omnigate/testkit/e2e-stack";
 
 const bin = process.env.OMNIGATE_WHISPER_SERVER_BIN;
 

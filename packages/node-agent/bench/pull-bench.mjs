@@ -8,7 +8,7 @@
 //      curl under the same cap, and vs min(link, 8 × cap), the link being curl -o /dev/null uncapped.
 //   3. a pull SIGKILLed at 60 % of the file, then pulled again: bytes the hub sent twice.
 // Prints throughputs, ratios against the goals, CPU per GiB, the pull's peak RSS and the load
-// average; writes the "## Pull" section of BENCHMARKS.md (bench-section.mjs). Run it under the
+// average; writes the "## Pull" section of BENCHMARKS.md (packages/testkit/bench/bench-section.mjs). Run it under the
 // machine's bench lock:
 //
 //   flock /tmp/omnigate-bench.lock npm run bench:pull
@@ -19,7 +19,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeBenchSection } from "./bench-section.mjs";
+import { writeBenchSection } from "../../testkit/bench/bench-section.mjs";
 import { makeFile, measuresCpu, settleDisk, startHub, timed } from "./pull-bench-procs.mjs";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");

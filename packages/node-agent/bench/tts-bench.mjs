@@ -22,7 +22,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
-import { writeBenchSection } from "./bench-section.mjs";
+import { writeBenchSection } from "../../testkit/bench/bench-section.mjs";
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const root = resolve(pkg, "..", "..");

@@ -1,16 +1,17 @@
 import { once } from "node:events";
-import type { Server } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import { isLoopbackHost, urlHost } from "@omnigate/shared/tls";
 import { stopAccepting } from "@omnigate/server-kit/shutdown";
 import { createDefaultParts, type AgentParts } from "./agent-parts.js";
 import { createAgentApp } from "./api/agent-app.js";
 import { NodeSecretAuth, scrapeTokenDigest } from "./api/auth.js";
 import { agentMetrics } from "./api/metrics.js";
-import { createAgentServer } from "./api/listener.js";
+import { createAgentServer, serveCredentials, type AgentServer } from "./api/listener.js";
 import { parseLabels, type AgentConfig } from "./config.js";
 import { GatewayClient, NodeTokenError } from "./gateway-client.js";
 import { GpuProbe } from "./gpu-info.js";
@@ -24,6 +25,7 @@ import { HeldModelsStore } from "./reconciler/held-models-store.js";
 import { Reconciler } from "./reconciler/reconciler.js";
 import { withDownloadMetrics } from "./metrics-download.js";
 import { loadOrCreateRuntimeId } from "./runtime-id.js";
+import { NodeIdentity } from "./tls/node-identity.js";
 
 export type { AgentParts };
 
@@ -37,8 +39,12 @@ export interface AgentDeps {
 }
 
 export interface RunningAgent {
-  /** `http://host:port` as bound (the real port when OMNIGATE_AGENT_PORT=0). */
+  /** `http(s)://host:port` as bound (the real port when OMNIGATE_AGENT_PORT=0). */
   readonly url: string;
+  /** Whether the agent API serves HTTPS with mutual TLS (anything but loopback, or OMNIGATE_AGENT_TLS=on). */
+  readonly tls: boolean;
+  /** Settles when the agent refuses to join the gateway (a pinned CA that differs): main.ts exits. */
+  readonly fatal: Promise<Error>;
   /** What the gateway is told to call (OMNIGATE_AGENT_URL, else `url`). */
   readonly agentUrl: string;
   readonly port: number;
@@ -67,6 +73,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
       "No node token: set OMNIGATE_NODE_TOKEN to the gateway's node token, or OMNIGATE_NODE_TOKEN_FILE to the file the gateway wrote it to (<gateway data dir>/node.token).",
     );
   }
+  const tls = config.OMNIGATE_AGENT_TLS === "on" || !isLoopbackHost(config.OMNIGATE_AGENT_HOST);
+  checkTlsSettings(config, tls);
   const runtimeId = await loadOrCreateRuntimeId(config.OMNIGATE_STATE_DIR);
   const hostname = deps.hostname ?? config.OMNIGATE_NODE_NAME ?? osHostname();
   const version = deps.version ?? packageVersion();
@@ -99,11 +107,12 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     statuses: () => reconciler.statuses(),
     engines: () => parts.server.engines(),
   });
-  let server: Server;
+  let server: AgentServer;
   try {
     server = createAgentServer({
       app,
       auth,
+      tls,
       ...(parts.dataPlane ? { dataPlane: parts.dataPlane } : {}),
       requests: agentMetrics.requests,
     }).listen(config.OMNIGATE_AGENT_PORT, config.OMNIGATE_AGENT_HOST);
@@ -115,11 +124,24 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${hostForUrl(config.OMNIGATE_AGENT_HOST)}:${port}`;
+  const scheme = tls ? "https" : "http";
+  const url = `${scheme}://${hostForUrl(config.OMNIGATE_AGENT_HOST)}:${port}`;
   // A wildcard bind is not an address the gateway can call: use the host's name instead.
   const agentUrl =
     config.OMNIGATE_AGENT_URL ??
-    (isWildcard(config.OMNIGATE_AGENT_HOST) ? `http://${hostname}:${port}` : url);
+    (isWildcard(config.OMNIGATE_AGENT_HOST) ? `${scheme}://${hostname}:${port}` : url);
+  // The key is made here and never leaves the process; the certificate comes with registration.
+  const identity = tls
+    ? new NodeIdentity({
+        host: urlHost(agentUrl),
+        runtimeId,
+        pin: config.OMNIGATE_CA_FINGERPRINT,
+        serve: (credentials) => serveCredentials(server as HttpsServer, credentials),
+        logger: logger.child({ component: "tls" }),
+      })
+    : undefined;
+  let onFatal: (error: Error) => void = () => {};
+  const fatal = new Promise<Error>((resolve) => (onFatal = resolve));
 
   const registration = (): NodeRegistration => {
     const { capacity: memory, cached } = capacity.current();
@@ -141,6 +163,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     client: new GatewayClient({
       baseUrl: config.OMNIGATE_GATEWAY_URL,
       tokenSource: { token: config.OMNIGATE_NODE_TOKEN, file: config.OMNIGATE_NODE_TOKEN_FILE },
+      pin: config.OMNIGATE_CA_FINGERPRINT,
     }),
     logger: logger.child({ component: "gateway-client" }),
     runtimeId,
@@ -149,6 +172,8 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     snapshot: () => reconciler.snapshot(),
     onDesired: (models, snapshot) => reconciler.setDesired(models, snapshot),
     onSecret: (secret) => auth.setSecret(secret),
+    ...(identity ? { identity } : {}),
+    onFatal,
   });
   reconciler.on("change", () => loop.nudge());
   // Files arrived or left: the cache inventory (locality) is measured again before the next heartbeat.
@@ -158,6 +183,18 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     { url, agent_url: agentUrl, runtime_id: runtimeId, runtimes: parts.server.supportedRuntimes, gateway: config.OMNIGATE_GATEWAY_URL },
     "agent listening",
   );
+  if (tls) {
+    log.info({ agent_url: agentUrl }, "the agent API serves HTTPS and accepts only clients with a certificate from the cluster CA (its own certificate comes with registration)");
+  } else {
+    log.info("the agent API serves plain HTTP on loopback: traffic never leaves this box (OMNIGATE_AGENT_TLS=on for mutual TLS here too)");
+  }
+  const gatewayHost = urlHost(config.OMNIGATE_GATEWAY_URL);
+  if (config.OMNIGATE_GATEWAY_URL.startsWith("http:") && !isLoopbackHost(gatewayHost)) {
+    log.warn(
+      { gateway: config.OMNIGATE_GATEWAY_URL },
+      "the gateway is reached in plain HTTP: the node token and node secret cross the network in clear, and the cluster CA this agent trusts comes unauthenticated. Use https:// with OMNIGATE_CA_FINGERPRINT.",
+    );
+  }
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -176,7 +213,19 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
     })();
     return closed;
   };
-  return { url, agentUrl, port, runtimeId, reconciler, heartbeats: loop, close };
+  return { url, tls, fatal, agentUrl, port, runtimeId, reconciler, heartbeats: loop, close };
+}
+
+/** Settings that contradict each other fail the start, naming the variables. */
+function checkTlsSettings(config: AgentConfig, tls: boolean): void {
+  const scheme = tls ? "https" : "http";
+  if (config.OMNIGATE_AGENT_URL && !config.OMNIGATE_AGENT_URL.startsWith(`${scheme}:`)) {
+    const why = tls ? "the agent serves HTTPS (it listens beyond loopback, or OMNIGATE_AGENT_TLS=on)" : "the agent serves plain HTTP on loopback (set OMNIGATE_AGENT_TLS=on for HTTPS)";
+    throw new Error(`OMNIGATE_AGENT_URL is ${config.OMNIGATE_AGENT_URL}, but ${why}: make it ${scheme}://…`);
+  }
+  if (config.OMNIGATE_CA_FINGERPRINT && !config.OMNIGATE_GATEWAY_URL.startsWith("https:")) {
+    throw new Error(`OMNIGATE_CA_FINGERPRINT pins the gateway's TLS certificate, but OMNIGATE_GATEWAY_URL is ${config.OMNIGATE_GATEWAY_URL}: make it https://…`);
+  }
 }
 
 async function step(log: Logger, what: string, run: () => Promise<unknown>): Promise<void> {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { cacheEnv } from "./cache/cache-env.js";
 import { engineEnv } from "./engines/engine-env.js";
+import { agentTlsEnv } from "./tls/tls-env.js";
 import { LabelKey, LabelValue, formatEnvErrors } from "@omnigate/shared/validation";
 
 /** Why a labels value is malformed, or null. */
@@ -36,11 +37,11 @@ export const controlEnv = {
   OMNIGATE_NODE_TOKEN: z.string().min(16, "OMNIGATE_NODE_TOKEN must be at least 16 characters").optional(),
   // File holding the node token when the variable is unset (the gateway writes one on first start).
   OMNIGATE_NODE_TOKEN_FILE: z.string().optional(),
-  // The agent's own HTTP API (data plane and DELETE from the gateway).
+  // The agent's own API (data plane and DELETE from the gateway); beyond loopback it serves HTTPS with mutual TLS only.
   OMNIGATE_AGENT_HOST: z.string().default("127.0.0.1"),
   // 0 = any free port (tests); the agent reports the bound port in agent_url.
   OMNIGATE_AGENT_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
-  // What the gateway should call; defaults to http://<host>:<bound port>.
+  // What the gateway should call; defaults to http(s)://<host>:<bound port>. Its host is the name in the agent's certificate.
   OMNIGATE_AGENT_URL: z.url().optional(),
   // Keeps the runtime_id (a UUID) and engine pid files across restarts.
   OMNIGATE_STATE_DIR: z.string().default("./.data/agent"),
@@ -59,7 +60,7 @@ export const controlEnv = {
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 };
 
-export const AgentEnv = z.object({ ...controlEnv, ...cacheEnv, ...engineEnv });
+export const AgentEnv = z.object({ ...controlEnv, ...agentTlsEnv, ...cacheEnv, ...engineEnv });
 export type AgentConfig = z.infer<typeof AgentEnv>;
 
 /** Reads the environment once; throws naming every bad variable. */

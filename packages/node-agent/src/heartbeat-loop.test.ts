@@ -4,8 +4,9 @@ import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol
 import { errorAnswer, ScriptedGateway } from "../test/helpers/scripted-gateway.js";
 import { waitFor } from "@omnigate/testkit/wait";
 import { GatewayClient } from "./gateway-client.js";
-import { HeartbeatLoop } from "./heartbeat-loop.js";
+import { HeartbeatLoop, type CertificateRequester } from "./heartbeat-loop.js";
 import { createLogger } from "./logger.js";
+import { JoinRefusedError } from "./tls/node-identity.js";
 
 const RUNTIME_ID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f";
 const TOKEN = "node-token-0123456789";
@@ -26,7 +27,7 @@ interface Harness {
   desired: { models: ModelRecord[]; snapshot: number }[];
 }
 
-function makeLoop(url: string, beat: Partial<Heartbeat> = {}, timeoutMs = 2_000): Harness {
+function makeLoop(url: string, beat: Partial<Heartbeat> = {}, timeoutMs = 2_000, tls: { identity?: CertificateRequester; onFatal?: (err: Error) => void } = {}): Harness {
   const secrets: (string | null)[] = [];
   const desired: Harness["desired"] = [];
   let snapshot = 0;
@@ -47,6 +48,7 @@ function makeLoop(url: string, beat: Partial<Heartbeat> = {}, timeoutMs = 2_000)
     snapshot: () => ++snapshot,
     onDesired: (models, s) => desired.push({ models, snapshot: s }),
     onSecret: (s) => secrets.push(s),
+    ...tls,
   });
   return { loop, secrets, desired };
 }
@@ -186,5 +188,61 @@ describe("HeartbeatLoop", () => {
     // Startable again after a stop.
     h.loop.start();
     await waitFor(() => h.desired.length === 1, { what: "a heartbeat after restart" });
+  });
+});
+
+describe("HeartbeatLoop with a TLS identity", () => {
+  /** A stand-in identity: numbered CSRs, a renewal when told, and accept() failing as scripted. */
+  function identity(failures: Array<Error | undefined>) {
+    const accepted: unknown[] = [];
+    let n = 0;
+    let renewDue = false;
+    const id: CertificateRequester & { accepted: unknown[]; dueNow(): void } = {
+      accepted,
+      dueNow: () => (renewDue = true),
+      registrationCsr: async () => `csr-${++n}`,
+      renewalCsr: async () => (renewDue ? ((renewDue = false), `renewal-${++n}`) : undefined),
+      accept(answer) {
+        const failure = failures.shift();
+        if (failure) throw failure;
+        accepted.push(answer);
+      },
+    };
+    return id;
+  }
+
+  it("registers with a fresh CSR, retries one whose certificate does not fit, and renews through a heartbeat", async () => {
+    gateway = await ScriptedGateway.start();
+    gateway.intervalMs = 50;
+    const answer = (secret: string) => ({ status: 200, body: { runtime_id: RUNTIME_ID, node_secret: secret, heartbeat_interval_ms: 50, certificate: "cert", ca_certificate: "ca" } });
+    gateway.registerScript.push(answer("secret-a-0123456789"), answer("secret-b-0123456789"));
+    const id = identity([new Error("the certificate from the gateway is not for this agent's key")]);
+    const h = makeLoop(gateway.url, {}, 2_000, { identity: id });
+    h.loop.start();
+    await waitFor(() => h.secrets.length === 1, { what: "registered" });
+    // The first answer did not fit: its secret was never used; the second registration had a new CSR.
+    expect(h.secrets).toEqual(["secret-b-0123456789"]);
+    expect(gateway.seen("register").map((r) => r.body.csr)).toEqual(["csr-1", "csr-2"]);
+    expect(gateway.seen("heartbeat").every((r) => r.body.csr === undefined)).toBe(true);
+
+    gateway.heartbeatScript.push({ status: 200, body: { models: [], heartbeat_interval_ms: 50, certificate: "renewed", ca_certificate: "ca" } });
+    id.dueNow();
+    await waitFor(() => id.accepted.length === 2, { what: "the renewal served" });
+    expect(gateway.seen("heartbeat").filter((r) => r.body.csr !== undefined).map((r) => r.body.csr)).toEqual(["renewal-3"]);
+    expect(id.accepted[1]).toMatchObject({ certificate: "renewed" });
+  });
+
+  it("stops for good when the answer's CA is not the pinned one", async () => {
+    gateway = await ScriptedGateway.start();
+    gateway.intervalMs = 50;
+    gateway.registerScript.push({ status: 200, body: { runtime_id: RUNTIME_ID, node_secret: "secret-x-0123456789", heartbeat_interval_ms: 50, certificate: "c", ca_certificate: "other" } });
+    const fatal: Error[] = [];
+    const h = makeLoop(gateway.url, {}, 2_000, { identity: identity([new JoinRefusedError("not the pinned CA")]), onFatal: (e) => fatal.push(e) });
+    h.loop.start();
+    await waitFor(() => fatal.length === 1, { what: "the refusal" });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gateway.seen("register")).toHaveLength(1);
+    expect(h.secrets).toEqual([]);
+    expect(fatal[0]!.message).toBe("not the pinned CA");
   });
 });

@@ -1,8 +1,18 @@
 import type { ModelRecord } from "@omnigate/shared/models";
-import type { Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
+import type { CertificateAnswer, Heartbeat, NodeRegistration } from "@omnigate/shared/node-protocol";
 import { backoffDelay } from "./backoff.js";
 import { isForgotten, type GatewayClient, type GatewayResult } from "./gateway-client.js";
 import type { Logger } from "./logger.js";
+import { JoinRefusedError } from "./tls/node-identity.js";
+
+/** The agent's TLS identity as the loop uses it (tls/node-identity.ts): CSRs out, certificates in. */
+export interface CertificateRequester {
+  registrationCsr(): Promise<string>;
+  /** A CSR when renewal is due, else undefined. */
+  renewalCsr(): Promise<string | undefined>;
+  /** Serves the answered certificate; throws JoinRefusedError (fatal) or Error (retry). */
+  accept(answer: CertificateAnswer): void;
+}
 
 /** What the loop reports and where it delivers the gateway's answers. */
 export interface HeartbeatLoopDeps {
@@ -19,6 +29,10 @@ export interface HeartbeatLoopDeps {
   onDesired(models: ModelRecord[], snapshot: number): void;
   /** A new node secret (registration) or null (the gateway forgot us): the agent API's credential. */
   onSecret(secret: string | null): void;
+  /** Set when the agent serves HTTPS: registration sends a CSR, heartbeats renew at half-life. */
+  readonly identity?: CertificateRequester;
+  /** The agent must not join this gateway (a pinned CA that differs): the loop has stopped. */
+  onFatal?(error: Error): void;
   readonly random?: () => number;
 }
 
@@ -137,9 +151,21 @@ export class HeartbeatLoop {
 
   /** Returns the delay before the next step. */
   async #register(): Promise<number> {
-    const result = await this.#deps.client.register(this.#deps.registration(), this.#abort.signal);
+    const identity = this.#deps.identity;
+    const csr = identity ? await identity.registrationCsr() : undefined;
+    const body = csr === undefined ? this.#deps.registration() : { ...this.#deps.registration(), csr };
+    const result = await this.#deps.client.register(body, this.#abort.signal);
     if (!this.#running) return 0;
-    if (!result.ok) return this.#failed("register", result);
+    if (!result.ok) return result.fatal ? this.#fatal(new JoinRefusedError(result.error)) : this.#failed("register", result);
+    // The certificate is served before the secret is in use: the gateway may call at once.
+    if (identity) {
+      try {
+        identity.accept(result.data);
+      } catch (err) {
+        if (err instanceof JoinRefusedError) return this.#fatal(err);
+        return this.#failed("register", { ok: false, error: `certificate not usable: ${(err as Error).message}` });
+      }
+    }
     this.#recovered();
     this.#secret = result.data.node_secret;
     this.#desiredVersion = undefined;
@@ -154,7 +180,12 @@ export class HeartbeatLoop {
     const secret = this.#secret;
     if (secret === null) return 0;
     const snapshot = this.#deps.snapshot();
-    const body: Heartbeat = { ...this.#deps.heartbeat(), ...(this.#desiredVersion ? { desired_version: this.#desiredVersion } : {}) };
+    const csr = await this.#deps.identity?.renewalCsr();
+    const body: Heartbeat = {
+      ...this.#deps.heartbeat(),
+      ...(this.#desiredVersion ? { desired_version: this.#desiredVersion } : {}),
+      ...(csr === undefined ? {} : { csr }),
+    };
     const result = await this.#deps.client.heartbeat(this.#deps.runtimeId, secret, body, this.#abort.signal);
     if (!this.#running) return 0;
     if (!result.ok) {
@@ -166,6 +197,15 @@ export class HeartbeatLoop {
         return 0;
       }
       return this.#failed("heartbeat", result);
+    }
+    if (result.data.certificate !== undefined) {
+      try {
+        this.#deps.identity?.accept(result.data);
+      } catch (err) {
+        if (err instanceof JoinRefusedError) return this.#fatal(err);
+        // The current certificate stays in service; the next heartbeat asks again.
+        this.#log.warn({ error: (err as Error).message }, "renewed certificate not usable; keeping the current one");
+      }
     }
     this.#recovered();
     this.#forgottenStreak = 0;
@@ -181,11 +221,22 @@ export class HeartbeatLoop {
   #failed(step: string, result: Extract<GatewayResult<unknown>, { ok: false }>): number {
     this.#failures++;
     const fields = { step, status: result.status, error: result.error, attempt: this.#failures };
-    // Warn when the gateway goes away or the reason changes; repeat only at debug.
-    if (this.#failures === 1 || result.error !== this.#lastError) this.#log.warn(fields, "cannot reach the gateway; retrying with backoff");
-    else this.#log.debug(fields, "gateway still unreachable");
+    // Warn when the gateway goes away or the reason changes; repeat only at debug. A refusal
+    // (a removed node, a wrong token) is not the gateway being away: say which it is.
+    const refused = result.status === 401 || result.status === 403;
+    const what = refused ? "the gateway refuses this node; retrying with backoff" : "cannot reach the gateway; retrying with backoff";
+    if (this.#failures === 1 || result.error !== this.#lastError) this.#log[refused ? "error" : "warn"](fields, what);
+    else this.#log.debug(fields, refused ? "the gateway still refuses this node" : "gateway still unreachable");
     this.#lastError = result.error;
     return this.#retryDelay();
+  }
+
+  /** Stops for good: joining this gateway is refused. */
+  #fatal(error: Error): number {
+    this.#running = false;
+    this.#log.error({ error: error.message }, "refusing to join the gateway");
+    this.#deps.onFatal?.(error);
+    return 0;
   }
 
   #recovered(): void {

@@ -9,6 +9,8 @@ export interface ServiceOptions<C extends { readonly LOG_LEVEL: string }, S exte
   readonly createLogger: (level: string) => Logger;
   /** Everything but the environment and the signals: listens, returns where and how to stop. */
   readonly start: (config: C, logger: Logger) => Promise<S>;
+  /** After the listening line: more lines to print, signals of the service's own (SIGHUP). */
+  readonly started?: (service: S, logger: Logger) => void;
 }
 
 /**
@@ -38,5 +40,6 @@ export async function runService<C extends { readonly LOG_LEVEL: string }, S ext
     return;
   }
   console.log(`omnigate ${options.name} listening on ${service.url}`);
+  options.started?.(service, logger);
   closeOnSignals(logger, () => service.close());
 }

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   missing_api_key: { status: 401, type: "authentication_error" },
   invalid_api_key: { status: 401, type: "authentication_error" },
   insufficient_permissions: { status: 403, type: "permission_error" },
+  node_revoked: { status: 403, type: "permission_error" },
   not_found: { status: 404, type: "not_found_error" },
   model_not_found: { status: 404, type: "not_found_error" },
   model_capability_unsupported: { status: 404, type: "not_found_error" },

@@ -3,6 +3,7 @@ import { ModelRecord, NodeModelStatus } from "./models.js";
 import { ModelName } from "./validation.js";
 import { RuntimeType } from "./runtimes.js";
 import { LlamaMemorySettings } from "./memory-estimate.js";
+import { MAX_CSR_CHARS } from "./tls.js";
 
 /** The seed's `loaded_models`: model names the node serves right now, by kind. */
 export const LoadedModels = z.object({
@@ -76,15 +77,33 @@ export const NodeRegistration = z.object({
   cached: z.array(CachedSnapshot).max(1024).optional(),
   /** The llama-server memory settings this node runs models with (its OMNIGATE_LLAMA_ARGS over the defaults). */
   llama: LlamaMemorySettings.optional(),
+  /**
+   * A PKCS#10 request (PEM) for the agent's TLS certificate: required when `agent_url` is https.
+   * Its only SAN is `agent_url`'s host. In a heartbeat it asks for a renewal.
+   */
+  csr: z
+    .string()
+    .max(MAX_CSR_CHARS, `csr is larger than ${MAX_CSR_CHARS} characters; an EC P-256 request is under 1 KB`)
+    .optional(),
 });
 export type NodeRegistration = z.input<typeof NodeRegistration>;
 export type NodeRegistrationParsed = z.output<typeof NodeRegistration>;
+
+/** What the gateway answers a `csr` with. */
+export const CertificateAnswer = z.object({
+  /** The agent's certificate (PEM), signed by the cluster CA; present when a `csr` was granted. */
+  certificate: z.string().optional(),
+  /** The cluster CA (PEM): whose client certificates the agent accepts. */
+  ca_certificate: z.string().optional(),
+});
+export type CertificateAnswer = z.infer<typeof CertificateAnswer>;
 
 export const RegisterResponse = z.object({
   runtime_id: z.string(),
   /** Shown once; the gateway keeps only its hash. The agent sends it as `Authorization: Bearer`. */
   node_secret: z.string(),
   heartbeat_interval_ms: z.number().int().positive(),
+  ...CertificateAnswer.shape,
 });
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
@@ -106,8 +125,29 @@ export const HeartbeatResponse = z.object({
   models: z.array(ModelRecord).optional(),
   desired_version: z.string().optional(),
   heartbeat_interval_ms: z.number().int().positive(),
+  /** A renewed certificate, when the heartbeat carried a `csr`. */
+  ...CertificateAnswer.shape,
 });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+/** A node certificate as `GET /api/nodes` shows it. */
+export const NodeCertificateView = z.object({
+  /** Hex, as `openssl x509 -serial` prints it. */
+  serial: z.string(),
+  /** Unix ms. */
+  not_before: z.number(),
+  not_after: z.number(),
+});
+export type NodeCertificateView = z.infer<typeof NodeCertificateView>;
+
+/** `DELETE /api/nodes/{runtime_id}` answer: the node is gone and its certificates revoked. */
+export const NodeDeleteResponse = z.object({
+  runtime_id: z.string(),
+  deleted: z.literal(true),
+  /** Serials put on the deny list (the node's certificates that had not expired). */
+  revoked_serials: z.array(z.string()),
+});
+export type NodeDeleteResponse = z.infer<typeof NodeDeleteResponse>;
 
 /** `GET /api/nodes` entry. */
 export const NodeView = z.object({
@@ -118,6 +158,8 @@ export const NodeView = z.object({
   online: z.boolean(),
   /** Ejected by outlier detection until this Unix-ms time, if so. */
   ejected_until: z.number().nullable(),
+  /** Why it was ejected ("5 failed requests in a row, last: connection refused"), while it is. */
+  ejection_reason: z.string().nullable(),
   supported_runtimes: z.array(RuntimeType),
   loaded_models: LoadedModels,
   models: z.array(NodeModelStatus),
@@ -138,6 +180,8 @@ export const NodeView = z.object({
   /** The models placed on the node. */
   placed_models: z.array(z.string()),
   cached: z.array(CachedSnapshot),
+  /** The node's current TLS certificate (null: an agent on loopback, in plain HTTP). */
+  certificate: NodeCertificateView.nullable(),
 });
 export type NodeView = z.infer<typeof NodeView>;
 

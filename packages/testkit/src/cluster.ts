@@ -44,11 +44,17 @@ export interface GatewayOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Output lines kept (default 2,000); a test that searches the whole log for secrets keeps them all. */
   readonly keepLines?: number;
+  /** The CA that signed a front-door certificate given in env (OMNIGATE_TLS_CERT_FILE); default: the cluster CA. */
+  readonly trustCa?: string;
 }
 
 export interface GatewayProcess extends TestProcess {
-  /** `http://127.0.0.1:<port>` as printed by the gateway. */
+  /** `http(s)://127.0.0.1:<port>` as printed by the gateway. */
   readonly url: string;
+  /** The cluster CA's fingerprint, as printed at start (what agents pin). */
+  readonly fingerprint: string;
+  /** What its HTTPS listener is verified with: `trustCa`, else the cluster CA (PEM). */
+  readonly ca: string;
   readonly port: number;
   readonly dataDir: string;
   readonly adminKey: string;
@@ -58,7 +64,8 @@ export interface GatewayProcess extends TestProcess {
   readonly options: GatewayOptions & { dataDir: string };
 }
 
-const LISTENING = /omnigate gateway listening on (http:\/\/\S+)/;
+const LISTENING = /omnigate gateway listening on (https?:\/\/\S+)/;
+const CLUSTER_CA = /omnigate cluster CA (sha256:[0-9a-f]{64})/;
 
 /** Starts `node packages/gateway/dist/main.js` and waits for its listening line. */
 export async function startGateway(scope: TestScope, options: GatewayOptions = {}): Promise<GatewayProcess> {
@@ -79,9 +86,13 @@ export async function startGateway(scope: TestScope, options: GatewayOptions = {
   };
   const gw = scope.spawn(GATEWAY_MAIN, { name: "gateway", env, ...(options.keepLines ? { keepLines: options.keepLines } : {}) });
   const url = (await gw.waitForLine(LISTENING))[1]!;
+  const fingerprint = (await gw.waitForLine(CLUSTER_CA))[1]!;
+  const caFile = env.OMNIGATE_CLUSTER_CA_CERT_FILE ?? join(dataDir, "cluster-ca.crt");
   const tokenFile = join(dataDir, "node.token");
   return Object.assign(gw, {
     url,
+    fingerprint,
+    ca: options.trustCa ?? (await readFile(caFile, "utf8")),
     port: Number(new URL(url).port),
     dataDir,
     adminKey: adminKey ?? (await readFile(join(dataDir, "admin.key"), "utf8")).trim(),
@@ -104,8 +115,8 @@ export async function restartGateway(scope: TestScope, gw: GatewayProcess, how: 
 }
 
 export interface AgentOptions {
-  /** The gateway to register with (its URL and node token are taken from it). */
-  readonly gateway: Pick<GatewayProcess, "url" | "nodeToken" | "nodeTokenFile">;
+  /** The gateway to register with (its URL and node token are taken from it; an https one is pinned by its fingerprint). */
+  readonly gateway: Pick<GatewayProcess, "url" | "nodeToken" | "nodeTokenFile"> & { readonly fingerprint?: string };
   /** Reuse a state dir (same runtime_id: a restarted node); a fresh temp dir otherwise. */
   readonly stateDir?: string;
   /** The HF cache root (HF_HOME); a fresh temp dir otherwise. */
@@ -113,6 +124,8 @@ export interface AgentOptions {
   /** Pass the token through OMNIGATE_NODE_TOKEN_FILE instead of the variable. */
   readonly tokenVia?: "env" | "file";
   readonly port?: number;
+  /** Serve HTTPS with mutual TLS on loopback too (OMNIGATE_AGENT_TLS=on). */
+  readonly tls?: boolean;
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -124,7 +137,7 @@ export interface AgentProcess extends TestProcess {
   readonly options: AgentOptions & { stateDir: string; hfHome: string };
 }
 
-const AGENT_LISTENING = /omnigate agent listening on (http:\/\/\S+)/;
+const AGENT_LISTENING = /omnigate agent listening on (https?:\/\/\S+)/;
 
 /** Starts `node packages/node-agent/dist/main.js` and waits for its listening line. */
 export async function startAgent(scope: TestScope, options: AgentOptions): Promise<AgentProcess> {
@@ -141,6 +154,8 @@ export async function startAgent(scope: TestScope, options: AgentOptions): Promi
     HF_HOME: hfHome,
     HF_HUB_CACHE: join(hfHome, "hub"),
     ...(viaFile ? { OMNIGATE_NODE_TOKEN_FILE: options.gateway.nodeTokenFile! } : { OMNIGATE_NODE_TOKEN: options.gateway.nodeToken }),
+    ...(options.gateway.url.startsWith("https:") && options.gateway.fingerprint ? { OMNIGATE_CA_FINGERPRINT: options.gateway.fingerprint } : {}),
+    ...(options.tls ? { OMNIGATE_AGENT_TLS: "on" } : {}),
     LOG_LEVEL: "info",
     ...options.env,
   };

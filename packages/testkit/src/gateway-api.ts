@@ -1,4 +1,5 @@
-/** Small typed HTTP calls against a running gateway or agent (real fetch, no retries). */
+/** Small typed HTTP calls against a running gateway or agent (real fetch, no retries; HTTPS verified by a given CA). */
+import { Agent, fetch as undiciFetch } from "undici";
 import type { CreatedApiKey } from "@omnigate/shared/admin";
 import type { OpenAIErrorBody } from "@omnigate/shared/errors";
 import type { DeleteModelResponse, ModelList, ModelListEntry, ModelRecord, RegisterModelRequest } from "@omnigate/shared/models";
@@ -11,31 +12,44 @@ export interface HttpResult<T> {
   readonly body: T;
 }
 
+/** One keep-alive dispatcher per trusted CA, so a suite's calls reuse connections. */
+const dispatchers = new Map<string, Agent>();
+
+/** A dispatcher that trusts `ca` (PEM) for HTTPS; for the `openai` client's `fetchOptions` too. */
+export function trusting(ca: string): Agent {
+  let agent = dispatchers.get(ca);
+  if (!agent) dispatchers.set(ca, (agent = new Agent({ connect: { ca } })));
+  return agent;
+}
+
 export async function httpJson<T = unknown>(
   url: string,
-  init: { method?: string; token?: string | null; json?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+  init: { method?: string; token?: string | null; json?: unknown; headers?: Record<string, string>; timeoutMs?: number; ca?: string | undefined } = {},
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.json !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(url, {
+  const res = await undiciFetch(url, {
     method: init.method ?? (init.json !== undefined ? "POST" : "GET"),
     headers,
     ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+    ...(init.ca ? { dispatcher: trusting(init.ca) } : {}),
     signal: AbortSignal.timeout(init.timeoutMs ?? 10_000),
   });
   const text = await res.text();
   let body: unknown = text;
   if ((res.headers.get("content-type") ?? "").includes("json")) body = text ? JSON.parse(text) : undefined;
-  return { status: res.status, headers: res.headers, body: body as T };
+  // undici's Headers is the one global fetch uses, typed apart.
+  return { status: res.status, headers: res.headers as unknown as Headers, body: body as T };
 }
 
 /** The gateway's admin and model API, with the admin key unless another token is given. */
 export class GatewayApi {
-  constructor(readonly gateway: { readonly url: string; readonly adminKey: string }) {}
+  /** `ca`: what an https gateway's certificate is checked against (its cluster CA, or a test front door's CA). */
+  constructor(readonly gateway: { readonly url: string; readonly adminKey: string; readonly ca?: string }) {}
 
   #call<T>(path: string, init: Parameters<typeof httpJson>[1] = {}): Promise<HttpResult<T>> {
-    return httpJson<T>(`${this.gateway.url}${path}`, { token: this.gateway.adminKey, ...init });
+    return httpJson<T>(`${this.gateway.url}${path}`, { token: this.gateway.adminKey, ca: this.gateway.ca, ...init });
   }
 
   registerModel(body: RegisterModelRequest): Promise<HttpResult<ModelRecord & OpenAIErrorBody>> {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { ApiKeyView, CreatedApiKey } from "@omnigate/shared/admin";
-import type { NodeView } from "@omnigate/shared/node-protocol";
+import type { NodeDeleteResponse, NodeView } from "@omnigate/shared/node-protocol";
 import { formatAge, formatDate, shortId, table } from "./format.js";
 import { type CommandContext, positiveNumber } from "./context.js";
 import { CliError } from "./admin-client.js";
@@ -17,7 +17,7 @@ export function registerNodeCommands(program: Command, context: (cmd: Command) =
       if (list.length === 0) return ctx.print("no nodes have registered; start a node agent with OMNIGATE_GATEWAY_URL pointing here");
       ctx.print(
         table(
-          ["NODE", "HOST", "STATUS", "RUNTIMES", "MEMORY", "MODELS", "LAST SEEN"],
+          ["NODE", "HOST", "STATUS", "RUNTIMES", "MEMORY", "MODELS", "LAST SEEN", "CERT EXPIRES"],
           list.map((n) => [
             shortId(n.runtime_id),
             n.hostname,
@@ -26,10 +26,26 @@ export function registerNodeCommands(program: Command, context: (cmd: Command) =
             n.capacity_mib === null ? `${n.committed_mib} MiB` : `${n.committed_mib}/${n.capacity_mib} MiB`,
             n.models.map((m) => `${m.name}:${m.state}`).join(", ") || "-",
             formatAge(n.last_seen),
+            n.certificate ? formatDate(Math.floor(n.certificate.not_after / 1000)) : "-",
           ]),
         ),
       );
     });
+
+  nodes
+    .command("rm")
+    .description("remove a node: revoke its certificates, cut its connections; it may not register again")
+    .argument("<id>", "runtime id (or its first characters, as 'nodes ls' shows them), or hostname")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = context(cmd);
+      const runtimeId = await resolveNodeId(ctx, id);
+      const removed = await ctx.client.call<NodeDeleteResponse>("DELETE", `/api/nodes/${encodeURIComponent(runtimeId)}`);
+      if (ctx.json) return ctx.printJson(removed);
+      const certs = removed.revoked_serials.length;
+      ctx.print(`removed ${removed.runtime_id}; ${certs === 0 ? "it held no certificate" : `revoked ${certs} certificate${certs === 1 ? "" : "s"}`}`);
+      ctx.print("To join that box again, delete the runtime-id file in its agent's OMNIGATE_STATE_DIR: it registers as a new node.");
+    });
+
   registerNodeActions(nodes, context);
 }
 

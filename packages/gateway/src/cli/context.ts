@@ -9,10 +9,10 @@ export interface CommandContext {
   printJson(value: unknown): void;
 }
 
-export function commandContext(cmd: Command, env: NodeJS.ProcessEnv = process.env): CommandContext {
+export function commandContext(cmd: Command, env: NodeJS.ProcessEnv = process.env, options: { keyOptional?: boolean } = {}): CommandContext {
   const globals = cmd.optsWithGlobals<{ url?: string; json?: boolean }>();
   return {
-    client: new AdminClient(resolveSettings(env, globals.url)),
+    client: new AdminClient(resolveSettings(env, globals.url, options)),
     json: globals.json === true,
     print: (text) => console.log(text),
     printJson: (value) => console.log(JSON.stringify(value, null, 2)),

@@ -1,3 +1,4 @@
+import { formatBytes } from "@omnigate/shared/format";
 import type { DownloadProgress, ModelNodeView } from "@omnigate/shared/models";
 
 /** Left-aligned columns, two spaces apart; the header row first. */
@@ -9,17 +10,6 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
       .join("  ")
       .trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 export function formatProgress(p: DownloadProgress): string {

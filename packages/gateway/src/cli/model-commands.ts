@@ -17,7 +17,6 @@ interface AddOptions {
   voice: Record<string, number>;
   wait?: boolean;
   timeout: number;
-  interval: number;
 }
 
 export function registerModelCommands(program: Command, context: (cmd: Command) => CommandContext): void {
@@ -36,9 +35,8 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
     .option("--memory-mib <mib>", "memory per replica, overriding the estimate read from its files", positiveNumber)
     .option("--policy <policy>", "spread (default: least committed nodes) | binpack (fill the fullest node that fits)")
     .option("--voice <name=id>", "text-to-speech: a name for one of the voice's speakers, e.g. alloy=0; repeat for several", voiceEntry, {})
-    .option("--wait", "wait until a node reports it ready, showing each node's state and progress")
+    .option("--wait", "follow the gateway's event stream until a node reports it ready, showing each node's state and progress")
     .option("--timeout <seconds>", "with --wait: give up after this long", positiveNumber, 3600)
-    .option("--interval <ms>", "with --wait: how often to poll", positiveNumber, 1000)
     .action(async (repo: string, opts: AddOptions, cmd: Command) => {
       const ctx = context(cmd);
       const body: RegisterModelRequest = { repo, files: opts.file };
@@ -60,7 +58,7 @@ export function registerModelCommands(program: Command, context: (cmd: Command) 
       }
       // With --json, stdout carries only the final JSON; progress goes to stderr.
       const out = ctx.json ? process.stderr : process.stdout;
-      const outcome = await waitForModel(ctx.client, record.name, { timeoutMs: opts.timeout * 1000, intervalMs: opts.interval, out });
+      const outcome = await waitForModel(ctx.client, record.name, { timeoutMs: opts.timeout * 1000, out });
       if (!outcome.ok) throw new CliError(outcome.message);
       if (ctx.json) ctx.printJson(outcome.entry);
       else ctx.print(outcome.message);

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { commandContext } from "./context.js";
 import { registerModelCommands } from "./model-commands.js";
 import { registerKeyCommands, registerNodeCommands } from "./admin-commands.js";
+import { registerClusterCommands } from "./cluster-commands.js";
 
 /** `omnigate …`: the admin CLI over the gateway's HTTP API. */
 export function buildProgram(): Command {
@@ -17,5 +18,7 @@ export function buildProgram(): Command {
   registerModelCommands(program, context);
   registerNodeCommands(program, context);
   registerKeyCommands(program, context);
+  // The CA is public: `cluster ca` works without the admin key (on a box that has only the URL).
+  registerClusterCommands(program, (cmd: Command) => commandContext(cmd, process.env, { keyOptional: true }));
   return program;
 }

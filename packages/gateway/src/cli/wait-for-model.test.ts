@@ -54,7 +54,7 @@ describe("waitForModel", () => {
         if (writes.length === 1) report([{ name: "org/live-line", state: "ready" }]);
       },
     };
-    const outcome = await waitForModel(client, "org/live-line", { timeoutMs: 10_000, intervalMs: 20, out });
+    const outcome = await waitForModel(client, "org/live-line", { timeoutMs: 10_000, out });
     expect(outcome.ok).toBe(true);
     const CLEAR = "\r\x1b[2K";
     expect(writes[0]?.startsWith(CLEAR)).toBe(true);
@@ -67,7 +67,7 @@ describe("waitForModel", () => {
   it("says why a model is not placed while it waits, and again only when the reason changes", async () => {
     await client.call("POST", "/api/models", { repo: "org/homeless", files: ["m.gguf"], resources: { memory_mib: 64 } });
     const writes: string[] = [];
-    const outcome = await waitForModel(client, "org/homeless", { timeoutMs: 300, intervalMs: 20, out: { write: (t: string) => writes.push(t) } });
+    const outcome = await waitForModel(client, "org/homeless", { timeoutMs: 300, out: { write: (t: string) => writes.push(t) } });
     expect(outcome.ok).toBe(false);
     expect(writes).toEqual(["org/homeless: not placed yet: no node is registered: start a node agent that can run llama_cpp\n"]);
   });
@@ -75,7 +75,7 @@ describe("waitForModel", () => {
   it("stops at once when the model is deleted while waiting", async () => {
     await client.call("POST", "/api/models", { repo: "org/vanishing", runtime: "whisper" });
     const writes: string[] = [];
-    const waiting = waitForModel(client, "org/vanishing", { timeoutMs: 10_000, intervalMs: 20, out: { write: (t: string) => writes.push(t) } });
+    const waiting = waitForModel(client, "org/vanishing", { timeoutMs: 10_000, out: { write: (t: string) => writes.push(t) } });
     await client.call("DELETE", "/v1/models/org/vanishing");
     const outcome = await waiting;
     expect(outcome).toMatchObject({ ok: false, message: expect.stringContaining("'org/vanishing' does not exist") });

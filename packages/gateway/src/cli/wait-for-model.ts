@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { GatewayEvent } from "@omnigate/shared/events";
 import type { ModelListEntry } from "@omnigate/shared/models";
 import { describeNode, shortId } from "./format.js";
-import { modelPath, type AdminClient } from "./admin-client.js";
+import type { AdminClient } from "./admin-client.js";
+import { EventStreamError } from "./event-stream.js";
 
 /** Where progress goes: a terminal gets one live line, anything else plain lines on change. */
 export interface ProgressOutput {
@@ -12,44 +14,66 @@ export interface ProgressOutput {
 
 export interface WaitOptions {
   readonly timeoutMs: number;
-  readonly intervalMs: number;
   readonly out: ProgressOutput;
+  /** Pause before reconnecting to a stream that broke (the gateway restarting). */
+  readonly reconnectMs?: number;
 }
 
 export type WaitOutcome = { ok: true; entry: ModelListEntry; message: string } | { ok: false; message: string };
 
 /**
- * Polls the model until some node reports it ready (ok) or every node reports it failed, it is
- * deleted, or the timeout passes (not ok). Transient errors (gateway restarting) are shown and
- * polled through.
+ * Follows the gateway's event stream until some node reports the model ready (ok) or every node
+ * reports it failed, it is deleted, or the timeout passes (not ok). Each change shows as it
+ * happens. A broken stream (the gateway restarting) is shown and reconnected; the snapshot a
+ * reconnect starts with says where things stand.
  */
 export async function waitForModel(client: AdminClient, name: string, options: WaitOptions): Promise<WaitOutcome> {
-  const deadline = Date.now() + options.timeoutMs;
   const printer = options.out.isTTY ? new LiveLine(options.out) : new ChangeLines(options.out);
+  const timedOut = {
+    ok: false as const,
+    message: `Timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for '${name}'. Nodes keep working on it; check with 'omnigate models ls'.`,
+  };
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let lastEventId: string | undefined;
   try {
     for (;;) {
-      const result = await client.request<ModelListEntry>("GET", modelPath(name));
-      if (result.ok) {
-        const entry = result.data;
-        printer.show(name, entry);
-        const verdict = settle(entry);
-        if (verdict) return verdict;
-      } else {
+      try {
+        for await (const { id, event } of client.events({ signal, lastEventId })) {
+          lastEventId = id ?? lastEventId;
+          const entry = entryOf(name, event);
+          if (entry === "deleted") return { ok: false, message: `The model '${name}' does not exist (it was deleted). List models with 'omnigate models ls'.` };
+          if (!entry) continue;
+          printer.show(name, entry);
+          const verdict = settle(entry);
+          if (verdict) return verdict;
+        }
+        printer.note(`${name}: the gateway closed the event stream (reconnecting)`);
+      } catch (err) {
+        if (signal.aborted) return timedOut;
         // Gone or not allowed will not fix itself; anything else (unreachable, 5xx) may.
-        if (result.status === 404 || result.status === 401 || result.status === 403) return { ok: false, message: result.error };
-        printer.note(`${name}: ${result.error} (retrying)`);
+        const status = err instanceof EventStreamError ? err.status : undefined;
+        if (status === 401 || status === 403) return { ok: false, message: (err as Error).message };
+        printer.note(`${name}: ${(err as Error).message} (reconnecting)`);
       }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        return {
-          ok: false,
-          message: `Timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for '${name}'. Nodes keep working on it; check with 'omnigate models ls'.`,
-        };
-      }
-      await sleep(Math.min(options.intervalMs, left));
+      await sleep(options.reconnectMs ?? 1_000, undefined, { signal }).catch(() => {});
+      if (signal.aborted) return timedOut;
     }
   } finally {
     printer.end();
+  }
+}
+
+/** What an event says about the model: its entry, "deleted", or nothing. */
+function entryOf(name: string, event: GatewayEvent): ModelListEntry | "deleted" | undefined {
+  switch (event.type) {
+    case "snapshot":
+      return event.models.find((m) => m.id === name) ?? "deleted";
+    case "model.status":
+      return event.model.id === name ? event.model : undefined;
+    case "model.deleted":
+      return event.name === name ? "deleted" : undefined;
+    default:
+      return undefined;
   }
 }
 

@@ -2,9 +2,10 @@ import type { RequestHandler } from "express";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { RequestMetrics, scrapeHandler } from "@omnigate/server-kit/request-metrics";
 import type { NodeRegistry } from "../nodes/node-registry.js";
+import { registerTlsMetrics, type TlsMetricsSources } from "./tls-metrics.js";
 
 /** Where scrape-time gauges read from: nothing on the request path updates them. */
-export interface MetricsSources {
+export interface MetricsSources extends TlsMetricsSources {
   readonly nodes: NodeRegistry;
   /** (runtime_id, model, requests in flight) */
   inFlight(): Iterable<[string, string, number]>;
@@ -31,9 +32,10 @@ export class GatewayMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new RequestMetrics(this.registry, "omnigate", "", { firstToken: true });
+    registerTlsMetrics(this.registry, sources);
     this.#upstreamFailures = new Counter({
       name: "omnigate_upstream_failures_total",
-      help: "Forwarding failures by node and reason (refused, reset, timeout, http_5xx, stream).",
+      help: "Forwarding failures by node and reason (refused, reset, timeout, http_5xx, unavailable, stream, tls, error).",
       labelNames: ["node", "reason"],
       registers,
     });

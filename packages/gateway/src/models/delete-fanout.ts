@@ -1,10 +1,16 @@
-import { request } from "undici";
+import { request, type Dispatcher } from "undici";
 import { AgentDeleteResponse } from "@omnigate/shared/node-protocol";
 import type { NodeDeleteOutcome } from "@omnigate/shared/models";
 import type { Logger } from "../logger.js";
 import type { NodeEntry } from "../nodes/node-registry.js";
 
 type TellResult = { ok: true; data: AgentDeleteResponse } | { ok: false; error: string; status?: number };
+
+export interface AgentCallOptions {
+  readonly timeoutMs: number;
+  /** Opens the connection: mutual TLS with the cluster CA for an https agent. */
+  readonly dispatcher: Dispatcher;
+}
 
 /**
  * Tells every node at once to delete `model`. A node that cannot be told (down, slow, erroring)
@@ -13,12 +19,12 @@ type TellResult = { ok: true; data: AgentDeleteResponse } | { ok: false; error: 
 export async function tellNodesToDelete(
   nodes: readonly NodeEntry[],
   model: string,
-  timeoutMs: number,
+  call: AgentCallOptions,
   logger: Logger,
 ): Promise<NodeDeleteOutcome[]> {
   return Promise.all(
     nodes.map(async (node): Promise<NodeDeleteOutcome> => {
-      const result = await tellNode(node, model, timeoutMs);
+      const result = await tellNode(node, model, call);
       if (result.ok) return { runtime_id: node.runtimeId, outcome: "deleted" };
       logger.warn({ runtime_id: node.runtimeId, model, error: result.error, status: result.status }, "node not told to delete; it will at its next heartbeat");
       return { runtime_id: node.runtimeId, outcome: "deferred", error: result.error };
@@ -26,13 +32,14 @@ export async function tellNodesToDelete(
   );
 }
 
-async function tellNode(node: NodeEntry, model: string, timeoutMs: number): Promise<TellResult> {
+async function tellNode(node: NodeEntry, model: string, { timeoutMs, dispatcher }: AgentCallOptions): Promise<TellResult> {
   const url = new URL(`api/models/${encodeURIComponent(model)}`, withSlash(node.registration.agent_url));
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const res = await request(url, {
       method: "DELETE",
       headers: { authorization: `Bearer ${node.secret}` },
+      dispatcher,
       signal,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

@@ -1,4 +1,5 @@
 import { Router, type Request } from "express";
+import type { Dispatcher } from "undici";
 import {
   IMMUTABLE_MODEL_FIELDS,
   PatchModelRequest,
@@ -28,6 +29,8 @@ export interface ModelRoutesDeps {
   readonly logger: Logger;
   /** How long a node gets to confirm a delete before it is `deferred`. */
   readonly nodeCallTimeoutMs: number;
+  /** Calls agents (mutual TLS to https ones: tls/agent-connector.ts). */
+  readonly agentDispatcher: Dispatcher;
 }
 
 /** The model registry: register and patch (admin), list and show (client or admin), delete (admin). */
@@ -104,7 +107,7 @@ export function modelRoutes(deps: ModelRoutesDeps): Router {
     // Every node it was placed on, or that reports it, may hold it, online or not; offline ones are
     // tried too (cheap, bounded by the timeout) and otherwise clean up when they return.
     const assigned = nodes.list().filter((n) => placedOn.has(n.runtimeId));
-    const outcomes = await tellNodesToDelete(assigned, name, deps.nodeCallTimeoutMs, log);
+    const outcomes = await tellNodesToDelete(assigned, name, { timeoutMs: deps.nodeCallTimeoutMs, dispatcher: deps.agentDispatcher }, log);
     // A heartbeat sent before a node got the delete may have reported the old engine again meanwhile;
     // unless the name was registered anew during the fan-out (then reports are about the new one).
     if (!models.get(name)) nodes.forgetModel(name);

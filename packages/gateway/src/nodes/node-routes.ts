@@ -3,10 +3,12 @@ import {
   Heartbeat,
   NodeRegistration,
   type HeartbeatResponse,
+  type NodeDeleteResponse,
   type NodeView,
   type RegisterResponse,
 } from "@omnigate/shared/node-protocol";
 import { parseBody } from "@omnigate/shared/validation";
+import type { ClusterCaInfo } from "@omnigate/shared/tls";
 import { ApiError } from "@omnigate/shared/errors";
 import { sendJson } from "@omnigate/server-kit/respond";
 import type { Logger } from "../logger.js";
@@ -20,6 +22,7 @@ import {
   requireAuth,
   wrongCredential,
 } from "../auth/require-auth.js";
+import type { NodeCertificates } from "../tls/node-certificates.js";
 import type { NodeEntry, NodeRegistry } from "./node-registry.js";
 
 /** What the node routes ask of the placement (the PlacementController, which sits above nodes/). */
@@ -40,20 +43,34 @@ export interface NodeRoutesDeps {
   readonly auth: Authenticator;
   readonly logger: Logger;
   readonly heartbeatIntervalMs: number;
+  /** Certificates for agents that serve HTTPS, and the deny list a removal adds to. */
+  readonly certificates: NodeCertificates;
+  /** The cluster CA, public: an agent's first contact (checked against its pinned fingerprint). */
+  readonly clusterCa: { readonly certPem: string; readonly fingerprint: string; readonly notAfter: number };
 }
 
 const NODE_SECRET = "the node secret this node got from POST /api/nodes/register";
 
-/** The node protocol (register, heartbeat), the admin's view of the nodes, cordon and drain. */
+/** The node protocol (CA, register, heartbeat), the admin's view of the nodes, cordon, drain and removal. */
 export function nodeRoutes(deps: NodeRoutesDeps): Router {
   const { nodes, placement, admin } = deps;
   const log = deps.logger.child({ component: "nodes" });
   const router = Router();
 
+  // No credential: a CA certificate is public. An agent that pins the CA's fingerprint fetches it
+  // here first, then checks this gateway's certificate against it before sending the node token.
+  router.get("/api/cluster/ca", (_req, res) => {
+    const body: ClusterCaInfo = { certificate: deps.clusterCa.certPem, fingerprint: deps.clusterCa.fingerprint, not_after: deps.clusterCa.notAfter };
+    res.json(body);
+  });
+
   router.post("/api/nodes/register", requireAuth(deps.auth, NODE_TOKEN_ONLY), async (req, res) => {
-    const registration = parseBody(NodeRegistration, req.body ?? {});
+    const request = parseBody(NodeRegistration, req.body ?? {});
+    // The csr is answered, not kept.
+    const { csr: _csr, ...registration } = request;
     const known = nodes.get(registration.runtime_id) !== undefined;
-    const { secret } = nodes.register(registration);
+    const { answer, certificate } = await deps.certificates.register(request);
+    const { secret } = nodes.register(registration, certificate);
     // The answer waits until the placement counts the node: its first heartbeat gets its models.
     await placement.settled();
     log.info(
@@ -64,22 +81,26 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
       runtime_id: registration.runtime_id,
       node_secret: secret,
       heartbeat_interval_ms: deps.heartbeatIntervalMs,
+      ...answer,
     };
     res.json(body);
   });
 
-  router.post("/api/nodes/:runtime_id/heartbeat", (req, res) => {
+  router.post("/api/nodes/:runtime_id/heartbeat", async (req, res) => {
     const node = authenticateNode(deps, req);
     const heartbeat = parseBody(Heartbeat, req.body ?? {});
     if (heartbeat.runtime_id !== node.runtimeId) {
       throw new ApiError("invalid_request", `runtime_id in the body (${heartbeat.runtime_id}) differs from the one in the URL (${node.runtimeId}).`, "runtime_id");
     }
+    const renewal = await deps.certificates.renew(node.certificate, heartbeat);
+    if (renewal) node.certificate = renewal.certificate;
     const wasOnline = nodes.isOnline(node);
     nodes.heartbeat(node, heartbeat);
     if (!wasOnline) log.info({ runtime_id: node.runtimeId }, "node back online");
     const body: HeartbeatResponse = {
       ...placement.desiredFor(node.runtimeId, heartbeat.desired_version),
       heartbeat_interval_ms: deps.heartbeatIntervalMs,
+      ...renewal?.answer,
     };
     // A fleet heartbeats a thousand times a second: Express's res.json (an ETag hash, a second
     // write for the headers) costs more than the rest of the handler.
@@ -87,11 +108,7 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
   });
 
   const adminOnly = requireAuth(deps.auth, ADMIN_ONLY);
-  const view = (n: NodeEntry): NodeView => {
-    const ledger = placement.ledger(n);
-    const state = admin.get(n.runtimeId);
-    return nodes.view(n, { ...state, capacity_mib: ledger.capacityMib, committed_mib: ledger.committedMib, placed_models: ledger.models });
-  };
+  const view = (n: NodeEntry): NodeView => nodes.view(n);
 
   router.get("/api/nodes", adminOnly, (_req, res) => {
     const body: NodeView[] = nodes.list().map(view);
@@ -114,6 +131,23 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
       res.json(view(node));
     });
   }
+
+  // Removing a node revokes it: its certificates go on the deny list (the next handshake with them
+  // fails, connections to it are cut), and its runtime_id may not register again.
+  router.delete("/api/nodes/:runtime_id", adminOnly, (req, res) => {
+    const runtimeId = String(req.params.runtime_id);
+    if (!nodes.get(runtimeId) && (!deps.certificates.known(runtimeId) || deps.certificates.isRevoked(runtimeId))) {
+      const why = deps.certificates.isRevoked(runtimeId) ? "it was removed already" : "no such node is registered (see GET /api/nodes)";
+      throw new ApiError("node_not_found", `Cannot remove node '${runtimeId}': ${why}.`, "runtime_id");
+    }
+    const serials = deps.certificates.revoke(runtimeId);
+    nodes.delete(runtimeId);
+    log.warn({ runtime_id: runtimeId, revoked_serials: serials }, "node removed by an admin");
+    // Its replicas are lost: the placement puts them elsewhere.
+    placement.recompute();
+    const body: NodeDeleteResponse = { runtime_id: runtimeId, deleted: true, revoked_serials: serials };
+    res.json(body);
+  });
 
   return router;
 }

@@ -3,12 +3,12 @@ import type { NodeRegistry } from "./node-registry.js";
 
 /**
  * Going offline is the absence of an event, so nothing would tell waiters a node stopped
- * heartbeating. The sweeper checks on a re-armed timer and emits the registry's `change` once per
- * node that crossed from online to offline. Nodes offline past the registry's forget bound are
- * dropped here too, so a cluster that replaces boxes does not keep every old one in memory.
+ * heartbeating. The sweeper checks on a re-armed timer and marks each node that crossed from online
+ * to offline once (the registry tells its listeners and the event stream). Nodes offline past the
+ * registry's forget bound are dropped here too, so a cluster that replaces boxes does not keep
+ * every old one in memory.
  */
 export class OfflineSweeper {
-  readonly #offline = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #running = false;
 
@@ -37,17 +37,13 @@ export class OfflineSweeper {
     const wentOffline: string[] = [];
     for (const node of this.nodes.list()) {
       const online = this.nodes.isOnline(node);
-      if (online) {
-        this.#offline.delete(node.runtimeId);
-      } else if (!this.#offline.has(node.runtimeId)) {
-        this.#offline.add(node.runtimeId);
+      if (!online && !node.offline) {
         wentOffline.push(node.runtimeId);
         this.logger.warn({ runtime_id: node.runtimeId, last_seen: node.lastSeen }, "node missed its heartbeats; offline");
-        this.nodes.emit("change", node);
+        this.nodes.markOffline(node);
       }
       if (!online && this.nodes.isForgettable(node)) {
         this.nodes.remove(node.runtimeId);
-        this.#offline.delete(node.runtimeId);
         this.logger.info({ runtime_id: node.runtimeId, last_seen: node.lastSeen }, "node offline past the forget bound; forgotten (it re-registers if it returns)");
       }
     }

@@ -1,9 +1,11 @@
-import { Pool } from "undici";
+import { Pool, type buildConnector } from "undici";
 
 export interface AgentPoolOptions {
   /** Most sockets to one agent. */
   readonly connections: number;
   readonly connectTimeoutMs: number;
+  /** How connections to https agents are opened: mutual TLS with the cluster CA (tls/agent-connector.ts). */
+  readonly connectTls: buildConnector.connector;
 }
 
 /**
@@ -24,7 +26,7 @@ export class AgentPools {
     if (!pool) {
       pool = new Pool(origin, {
         connections: this.#options.connections,
-        connect: { timeout: this.#options.connectTimeoutMs },
+        connect: origin.startsWith("https:") ? this.#options.connectTls : { timeout: this.#options.connectTimeoutMs },
         // Timeouts are the proxy's own (first byte vs idle gap); undici's would cut a cold engine.
         headersTimeout: 0,
         bodyTimeout: 0,
@@ -43,6 +45,14 @@ export class AgentPools {
       this.#pools.delete(origin);
       pool.close().catch(() => {});
     }
+  }
+
+  /** Cuts every connection to `origin` at once, in-flight requests included (its node was removed). */
+  drop(origin: string): void {
+    const pool = this.#pools.get(origin);
+    if (!pool) return;
+    this.#pools.delete(origin);
+    pool.destroy().catch(() => {});
   }
 
   /** Lets in-flight requests finish for `graceMs`, then cuts them. */

@@ -5,15 +5,18 @@ import { ClientGoneError } from "@omnigate/server-kit/read-body";
 import { errorResponder } from "@omnigate/server-kit/respond";
 import { requestIdOf } from "@omnigate/server-kit/request-id";
 import type { ApiError } from "@omnigate/shared/errors";
+import type { Capability } from "@omnigate/shared/runtimes";
 import { ShuttingDownError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
+import type { StatsWindow } from "../metrics/stats-window.js";
 import type { NodeEntry, NodeRegistry } from "../nodes/node-registry.js";
 import { WaitQueues } from "../scheduling/queue.js";
 import type { PlacementLookup } from "../scheduling/readiness.js";
 import type { ModelLookup } from "../store/model-store.js";
 import { OutlierDetector } from "../scheduling/scheduler-outlier.js";
 import { Scheduler, type Lease } from "../scheduling/scheduler.js";
+import type { AgentConnector } from "../tls/agent-connector.js";
 import { AgentPools } from "./agent-pools.js";
 import { BodyBudget } from "./body-budget.js";
 import { Forwarder, agentAddress } from "./forward.js";
@@ -29,6 +32,12 @@ export interface DataPlaneDeps {
   readonly logger: Logger;
   /** The credential check (client key or admin key): an ApiError (401/403) refuses the request. */
   readonly authorize: (req: IncomingMessage) => ApiError | undefined;
+  /** Opens connections to https agents (mutual TLS). */
+  readonly agentConnector: Pick<AgentConnector, "connect">;
+  /** For /metrics: the gateway's own certificates and when they expire (Unix ms). */
+  readonly certificateExpiries?: () => Iterable<[string, number]>;
+  /** The in-memory window behind GET /api/stats; told of every answered request. */
+  readonly stats?: StatsWindow;
 }
 
 export interface DataPlane {
@@ -70,12 +79,14 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     failures: config.OMNIGATE_OUTLIER_FAILURES,
     baseEjectionMs: config.OMNIGATE_OUTLIER_BASE_EJECTION_MS,
     maxEjectionMs: config.OMNIGATE_OUTLIER_MAX_EJECTION_MS,
-    onEject: (node, until, failures) => {
+    onEject: (node, until, failures, last) => {
       log.warn({ node: node.runtimeId, until: new Date(until).toISOString(), failures, ejections: node.ejections }, "node ejected");
       metrics.ejection(node.runtimeId);
+      nodes.markEjected(node, `${failures} failed requests in a row (last: ${last})`);
       // Requests waiting for a slot may use the node again once its cool-down ends.
       const timer = setTimeout(() => {
         ejectionTimers.delete(timer);
+        nodes.ejectionEnded(node);
         queues.drainAll();
       }, until - Date.now() + 1);
       timer.unref();
@@ -86,12 +97,17 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const pools = new AgentPools({
     connections: config.OMNIGATE_PROXY_CONNECTIONS,
     connectTimeoutMs: config.OMNIGATE_PROXY_CONNECT_TIMEOUT_MS,
+    connectTls: deps.agentConnector.connect,
   });
   const metrics = new GatewayMetrics({
     nodes,
+    certificateExpiries: deps.certificateExpiries ?? (() => []),
     inFlight: () => scheduler.entries(),
     queueDepths: () => queues.depths(),
   });
+  const stats = deps.stats;
+  // The endpoint a request is recorded under is its capability (the series' label).
+  if (stats) metrics.requests.observe((_model, endpoint, status, durationS, _ttfbS, ttftS) => stats.record(endpoint as Capability, status, durationS * 1000, ttftS === undefined ? undefined : ttftS * 1000));
   const forwarder = new Forwarder({
     models,
     nodes,
@@ -130,6 +146,9 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     pools.retain(origins);
   };
   nodes.on("change", onChange);
+  // A removed node's certificate is revoked: requests in flight to it end now, not when they finish.
+  const onDeleted = (node: NodeEntry): void => pools.drop(agentAddress(node).origin);
+  nodes.on("deleted", onDeleted);
 
   const clientGone = new ClientGoneError();
 
@@ -188,6 +207,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
         // Order: refuse new requests → refuse the waiting ones → let running ones finish (bounded).
         closing = true;
         nodes.off("change", onChange);
+        nodes.off("deleted", onDeleted);
         for (const t of ejectionTimers) clearTimeout(t);
         ejectionTimers.clear();
         queues.close(new ShuttingDownError());

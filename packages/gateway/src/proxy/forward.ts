@@ -192,7 +192,7 @@ export class Forwarder {
   }
 
   #failed(x: ProxyExchange, node: NodeEntry, reason: FailureReason, detail: string): void {
-    if (reason !== "unavailable") this.#d.outliers.failure(node);
+    if (reason !== "unavailable") this.#d.outliers.failure(node, detail);
     this.#d.metrics.upstreamFailure(node.runtimeId, reason);
     this.#d.log.warn({ request_id: x.id, node: node.runtimeId, reason, detail }, "node failed a request");
   }

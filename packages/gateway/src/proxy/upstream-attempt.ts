@@ -4,7 +4,10 @@ import { errorBody } from "@omnigate/shared/errors";
 import { RequestTiming } from "@omnigate/server-kit/request-metrics";
 
 /** Why one try at one node did not produce an answer. */
-export type FailureReason = "refused" | "reset" | "timeout" | "http_5xx" | "unavailable" | "stream" | "error";
+export type FailureReason = "refused" | "reset" | "timeout" | "http_5xx" | "unavailable" | "stream" | "tls" | "error";
+
+/** Certificate and handshake failures: an agent whose certificate is revoked, expired, or not from the cluster CA. */
+const TLS_FAILURE = /^(ERR_TLS_|ERR_SSL_|ERR_OMNIGATE_CERTIFICATE_)|CERT|SIGNATURE|ISSUER/;
 
 /** What became of one try. */
 export type AttemptOutcome =
@@ -103,6 +106,7 @@ function classify(err: Error & { code?: string }): { reason: FailureReason; deta
     case "UND_ERR_CLOSED":
       return { reason: "reset", detail: `connection closed (${err.code}: ${err.message})` };
     default:
+      if (err.code && TLS_FAILURE.test(err.code)) return { reason: "tls", detail: `TLS handshake refused (${err.code}: ${err.message})` };
       return { reason: "error", detail: `${err.name}: ${err.message}` };
   }
 }

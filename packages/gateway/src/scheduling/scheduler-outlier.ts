@@ -8,8 +8,8 @@ export interface OutlierOptions {
   /** Cap on one ejection. */
   readonly maxEjectionMs: number;
   readonly now?: () => number;
-  /** Told about each ejection (logs, metrics). */
-  readonly onEject?: (node: NodeEntry, untilMs: number, failures: number) => void;
+  /** Told about each ejection (logs, metrics, events), with the last failure in words. */
+  readonly onEject?: (node: NodeEntry, untilMs: number, failures: number, lastFailure: string) => void;
 }
 
 /**
@@ -35,7 +35,8 @@ export class OutlierDetector {
     if (this.#run.has(node.runtimeId)) this.#run.delete(node.runtimeId);
   }
 
-  failure(node: NodeEntry): void {
+  /** `detail` says what went wrong ("connection refused"), for the ejection's reason. */
+  failure(node: NodeEntry, detail = "failed"): void {
     // A request that was already on its way when the node got ejected adds nothing.
     if (this.isEjected(node)) return;
     const run = (this.#run.get(node.runtimeId) ?? 0) + 1;
@@ -47,6 +48,6 @@ export class OutlierDetector {
     node.ejections += 1;
     const ms = Math.min(this.#options.baseEjectionMs * node.ejections, this.#options.maxEjectionMs);
     node.ejectedUntil = this.#now() + ms;
-    this.#options.onEject?.(node, node.ejectedUntil, run);
+    this.#options.onEject?.(node, node.ejectedUntil, run, detail);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Database, Statement } from "better-sqlite3";
 import type { ApiKeyView, CreatedApiKey } from "@omnigate/shared/admin";
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
 
 interface KeyRow {
   id: string;
@@ -30,8 +31,10 @@ export class ApiKeyStore {
   readonly #byId: Statement<[string]>;
   readonly #all: Statement<[]>;
   readonly #now: () => number;
+  readonly #events: EventSink;
 
-  constructor(db: Database, options: { now?: () => number } = {}) {
+  constructor(db: Database, options: { now?: () => number; events?: EventSink } = {}) {
+    this.#events = options.events ?? NO_EVENTS;
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#insert = db.prepare("INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)");
     this.#revoke = db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
@@ -57,6 +60,7 @@ export class ApiKeyStore {
     this.#insert.run(row.id, row.name, row.prefix, row.hash, row.created_at);
     const view = toView(row);
     this.#valid.set(row.hash, view);
+    this.#events.publish({ type: "key.created", key: view });
     return { ...view, key };
   }
 
@@ -75,11 +79,13 @@ export class ApiKeyStore {
 
   /** The key as it is now (revoking twice is not an error); undefined for an unknown id. */
   revoke(id: string): ApiKeyView | undefined {
-    this.#revoke.run(this.#now(), id);
+    const revoked = this.#revoke.run(this.#now(), id).changes > 0;
     const row = this.#byId.get(id) as KeyRow | undefined;
     if (!row) return undefined;
     this.#valid.delete(row.hash);
-    return toView(row);
+    const view = toView(row);
+    if (revoked) this.#events.publish({ type: "key.revoked", key: view });
+    return view;
   }
 }
 

@@ -43,6 +43,25 @@ export const MIGRATIONS: readonly string[] = [
     estimate   TEXT NOT NULL
   ) STRICT;
   `,
+  // 3: node certificates (issue 14): every certificate issued to an agent (times in Unix ms), so a
+  // node's removal can revoke them; the revoked ones that have not expired are the deny list every
+  // gateway checks at each handshake. A removed node's runtime_id may not register again.
+  `
+  CREATE TABLE node_certificates (
+    serial     TEXT PRIMARY KEY,
+    runtime_id TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after  INTEGER NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    revoked_at INTEGER
+  ) STRICT;
+  CREATE INDEX node_certificates_by_node ON node_certificates (runtime_id);
+  CREATE INDEX node_certificates_by_expiry ON node_certificates (not_after);
+  CREATE TABLE revoked_nodes (
+    runtime_id TEXT PRIMARY KEY,
+    revoked_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** Applies every migration the database has not seen, each in its own transaction. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Database, Statement } from "better-sqlite3";
 import { ModelRecord } from "@omnigate/shared/models";
+import { NO_EVENTS, type EventSink } from "../events/event-bus.js";
 
 /** What routing needs of the registered models: one by name (a Map serves in tests). */
 export interface ModelLookup {
@@ -21,9 +22,11 @@ export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelL
   readonly #insert: Statement<[string, string, number]>;
   readonly #update: Statement<[string, string]>;
   readonly #delete: Statement<[string]>;
+  readonly #events: EventSink;
 
-  constructor(db: Database) {
+  constructor(db: Database, events: EventSink = NO_EVENTS) {
     super();
+    this.#events = events;
     this.#update = db.prepare("UPDATE models SET record = ? WHERE name = ?");
     this.#insert = db.prepare("INSERT INTO models (name, record, created_at) VALUES (?, ?, ?)");
     this.#delete = db.prepare("DELETE FROM models WHERE name = ?");
@@ -60,6 +63,7 @@ export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelL
     }
     this.#byName.set(record.name, record);
     this.emit("change", record.name, record, undefined);
+    this.#events.publish({ type: "model.registered", model: record });
     return true;
   }
 
@@ -70,6 +74,7 @@ export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelL
     this.#update.run(JSON.stringify(record), record.name);
     this.#byName.set(record.name, record);
     this.emit("change", record.name, record, previous);
+    this.#events.publish({ type: "model.patched", model: record });
     return true;
   }
 
@@ -80,6 +85,7 @@ export class ModelStore extends EventEmitter<ModelStoreEvents> implements ModelL
     this.#delete.run(name);
     this.#byName.delete(name);
     this.emit("change", name, undefined, record);
+    this.#events.publish({ type: "model.deleted", name });
     return record;
   }
 }

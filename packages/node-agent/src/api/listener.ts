@@ -1,4 +1,5 @@
 import { createServer, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { endpointOf } from "@omnigate/shared/endpoints";
 import { RequestTiming, type RequestMetrics } from "@omnigate/server-kit/request-metrics";
 import { requestIdOf } from "@omnigate/server-kit/request-id";
@@ -14,6 +15,23 @@ export interface AgentServerDeps {
   readonly dataPlane?: AgentDataPlane;
   /** Where every data-plane request is counted and timed, a refused one too (api/metrics.ts). */
   readonly requests: RequestMetrics;
+  /**
+   * Serve HTTPS with mutual TLS: only clients presenting a certificate from the cluster CA complete
+   * the handshake. The server starts without a certificate (every handshake fails) until
+   * `serveCredentials` installs the one the gateway signed.
+   */
+  readonly tls?: boolean;
+}
+
+/** The agent's TLS: 1.3 only (its only client is an omnigate gateway), HTTP/1.1, client certificates required. */
+export const AGENT_TLS_OPTIONS = { minVersion: "TLSv1.3" } as const;
+
+/** The agent's listener: plain HTTP on loopback, else HTTPS. */
+export type AgentServer = Server | HttpsServer;
+
+/** Installs a (renewed) certificate and CA on an HTTPS agent server: new connections use it, open ones keep theirs. */
+export function serveCredentials(server: HttpsServer, credentials: { key: string; cert: string; ca: string }): void {
+  server.setSecureContext({ ...AGENT_TLS_OPTIONS, ...credentials });
 }
 
 /**
@@ -21,10 +39,9 @@ export interface AgentServerDeps {
  * routing and request decoration cost more CPU than the rest of the agent hop): the nine endpoints
  * go straight to the data plane after the node-secret check; everything else to the app.
  */
-export function createAgentServer(deps: AgentServerDeps): Server {
+export function createAgentServer(deps: AgentServerDeps): AgentServer {
   const { app, auth, dataPlane, requests } = deps;
-  // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
-  return createServer({ noDelay: true }, (req, res) => {
+  const handler: RequestListener = (req, res) => {
     const spec = dataPlane ? endpointOf(req.method, req.url) : undefined;
     if (!spec) {
       app(req, res);
@@ -41,5 +58,8 @@ export function createAgentServer(deps: AgentServerDeps): Server {
       return;
     }
     dataPlane!.serve(spec, req, res, timing);
-  });
+  };
+  // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
+  if (!deps.tls) return createServer({ noDelay: true }, handler);
+  return createHttpsServer({ noDelay: true, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ["http/1.1"], ...AGENT_TLS_OPTIONS }, handler);
 }

@@ -1,16 +1,19 @@
-// The whole system as separate processes for the data-plane end-to-end tests: the built gateway,
-// built agents whose engines are the stand-ins, and the local test hub serving one model repo per
-// runtime.
+// The whole system as separate processes for the end-to-end suites (the gateway's data plane and
+// TLS, the dashboard's browser suite): the built gateway, built agents whose engines are the
+// stand-ins, and the local test hub serving one model repo per runtime.
+import { join } from "node:path";
+import { fetch } from "undici";
 import type { RuntimeType } from "@omnigate/shared/runtimes";
-import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "@omnigate/testkit/cluster";
-import { GatewayApi } from "@omnigate/testkit/gateway-api";
-import { buildTinyLlamaGguf } from "@omnigate/testkit/gguf-writer";
-import { buildTinyWhisperModel } from "@omnigate/testkit/whisper-model-writer";
-import { startTestHub, type TestHub } from "@omnigate/testkit/hub";
-import type { TestScope } from "@omnigate/testkit/scope";
-import { standInEngineEnv, type EngineVariable } from "@omnigate/testkit/stand-ins";
-import { waitFor } from "@omnigate/testkit/wait";
-import { encodeWav } from "@omnigate/testkit/wav";
+import { loadCa, type TestCa } from "./certs.js";
+import { startAgent, startGateway, type AgentProcess, type GatewayProcess } from "./cluster.js";
+import { GatewayApi, trusting } from "./gateway-api.js";
+import { buildTinyLlamaGguf } from "./gguf-writer.js";
+import { buildTinyWhisperModel } from "./whisper-model-writer.js";
+import { startTestHub, type TestHub } from "../hub/hub-server.mjs";
+import type { TestScope } from "./scope.js";
+import { standInEngineEnv, type EngineVariable } from "./stand-ins.js";
+import { waitFor } from "./wait.js";
+import { encodeWav } from "../engines/lib/wav.mjs";
 
 /** One model per runtime, the names the tests call them by. */
 export const MODELS = {
@@ -65,9 +68,13 @@ export interface StackOptions {
   readonly agents: number;
   readonly models: readonly ModelKey[];
   readonly gatewayEnv?: Record<string, string>;
-  /** Extra agent environment (stand-in knobs: STANDIN_*), per agent index. */
-  readonly agentEnv?: (index: number) => Record<string, string>;
+  /** Extra agent environment (stand-in knobs: STANDIN_*), per agent index; undefined unsets a variable. */
+  readonly agentEnv?: (index: number) => Record<string, string | undefined>;
   readonly nodeTimeoutMs?: number;
+  /** Agents serve HTTPS with mutual TLS (on loopback too), pinning the gateway's cluster CA when it serves HTTPS. */
+  readonly agentTls?: boolean;
+  /** The CA of a front-door certificate given in gatewayEnv (the API calls verify the gateway with it). */
+  readonly trustCa?: string;
 }
 
 /** Starts the gateway and the agents, registers the models and waits until every node has them ready. */
@@ -77,6 +84,7 @@ export async function startStack(scope: TestScope, hub: TestHub, options: StackO
     nodeTimeoutMs: options.nodeTimeoutMs ?? 2_000,
     // The gateway reads the models' headers from the same hub (memory estimates).
     env: { LOG_LEVEL: "warn", HF_ENDPOINT: hub.url, ...options.gatewayEnv },
+    ...(options.trustCa ? { trustCa: options.trustCa } : {}),
   });
   const runtimes = [...new Set(options.models.map((k) => MODELS[k].runtime))];
   const engineEnv = standInEngineEnv(runtimes.flatMap((r) => ENGINE_VARS[r]));
@@ -84,6 +92,7 @@ export async function startStack(scope: TestScope, hub: TestHub, options: StackO
     Array.from({ length: options.agents }, (_, i) =>
       startAgent(scope, {
         gateway,
+        ...(options.agentTls ? { tls: true } : {}),
         env: { HF_ENDPOINT: hub.url, LOG_LEVEL: "warn", STANDIN_LOAD_MS: "50", OMNIGATE_LLAMA_ARGS: "--embeddings", ...engineEnv, ...options.agentEnv?.(i) },
       }),
     ),
@@ -118,4 +127,19 @@ export async function waitForReady(api: GatewayApi, models: readonly string[], n
 /** A short 16-bit mono WAV (a tone), what whisper-server decodes. */
 export function toneWav(seconds = 0.5, rate = 16_000): Buffer {
   return encodeWav(seconds, rate, 440);
+}
+
+/** A chat completion of "llm" through the stack's gateway (HTTPS: trusting its CA); the response unread. */
+export function chat(stack: Stack, stream: boolean, maxTokens?: number): ReturnType<typeof fetch> {
+  return fetch(`${stack.gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${stack.key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "llm", messages: [{ role: "user", content: "hi" }], stream, ...(maxTokens ? { max_tokens: maxTokens } : {}) }),
+    ...(stack.gateway.url.startsWith("https:") ? { dispatcher: trusting(stack.gateway.ca) } : {}),
+  });
+}
+
+/** The gateway's cluster CA with its key, from its data dir: the tests sign their own certificates with it. */
+export function clusterCaOf(gateway: GatewayProcess): Promise<TestCa> {
+  return loadCa(join(gateway.dataDir, "cluster-ca.crt"), join(gateway.dataDir, "cluster-ca.key"));
 }
