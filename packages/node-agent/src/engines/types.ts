@@ -86,7 +86,7 @@ export interface OneShotResult {
 
 /**
  * A call the engine answers as it is: the client's own bytes POSTed to `path`, the answer relayed
- * back as it comes (engines/engine-relay.ts), or read whole when the agent must wait for the engine
+ * back as it comes (api/engine-relay.ts), or read whole when the agent must wait for the engine
  * first. An answer other than 2xx becomes the OpenAI error `failure` makes of it.
  */
 export interface EnginePassThrough {
