@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { TestScope } from "@omnigate/testkit/scope";
 import { REPO_ROOT, assertBuilt } from "@omnigate/testkit/cluster";
 import { onPath } from "@omnigate/testkit/stand-ins";
+import { writeBenchSection } from "../../testkit/bench/bench-section.mjs";
 import { loadAverage } from "./lib.mjs";
 import { startStack } from "./stack.mjs";
 
@@ -37,6 +38,10 @@ const only = argValue("--only")?.split(",");
 // are named there; JavaScript compiled at run time is not: a --cpu-prof profile names that).
 const KEEP = argValue("--keep");
 const log = (...a) => console.log(...a);
+const COMMAND = `pnpm bench:instructions${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+const k = (x) => `${Math.round(x / 1000).toLocaleString("en")}k`;
+/** Every window of each counted hop, instructions per request, lowest first. */
+const allWindows = {};
 
 assertBuilt();
 if (!(await onPath("valgrind"))) throw new Error("valgrind is not on PATH (Debian: apt-get install valgrind)");
@@ -82,11 +87,11 @@ for (const { process: name, path } of COUNTED.filter((c) => !only || only.includ
     windows.sort((a, b) => a.perRequest - b.perRequest);
     const lowest = windows[0];
     results[path] = lowest.perRequest;
+    allWindows[path] = windows.map((w) => w.perRequest);
     if (KEEP) {
       mkdirSync(KEEP, { recursive: true });
       copyFileSync(lowest.dump, join(KEEP, `${path}.callgrind`));
     }
-    const k = (x) => `${Math.round(x / 1000).toLocaleString("en")}k`;
     log(`    ${path.padEnd(12)} ${name} under callgrind: ${k(results[path])} instructions per request (the lowest of ${WINDOWS} windows: ${windows.map((w) => k(w.perRequest)).join(", ")})`);
   } finally {
     await scope.cleanup();
@@ -98,3 +103,23 @@ if (results["bare-1"]) {
   }
 }
 log(`${WINDOWS} windows of ${REQUESTS} requests after ${WARMUP} warm-up, ${CONNECTIONS} connections; load average ${loadAverage()} after`);
+if (!only && results["bare-1"]) {
+  const row = (path, what) =>
+    `| ${path} | ${what} | ${k(results[path])} | ${path === "bare-1" ? "1.00×" : `${(results[path] / results["bare-1"]).toFixed(2)}×`} | ${allWindows[path].map(k).join(", ")} |`;
+  await writeBenchSection(REPO_ROOT, "Hot path: instructions per request (issue 10)", {
+    intro: [
+      `\`${COMMAND}\` (packages/gateway/bench/instructions.mjs), ${new Date().toISOString().slice(0, 10)}: each hop under valgrind's callgrind in turn,`,
+      "the rest of the bench's stack running normally; CPU instructions per small chat, every thread of",
+      `the process counted, the lowest of ${WINDOWS} windows of ${REQUESTS} requests after ${WARMUP} warm-up (${CONNECTIONS} connections).`,
+      "Unlike time, the count does not move with the machine's load; the ratio is to one bare Node relay hop",
+      "(node:http in, an undici keep-alive pool out, nothing else).",
+    ],
+    lines: [
+      "| path | counted process | instructions per request | × the bare hop | every window |",
+      "|---|---|---|---|---|",
+      row("bare-1", "bare hop (the floor)"),
+      ...["gateway-only", "agent"].filter((p) => results[p]).map((p) => row(p, COUNTED.find((c) => c.path === p).process)),
+    ],
+    commands: [COMMAND],
+  });
+}
