@@ -4,6 +4,7 @@
 // Jobs (all against one origin through an undici Pool with keep-alive):
 //   { mode: "latency", url, path, headers, body, count, warmup }            sequential, 1 connection
 //   { mode: "throughput", url, path, headers, body, connections, durationMs, warmupMs }
+//   { mode: "count", url, path, headers, body, connections, count }          exactly `count` requests over `connections`
 //   { mode: "streams", url, path, headers, body, streams, expectChunks, lateMs, rounds?, warm?, warmStreams?, warmRounds? }
 //     N streams at once, `rounds` times (default 1); `warm` first runs `warmRounds` (default 1)
 //     unmeasured rounds of `warmStreams` (default N) streams at once, so the measured ones reuse open
@@ -75,6 +76,22 @@ async function throughput() {
   await p.close();
   lat.sort((a, b) => a - b);
   return { requests: done, errors, firstError, seconds, rps: done / seconds, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] };
+}
+
+async function count() {
+  const p = pool(job.connections);
+  let left = job.count;
+  const worker = async () => {
+    while (left > 0) {
+      left--;
+      await one(p);
+    }
+  };
+  const t0 = now();
+  await Promise.all(Array.from({ length: job.connections }, worker));
+  const seconds = (now() - t0) / 1000;
+  await p.close();
+  return { requests: job.count, seconds };
 }
 
 /** One SSE stream: when each content event arrived, and whether it ended with [DONE]. */
@@ -164,7 +181,7 @@ async function streams(hold) {
   };
 }
 
-const run = { latency, throughput, streams: () => streams(false), hold: () => streams(true) }[job.mode];
+const run = { latency, throughput, count, streams: () => streams(false), hold: () => streams(true) }[job.mode];
 const result = await run();
 process.stdout.write(`${JSON.stringify({ event: "result", ...result })}\n`);
 process.exit(0);

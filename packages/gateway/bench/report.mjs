@@ -1,7 +1,12 @@
-// Writes the benchmark's results into BENCHMARKS.md, section "## Data plane (issue 5)" (replacing
-// that section only: other sections belong to other benchmarks).
+// Writes the benchmark's results into BENCHMARKS.md, section "## Data plane (issues 5 and 10)"
+// (replacing that section only: other sections belong to other benchmarks).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
+import { LATENCY_RATIO_GOAL, PATHS, THROUGHPUT_RATIO_GOAL } from "./paths.mjs";
+
+const TITLE = "## Data plane (issues 5 and 10)";
+/** The section's earlier title, replaced too. */
+const OLD_TITLE = "## Data plane (issue 5)";
 
 const ms = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const mib = (b) => (b / 1024 / 1024).toFixed(1);
@@ -14,7 +19,16 @@ function verdict(ok) {
   return ok ? "meets the goal" : "MISSES the goal";
 }
 
-export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS, loadBefore }) {
+/** The hot path's table: each hop path against its bare-hop floor (paths.mjs, hotPathRatios). */
+function hotPathTable(rows) {
+  const line = (h) =>
+    `| ${h.name}: ${PATHS[h.name].what} | ${h.floor} | +${ms(h.added)} ms | +${ms(h.floorAdded)} ms | ${h.latencyRatio.toFixed(2)}× ${h.latencyOk ? "meets" : "MISSES"} | ${h.rps.toFixed(0)} req/s | ${h.floorRps.toFixed(0)} req/s | ${h.rpsRatio.toFixed(2)}×${h.rpsGoal === undefined ? "" : h.rpsRatio >= h.rpsGoal ? " meets" : " MISSES"} | ${us(h.cpu)} | ${us(h.floorCpu)} |`;
+  return `| path | floor | added p50 | floor's added p50 | ratio (goal ≤ ${LATENCY_RATIO_GOAL}×) | best throughput | floor's | ratio (goal ≥ ${THROUGHPUT_RATIO_GOAL}× for the gateway path) | hops' CPU per request | floor's |
+|---|---|---|---|---|---|---|---|---|---|
+${rows.map(line).join("\n")}`;
+}
+
+export function writeSection(file, r, { quick: QUICK, command, chunks: CHUNKS, intervalMs: INTERVAL_MS, lateMs: LATE_MS, slots: SLOTS }) {
   const date = new Date().toISOString().slice(0, 10);
   const L = r.latency;
   const T = r.throughput;
@@ -25,10 +39,23 @@ export function writeSection(file, r, { quick: QUICK, chunks: CHUNKS, intervalMs
   const Pr = r.propagation;
   const B = "bare-2";
   const cpu = (t, parts) => parts.map((k) => `${k} ${us(t.cpuPerRequestUs[k])}`).join(" + ");
-  const section = `## Data plane (issue 5)
+  const section = `${TITLE}
 
-\`pnpm bench\` (packages/gateway/bench/run.mjs; load generator bench/load.mjs in its own process, undici
-keep-alive pool). Five paths run side by side in one run, same load generator, same stand-in knobs:
+\`${command}\` (packages/gateway/bench/run.mjs; load generator bench/load.mjs in its own process, undici
+keep-alive pool), ${date}, load average ${r.loadAverage.before} before and ${r.loadAverage.after} after (1, 5, 15 min; ${cpus().length} cores
+shared by every process of the bench and whatever else runs).
+
+### The hot path against bare Node relay hops (issue 10)
+
+Each hop path's added p50 (over direct, concurrency 1) and best throughput against its floor's, the
+bare-hop path with as many Node hops, in this same run; auth, readiness, scheduling, validation and
+metrics all on. "hops' CPU per request" is what the path's own processes (not the engine) spend.
+
+${hotPathTable(r.hotPath)}
+
+### All figures
+
+Seven paths run side by side in one run, same load generator, same stand-in knobs:
 
 - **direct**: client → stand-in llama-server (test fixture)
 - **agent alone**: client → agent → its stand-in (with the node secret the bench's gateway host hands over IPC)
@@ -38,7 +65,8 @@ keep-alive pool). Five paths run side by side in one run, same load generator, s
 - **gateway path, mutual TLS**: the same through a second gateway whose agent serves HTTPS
   (\`OMNIGATE_AGENT_TLS=on\`): the gateway → agent hop is TLS 1.3 with client certificates from the
   cluster CA, over the gateway's keep-alive pool; the client → gateway hop stays plain, as above
-- **two bare hops** (the floor): client → bench/bare-hop.mjs → bare-hop.mjs → stand-in, as many
+- **one bare hop** (the floor of each hop alone): client → bench/bare-hop.mjs → stand-in
+- **two bare hops** (the floor of the path): client → bench/bare-hop.mjs → bare-hop.mjs → stand-in, as many
   processes as the gateway path, each hop the leanest Node proxy there is (node:http in, an undici
   keep-alive pool out; no auth, no parsing, no validation, no metrics). What any two Node hops add here.
 
@@ -49,8 +77,8 @@ inter-chunk gap over ${LATE_MS} ms. Engine slots ${SLOTS} (nothing queues). Adde
 |---|---|---|---|---|---|---|---|---|---|
 | latency p50, concurrency 1 (${L.n} req/path) | ${ms(L.direct.p50)} ms | ${ms(L.agent.p50)} ms | ${ms(L[G].p50)} ms | ${ms(L.gateway.p50)} ms | ${ms(L[B].p50)} ms | +${ms(L.added.p50)} ms | +${ms(L[B].p50 - L.direct.p50)} ms | +${ms(L[G].p50 - L.direct.p50)} ms | ≤ 1 ms: ${verdict(L.added.p50 <= 1)} |
 | latency p99, concurrency 1 | ${ms(L.direct.p99)} ms | ${ms(L.agent.p99)} ms | ${ms(L[G].p99)} ms | ${ms(L.gateway.p99)} ms | ${ms(L[B].p99)} ms | +${ms(L.added.p99)} ms | +${ms(L[B].p99 - L.direct.p99)} ms | +${ms(L[G].p99 - L.direct.p99)} ms | ≤ 3 ms: ${verdict(L.added.p99 <= 3)} |
-| highest throughput (best of ${QUICK ? "64" : "16/64/128"} conns) | ${T.direct.rps.toFixed(0)} req/s | ${T.agent.rps.toFixed(0)} req/s | ${T[G].rps.toFixed(0)} req/s | ${T.gateway.rps.toFixed(0)} req/s | — | ×${(T.gateway.rps / T.direct.rps).toFixed(2)} | — | ×${(T[G].rps / T.direct.rps).toFixed(2)} | ≥ 3000 req/s: ${verdict(T.gateway.rps >= 3000)} (gateway alone: ${verdict(T[G].rps >= 3000)}) |
-| CPU per request there | ${cpu(T.direct, ["engine"])} | ${cpu(T.agent, ["agent", "engine"])} | ${cpu(T[G], ["gateway", "engine"])} | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | — | — | — | — | — |
+| highest throughput (best of ${QUICK ? "64" : "16/64/128"} conns) | ${T.direct.rps.toFixed(0)} req/s | ${T.agent.rps.toFixed(0)} req/s | ${T[G].rps.toFixed(0)} req/s | ${T.gateway.rps.toFixed(0)} req/s | ${T[B].rps.toFixed(0)} req/s | ×${(T.gateway.rps / T.direct.rps).toFixed(2)} | ×${(T[B].rps / T.direct.rps).toFixed(2)} | ×${(T[G].rps / T.direct.rps).toFixed(2)} | ≥ 3000 req/s: ${verdict(T.gateway.rps >= 3000)} (gateway alone: ${verdict(T[G].rps >= 3000)}) |
+| CPU per request there | ${cpu(T.direct, ["engine"])} | ${cpu(T.agent, ["agent", "engine"])} | ${cpu(T[G], ["gateway", "engine"])} | ${cpu(T.gateway, ["gateway", "agent", "engine"])} | ${cpu(T[B], ["bare-2", "bare-1", "engine"])} | — | — | — | — |
 | time to first token (1 stream at a time, warm; p50 of ${S.rounds}) | ${ms(S.direct.ttft)} ms | ${ms(S.agent.ttft)} ms | ${ms(S[G].ttft)} ms | ${ms(S.gateway.ttft)} ms | ${ms(S[B].ttft)} ms | +${ms(S.addedTtft)} ms | +${ms(S[B].ttft - S.direct.ttft)} ms | +${ms(S[G].ttft - S.direct.ttft)} ms | ≤ 1 ms: ${verdict(S.addedTtft <= 1)} |
 | p99 inter-chunk gap (1 stream at a time) | ${ms(S.direct.gapP99)} ms | ${ms(S.agent.gapP99)} ms | ${ms(S[G].gapP99)} ms | ${ms(S.gateway.gapP99)} ms | ${ms(S[B].gapP99)} ms | +${ms(S.addedGapP99)} ms | +${ms(S[B].gapP99 - S.direct.gapP99)} ms | +${ms(S[G].gapP99 - S.direct.gapP99)} ms | — |
 | most concurrent streams, no late/lost chunk | ${r.maxStreams.direct} | — | ${r.maxStreams[G]} | ${r.maxStreams.gateway} | — | ×${(r.maxStreams.gateway / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — | ×${(r.maxStreams[G] / Math.max(1, r.maxStreams.direct)).toFixed(2)} | — |
@@ -112,11 +140,11 @@ Reading it:
 - The time to first token is measured after 3 unmeasured rounds of 32 streams at once on every
   path (so V8 has compiled each process's streaming code, as in a server that has been up a while),
   then ${S.rounds} streams one at a time; the p50 of those.
-- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadavg().map((l) => l.toFixed(2)).join(" ")} after
-- command: \`pnpm bench\` (\`pnpm bench -- --quick\` for a shorter run; \`--profile DIR\` writes CPU profiles)
+- machine: ${cpus().length} cores shared by the load generator, gateway, agent and stand-ins (and whatever else runs), Node ${process.version}, ${date}
+- command: \`${command}\` (\`pnpm bench -- --quick\` for a shorter run; \`--profile DIR\` writes CPU profiles)
 `;
   let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const start = text.indexOf("## Data plane (issue 5)");
+  const start = text.includes(TITLE) ? text.indexOf(TITLE) : text.indexOf(OLD_TITLE);
   if (start >= 0) {
     const next = text.indexOf("\n## ", start + 5);
     text = text.slice(0, start) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : "");

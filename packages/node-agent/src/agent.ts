@@ -107,7 +107,6 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
   agentMetrics.bind({
     statuses: () => reconciler.statuses(),
     engines: () => parts.server.engines(),
-    holds: (name) => parts.server.load(name) !== undefined,
   });
   let server: AgentServer;
   try {
@@ -116,7 +115,7 @@ export async function startAgent(config: AgentConfig, logger: Logger, deps: Agen
       auth,
       tls,
       ...(parts.dataPlane ? { dataPlane: parts.dataPlane } : {}),
-      track: (req, res) => agentMetrics.track(req, res),
+      requests: agentMetrics.requests,
     }).listen(config.OMNIGATE_AGENT_PORT, config.OMNIGATE_AGENT_HOST);
     await once(server, "listening");
   } catch (err) {

@@ -144,6 +144,23 @@ describe("agent data plane: llama.cpp", () => {
     expect(next.status).toBe(200);
   });
 
+  it("holds the engine back while the client does not read, and delivers the whole stream once it does", async () => {
+    // ~10 MB of events written by the engine at once: more than the sockets between engine, agent
+    // and client buffer, so the agent must stop reading the engine until the client drains.
+    const CHUNKS = 60_000;
+    const big = await agent({ STANDIN_CHUNKS: String(CHUNKS), STANDIN_CHUNK_INTERVAL_MS: "0", STANDIN_PING_EVERY: "0" }, [{ name: "big" }]);
+    const res = await post(`${big.url}/v1/completions`, { model: "big", prompt: "long", stream: true });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(big.server.load("big")!.inFlight).toBe(1);
+    const events = (await res.text()).split("\n\n").filter((e) => e.startsWith("data: "));
+    // Every content event, the final one and [DONE], in order.
+    expect(events).toHaveLength(CHUNKS + 2);
+    expect(events.at(-1)).toBe("data: [DONE]");
+    expect(JSON.parse(events.at(-2)!.slice(6))).toMatchObject({ choices: [{ finish_reason: "stop" }] });
+    await waitFor(() => big.server.load("big")!.inFlight === 0, { timeoutMs: 2000, what: "the lease to be released" });
+  });
+
   it("ends a stream with an error event when the engine dies mid-stream, then the engine restarts", async () => {
     const capture = captureLogger();
     const dying = await agent({ STANDIN_DIE_MID_STREAM: "2", STANDIN_CHUNK_INTERVAL_MS: "20" }, [{ name: "dying" }], undefined, capture.logger);

@@ -7,8 +7,12 @@ import {
   ImageGenerationRequest,
   SpeechRequest,
   TranscriptionFields,
+  quickChatCompletion,
+  quickCompletion,
+  quickEmbedding,
 } from "./openai.js";
 import { CAPABILITY_ENDPOINTS, type Capability } from "./runtimes.js";
+import { parseBody } from "./validation.js";
 
 /** What routing needs from any endpoint's body (JSON, or a form's text fields). */
 export type RoutableBody = { model: string; stream?: boolean | undefined };
@@ -20,6 +24,11 @@ export interface JsonEndpoint<S extends z.ZodType<RoutableBody> = z.ZodType<Rout
   readonly path: string;
   readonly body: "json";
   readonly schema: S;
+  /**
+   * A quick check of the body's usual shape, but the model name (openai.ts): true only when `schema`
+   * accepts the body and would leave it as it is. Absent where the schema fills defaults.
+   */
+  readonly quick?: (body: Record<string, unknown>) => boolean;
 }
 
 /** A multipart endpoint: text fields validated with `schema`, and one required file part. */
@@ -34,11 +43,12 @@ export interface MultipartEndpoint<S extends z.ZodType<RoutableBody> = z.ZodType
 
 export type EndpointSpec = JsonEndpoint | MultipartEndpoint;
 
-const json = <S extends z.ZodType<RoutableBody>>(capability: Capability, schema: S): JsonEndpoint<S> => ({
+const json = <S extends z.ZodType<RoutableBody>>(capability: Capability, schema: S, quick?: (body: Record<string, unknown>) => boolean): JsonEndpoint<S> => ({
   capability,
   path: CAPABILITY_ENDPOINTS[capability],
   body: "json",
   schema,
+  ...(quick ? { quick } : {}),
 });
 
 const multipart = <S extends z.ZodType<RoutableBody>>(capability: Capability, schema: S, fields: readonly string[], what: string): MultipartEndpoint<S> => ({
@@ -58,9 +68,9 @@ const IMAGE = ["image", "image[]"] as const;
  * gateway's data plane and the agent's read (path, body kind, schema, file part).
  */
 export const ENDPOINTS = {
-  chat: json("chat", ChatCompletionRequest),
-  completion: json("completion", CompletionRequest),
-  embedding: json("embedding", EmbeddingRequest),
+  chat: json("chat", ChatCompletionRequest, quickChatCompletion),
+  completion: json("completion", CompletionRequest, quickCompletion),
+  embedding: json("embedding", EmbeddingRequest, quickEmbedding),
   speech: json("speech", SpeechRequest),
   image_generation: json("image_generation", ImageGenerationRequest),
   transcription: multipart("transcription", TranscriptionFields, ["file"], "the audio file"),
@@ -79,6 +89,25 @@ export function endpointOf(method: string | undefined, url: string | undefined):
   if (method !== "POST" || !url) return undefined;
   const q = url.indexOf("?");
   return BY_PATH.get(q < 0 ? url : url.slice(0, q));
+}
+
+/** Model names the schema has accepted, so the next request naming one skips the schema (bounded). */
+const validModelNames = new Set<string>();
+const MAX_REMEMBERED_NAMES = 1024;
+
+/**
+ * A JSON body checked against its endpoint's schema. Its usual shape — a model name the schema
+ * accepted before and the endpoint's `quick` check — passes as it is, without the schema's
+ * machinery (every inference request comes here, at both hops); anything else is parsed by the
+ * schema, which names what is wrong (an `invalid_request` ApiError).
+ */
+export function validBody<S extends z.ZodType<RoutableBody>>(spec: JsonEndpoint<S>, body: Record<string, unknown>): z.output<S> {
+  const model = body.model;
+  if (spec.quick && typeof model === "string" && validModelNames.has(model) && spec.quick(body)) return body as z.output<S>;
+  const parsed = parseBody(spec.schema, body);
+  if (validModelNames.size >= MAX_REMEMBERED_NAMES) validModelNames.clear();
+  validModelNames.add(parsed.model);
+  return parsed;
 }
 
 /** Why a form lacks its file part, for an `invalid_multipart` error naming the field. */

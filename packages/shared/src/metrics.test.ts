@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LATENCY_BUCKETS, LabelledChildren, requestMetricDefinitions } from "./metrics.js";
+import { LATENCY_BUCKETS, requestMetricDefinitions } from "./metrics.js";
 
 describe("request metric definitions", () => {
   it("names the three metrics under the prefix, with the shared labels and buckets", () => {
@@ -14,21 +14,5 @@ describe("request metric definitions", () => {
     expect(defs.ttfb.buckets).toEqual(LATENCY_BUCKETS);
     // A copy: a caller changing its buckets changes no one else's.
     expect(defs.ttfb.buckets).not.toBe(requestMetricDefinitions("x", "").ttfb.buckets);
-  });
-});
-
-describe("LabelledChildren", () => {
-  it("makes each label combination's child once and hands the same one back", () => {
-    const made: string[][] = [];
-    const children = new LabelledChildren((...labels) => {
-      made.push(labels);
-      return { labels };
-    });
-    const a = children.get("m", "chat", "200");
-    expect(children.get("m", "chat", "200")).toBe(a);
-    expect(children.get("m", "chat", "500")).not.toBe(a);
-    // Joined with a separator no label holds: ("ab","c") and ("a","bc") stay apart.
-    expect(children.get("ab", "c")).not.toBe(children.get("a", "bc"));
-    expect(made).toEqual([["m", "chat", "200"], ["m", "chat", "500"], ["ab", "c"], ["a", "bc"]]);
   });
 });

@@ -51,20 +51,3 @@ export function requestMetricDefinitions(prefix: string, where: string): {
     },
   };
 }
-
-/**
- * Labelled children memoised by their label values: a request's hot path then costs a Map lookup
- * instead of the metrics library's per-call label hashing. Labels must be bounded (the callers
- * only let registered model names and capabilities through).
- */
-export class LabelledChildren<T> {
-  readonly #children = new Map<string, T>();
-  constructor(private readonly make: (...labels: string[]) => T) {}
-
-  get(...labels: string[]): T {
-    const key = labels.join("\u0000");
-    let child = this.#children.get(key);
-    if (child === undefined) this.#children.set(key, (child = this.make(...labels)));
-    return child;
-  }
-}

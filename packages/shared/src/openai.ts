@@ -4,6 +4,15 @@ import { ModelName } from "./validation.js";
 
 // The data plane checks only what it needs to route (the model, the stream flag) and passes the
 // rest through to the engine untouched: engines accept fields OpenAI does not define.
+//
+// Beside three of the schemas, a quick check of a request's usual shape (plain JavaScript, no
+// schema machinery: every inference request pays for it, at both hops). When it says yes, the
+// schema says yes too and leaves the body as it is (a loose object, no defaults or transforms); when
+// it says no, the schema decides and names what is wrong. openai.test.ts holds each pair together.
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isOptionalBoolean = (v: unknown): boolean => v === undefined || typeof v === "boolean";
+const isString = (v: unknown): v is string => typeof v === "string";
 
 export const ChatCompletionRequest = z.looseObject({
   model: ModelName,
@@ -12,6 +21,14 @@ export const ChatCompletionRequest = z.looseObject({
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
+/** ChatCompletionRequest's usual shape, but the model name (see above). */
+export function quickChatCompletion(body: Record<string, unknown>): boolean {
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0 || !isOptionalBoolean(body.stream)) return false;
+  for (const m of messages) if (!isRecord(m) || typeof m.role !== "string") return false;
+  return true;
+}
+
 export const CompletionRequest = z.looseObject({
   model: ModelName,
   prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
@@ -19,11 +36,22 @@ export const CompletionRequest = z.looseObject({
 });
 export type CompletionRequest = z.infer<typeof CompletionRequest>;
 
+/** CompletionRequest's usual shape (a prompt string), but the model name (see above). */
+export function quickCompletion(body: Record<string, unknown>): boolean {
+  return typeof body.prompt === "string" && isOptionalBoolean(body.stream);
+}
+
 export const EmbeddingRequest = z.looseObject({
   model: ModelName,
   input: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
 });
 export type EmbeddingRequest = z.infer<typeof EmbeddingRequest>;
+
+/** EmbeddingRequest's usual shape (a string or strings), but the model name (see above). */
+export function quickEmbedding(body: Record<string, unknown>): boolean {
+  const input = body.input;
+  return typeof input === "string" || (Array.isArray(input) && input.every(isString));
+}
 
 export const SpeechResponseFormat = z.enum(["mp3", "opus", "aac", "flac", "wav", "pcm"]);
 export type SpeechResponseFormat = z.infer<typeof SpeechResponseFormat>;

@@ -7,8 +7,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 
-/** Variables a spawned program must not inherit from the test runner's environment. */
-const PRIVATE_ENV = /^(OMNIGATE_|HF_|HUGGING_FACE_|LOG_LEVEL$|NODE_OPTIONS$|VITEST|NODE_ENV$)/;
+/**
+ * Variables a spawned program must not inherit from the test runner's environment (a stand-in's
+ * STANDIN_* knobs too: each test or bench sets the ones it means).
+ */
+const PRIVATE_ENV = /^(OMNIGATE_|HF_|HUGGING_FACE_|STANDIN_|LOG_LEVEL$|NODE_OPTIONS$|VITEST|NODE_ENV$)/;
 
 export interface ExitInfo {
   readonly code: number | null;
@@ -25,6 +28,10 @@ export interface SpawnOptions {
   readonly keepLines?: number;
   /** Run `program` itself (a native binary, an executable stand-in) instead of `node program`. */
   readonly direct?: boolean;
+  /** Node's own flags, before `program` (`--cpu-prof`); not with `direct`. */
+  readonly nodeArgs?: readonly string[];
+  /** An IPC channel to the child (`child.send`, its `message` events), e.g. for a bench host. */
+  readonly ipc?: boolean;
 }
 
 /** How a process ended, with everything it printed. */
@@ -59,11 +66,13 @@ export class TestProcess {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PRIVATE_ENV.test(k)) env[k] = v;
     for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
-    const [command, args] = options.direct ? [program, options.args ?? []] : [process.execPath, [program, ...(options.args ?? [])]];
+    const [command, args] = options.direct
+      ? [program, options.args ?? []]
+      : [process.execPath, [...(options.nodeArgs ?? []), program, ...(options.args ?? [])]];
     this.child = spawn(command, args, {
       env,
       cwd: options.cwd,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: options.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
     });
     live.add(this.child);
     this.exited = new Promise<ExitInfo>((resolve) => {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, hash, timingSafeEqual } from "node:crypto";
 import type { Request } from "express";
 import type { ApiKeyView } from "@omnigate/shared/admin";
 import type { ApiKeyStore } from "../store/key-store.js";
@@ -36,9 +36,16 @@ export function bearerOf(req: Pick<Request, "headers">): string | null {
   return match?.[1]?.trim() || null;
 }
 
+const ADMIN: Principal = { kind: "admin" };
+const NODE_TOKEN: Principal = { kind: "node_token" };
+const NODE_SECRET: Principal = { kind: "node_secret" };
+const UNKNOWN: Principal = { kind: "unknown" };
+
 /**
- * Tells every credential kind apart. The presented value is hashed once; the admin key and node
- * token are compared as sha256 digests with timingSafeEqual, client keys are looked up by hash.
+ * Tells every credential kind apart. The presented value is hashed once (every inference request
+ * comes here: the one-shot `crypto.hash`, not a Hash object); client keys, the usual case, are
+ * looked up by that hash; the admin key and node token are compared as sha256 digests with
+ * timingSafeEqual. Nothing is cached: a revoked key fails on its next request.
  */
 export class Authenticator {
   readonly #adminHash: Buffer;
@@ -54,14 +61,15 @@ export class Authenticator {
   }
 
   identify(credential: string): Principal {
-    const digest = sha256(credential);
-    if (timingSafeEqual(digest, this.#adminHash)) return { kind: "admin" };
-    if (timingSafeEqual(digest, this.#nodeTokenHash)) return { kind: "node_token" };
-    const key = this.keys.findByHash(digest.toString("hex"));
+    const hex = hash("sha256", credential);
+    const key = this.keys.findByHash(hex);
     if (key) return { kind: "client", key };
+    const digest = Buffer.from(hex, "hex");
+    if (timingSafeEqual(digest, this.#adminHash)) return ADMIN;
+    if (timingSafeEqual(digest, this.#nodeTokenHash)) return NODE_TOKEN;
     // Only to answer 403 rather than 401 when a node secret lands on the wrong route.
-    if (this.nodes.holdsSecret(digest)) return { kind: "node_secret" };
-    return { kind: "unknown" };
+    if (this.nodes.holdsSecret(digest)) return NODE_SECRET;
+    return UNKNOWN;
   }
 }
 

@@ -1,6 +1,5 @@
 import type { RequestHandler } from "express";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { LabelledChildren } from "@omnigate/shared/metrics";
 import { RequestMetrics, scrapeHandler } from "@omnigate/server-kit/request-metrics";
 import type { NodeRegistry } from "../nodes/node-registry.js";
 import { registerTlsMetrics, type TlsMetricsSources } from "./tls-metrics.js";
@@ -21,17 +20,18 @@ export interface MetricsSources extends TlsMetricsSources {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  /** The request metrics (the agent's have the same names but the prefix). */
-  readonly #requests: RequestMetrics;
+  /** The data-plane request metrics, the one place a request's figures go (the agent's have the same names but the prefix). */
+  readonly requests: RequestMetrics;
   readonly #upstreamFailures: Counter<"node" | "reason">;
   readonly #failovers: Counter<"model">;
   readonly #ejections: Counter<"node">;
-  readonly #nodeChildren: LabelledChildren<Counter.Internal>;
+  /** Requests each node answered: counted here per request, read by the counter at scrape time. */
+  readonly #answeredBy = new Map<string, number>();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.#requests = new RequestMetrics(this.registry, "omnigate", "", { firstToken: true });
+    this.requests = new RequestMetrics(this.registry, "omnigate", "", { firstToken: true });
     registerTlsMetrics(this.registry, sources);
     this.#upstreamFailures = new Counter({
       name: "omnigate_upstream_failures_total",
@@ -51,13 +51,17 @@ export class GatewayMetrics {
       labelNames: ["node"],
       registers,
     });
-    const nodeRequests = new Counter({
+    const answeredBy = this.#answeredBy;
+    new Counter({
       name: "omnigate_node_requests_total",
       help: "Requests each node answered (its answer, or a stream it started), by node.",
       labelNames: ["node"],
       registers,
+      collect() {
+        this.reset();
+        for (const [node, n] of answeredBy) this.inc({ node }, n);
+      },
     });
-    this.#nodeChildren = new LabelledChildren((node) => nodeRequests.labels(node!));
     new Gauge({
       name: "omnigate_in_flight_requests",
       help: "Requests this gateway has in flight, by node and model.",
@@ -128,14 +132,9 @@ export class GatewayMetrics {
     });
   }
 
-  /** One answered request. `ttfbS` / `ttftS` are undefined when no body byte / no token went out. */
-  request(model: string, endpoint: string, status: number, durationS: number, ttfbS: number | undefined, ttftS: number | undefined): void {
-    this.#requests.record(model, endpoint, status, durationS, ttfbS, ttftS);
-  }
-
   /** A node answered a request (the attempt that reached the client). */
   nodeAnswered(node: string): void {
-    this.#nodeChildren.get(node).inc();
+    this.#answeredBy.set(node, (this.#answeredBy.get(node) ?? 0) + 1);
   }
 
   upstreamFailure(node: string, reason: string): void {

@@ -1,4 +1,5 @@
 import { ApiError } from "@omnigate/shared/errors";
+import type { BodyAccount } from "@omnigate/server-kit/read-body";
 
 /** Seconds a client should wait when the gateway holds too many bodies: they drain in milliseconds. */
 const RETRY_AFTER_S = 1;
@@ -15,15 +16,6 @@ export class BodyBudgetError extends ApiError {
   }
 }
 
-/** One request's share of the budget; `release()` is idempotent. */
-export interface BodyAccount {
-  /** The budget's size, for the error message. */
-  readonly max: number;
-  /** Counts `bytes` more; false (and nothing counted) when that would pass the budget. */
-  take(bytes: number): boolean;
-  release(): void;
-}
-
 /**
  * The bytes of request bodies held in memory across all requests. Each body is kept until its
  * request ends (a failover re-sends it), so per-request limits alone would let enough concurrent
@@ -38,20 +30,40 @@ export class BodyBudget {
     return this.#held;
   }
 
-  account(): BodyAccount {
-    let mine = 0;
-    return {
-      max: this.max,
-      take: (bytes) => {
-        if (this.#held + bytes > this.max) return false;
-        this.#held += bytes;
-        mine += bytes;
-        return true;
-      },
-      release: () => {
-        this.#held -= mine;
-        mine = 0;
-      },
-    };
+  /** Whether `bytes` more fit; if so they are counted. */
+  take(bytes: number): boolean {
+    if (this.#held + bytes > this.max) return false;
+    this.#held += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.#held -= bytes;
+  }
+
+  account(): HeldBody {
+    return new HeldBody(this);
+  }
+}
+
+/** One request's share of the budget, held until `release()` (idempotent). */
+export class HeldBody implements BodyAccount {
+  #mine = 0;
+
+  constructor(private readonly budget: BodyBudget) {}
+
+  take(bytes: number): boolean {
+    if (!this.budget.take(bytes)) return false;
+    this.#mine += bytes;
+    return true;
+  }
+
+  refusal(): Error {
+    return new BodyBudgetError(this.budget.max);
+  }
+
+  release(): void {
+    this.budget.give(this.#mine);
+    this.#mine = 0;
   }
 }

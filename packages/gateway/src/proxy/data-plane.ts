@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 import { endpointOf, type EndpointSpec } from "@omnigate/shared/endpoints";
+import { ClientGoneError } from "@omnigate/server-kit/read-body";
 import { errorResponder } from "@omnigate/server-kit/respond";
 import { requestIdOf } from "@omnigate/server-kit/request-id";
 import type { ApiError } from "@omnigate/shared/errors";
+import type { Capability } from "@omnigate/shared/runtimes";
 import { ShuttingDownError } from "../errors/api-error.js";
 import type { Logger } from "../logger.js";
 import { GatewayMetrics } from "../metrics/gateway-metrics.js";
@@ -21,8 +23,7 @@ import { BodyBudget } from "./body-budget.js";
 import { Forwarder, agentAddress } from "./forward.js";
 import type { ProxyConfig } from "./proxy-env.js";
 import { parseJsonRequest, parseMultipartRequest, type BodyLimits } from "./parse-request.js";
-import { ClientGoneError } from "./read-body.js";
-import type { ProxyExchange } from "./upstream-attempt.js";
+import { ProxyExchange } from "./upstream-attempt.js";
 
 export interface DataPlaneDeps {
   readonly models: ModelLookup;
@@ -72,6 +73,7 @@ const CLOSE_GRACE_MS = 5_000;
 export function createDataPlane(deps: DataPlaneDeps): DataPlane {
   const { config, nodes, models } = deps;
   const log = deps.logger.child({ component: "proxy" });
+  const debug = log.isLevelEnabled("debug");
   let closing = false;
 
   const queues = new WaitQueues<Lease>({ max: config.OMNIGATE_QUEUE_MAX, timeoutMs: config.OMNIGATE_QUEUE_TIMEOUT_MS });
@@ -121,6 +123,9 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     inFlight: () => scheduler.entries(),
     queueDepths: () => queues.depths(),
   });
+  const stats = deps.stats;
+  // The endpoint a request is recorded under is its capability (the series' label).
+  if (stats) metrics.requests.observe((_model, endpoint, status, durationS, _ttfbS, ttftS) => stats.record(endpoint as Capability, status, durationS * 1000, ttftS === undefined ? undefined : ttftS * 1000));
   const forwarder = new Forwarder({
     models,
     nodes,
@@ -167,39 +172,24 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
 
   /** One authorized request to `spec`'s endpoint, its X-Request-Id set. */
   async function serve(spec: EndpointSpec, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const x: ProxyExchange = {
-      id,
-      res,
-      started: performance.now(),
-      clientGone: false,
-      firstByteAt: undefined,
-      firstTokenAt: undefined,
-      abortUpstream: undefined,
-      cancelWait: undefined,
-    };
-    let model = "";
+    const x = new ProxyExchange(id, res);
     // The body stays in memory until the request ends (a failover re-sends it): counted until then.
     const account = bodies.account();
     res.on("close", () => {
       account.release();
       if (!res.writableFinished) {
         x.clientGone = true;
-        x.abortUpstream?.(clientGone);
+        x.upstream?.abort(clientGone);
         x.cancelWait?.(clientGone);
       }
-      const status = x.clientGone && !res.headersSent ? 499 : res.statusCode;
-      const now = performance.now();
-      const since = (t: number | undefined) => (t === undefined ? undefined : (t - x.started) / 1000);
-      metrics.request(model, spec.capability, status, (now - x.started) / 1000, since(x.firstByteAt), since(x.firstTokenAt));
-      deps.stats?.record(spec.capability, status, now - x.started, x.firstTokenAt === undefined ? undefined : x.firstTokenAt - x.started);
-      log.debug({ request_id: x.id, model, endpoint: spec.path, status, ms: Math.round(now - x.started) }, "request done");
+      metrics.requests.finish(x, spec.capability, res);
+      if (debug) log.debug({ request_id: x.id, model: x.model, endpoint: spec.path, status: res.statusCode, ms: Math.round(performance.now() - x.started) }, "request done");
     });
     if (closing) return respond(res, new ShuttingDownError());
     try {
-      const options = { ...limits, account };
-      const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, options) : await parseMultipartRequest(req, res, spec, options);
+      const parsed = spec.body === "json" ? await parseJsonRequest(req, spec, limits, account) : await parseMultipartRequest(req, res, spec, limits, account);
       // Only registered names become a metrics label: a hostile name never does.
-      if (models.get(parsed.model)) model = parsed.model;
+      if (models.get(parsed.model)) x.model = parsed.model;
       await forwarder.forward(x, spec, parsed);
     } catch (err) {
       if (x.clientGone || err instanceof ClientGoneError) return;

@@ -90,32 +90,35 @@ export class Forwarder {
     let staleOnly = true;
     for (let attempt = 1; ; attempt++) {
       let targets: readonly ReadyTarget[] = first.targets;
-      const tryAcquire = (fromQueue: boolean): Lease | undefined | Error => {
-        if (fromQueue || attempt > 1) {
-          try {
-            targets = resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability).targets;
-          } catch (err) {
-            // Waiting: a deleted model ends the wait, a model not ready (yet, again) does not.
-            if (attempt === 1) return err instanceof ApiError && err.status === 404 ? err : undefined;
-            return staleOnly && err instanceof ApiError ? err : new NodesExhausted();
+      // The usual case first: nobody waits for the model and a node has a free slot (no promise).
+      let lease = attempt === 1 ? this.#freeSlot(model, targets) : undefined;
+      if (!lease) {
+        const tryAcquire = (fromQueue: boolean): Lease | undefined | Error => {
+          if (fromQueue || attempt > 1) {
+            try {
+              targets = resolveReadiness(d.models, d.nodes, d.placement, model, spec.capability).targets;
+            } catch (err) {
+              // Waiting: a deleted model ends the wait, a model not ready (yet, again) does not.
+              if (attempt === 1) return err instanceof ApiError && err.status === 404 ? err : undefined;
+              return staleOnly && err instanceof ApiError ? err : new NodesExhausted();
+            }
           }
+          const target = d.scheduler.pick(model, targets, tried.size > 0 ? tried : undefined);
+          if (target) return d.scheduler.acquire(model, target);
+          if (tried.size > 0 && !d.scheduler.hasAlternative(targets, tried)) return new NodesExhausted();
+          return undefined;
+        };
+        try {
+          lease = await d.queues.acquire(model, tryAcquire, {
+            narrowed: tried.size > 0,
+            onWait: (cancel) => (x.cancelWait = cancel),
+          });
+        } catch (err) {
+          if (err instanceof NodesExhausted) throw exhausted(model, failures);
+          throw err;
+        } finally {
+          x.cancelWait = undefined;
         }
-        const target = d.scheduler.pick(model, targets, tried.size > 0 ? tried : undefined);
-        if (target) return d.scheduler.acquire(model, target);
-        if (tried.size > 0 && !d.scheduler.hasAlternative(targets, tried)) return new NodesExhausted();
-        return undefined;
-      };
-      let lease: Lease;
-      try {
-        lease = await d.queues.acquire(model, tryAcquire, {
-          narrowed: tried.size > 0,
-          onWait: (cancel) => (x.cancelWait = cancel),
-        });
-      } catch (err) {
-        if (err instanceof NodesExhausted) throw exhausted(model, failures);
-        throw err;
-      } finally {
-        x.cancelWait = undefined;
       }
       const node = lease.target.node;
       let outcome: AttemptOutcome;
@@ -123,7 +126,7 @@ export class Forwarder {
         if (x.clientGone) return;
         const id = node.runtimeId;
         const canFailover =
-          attempt < d.maxAttempts && targets.some((t) => t.node.runtimeId !== id && !tried.has(t.node.runtimeId));
+          attempt < d.maxAttempts && targets.length > 1 && targets.some((t) => t.node.runtimeId !== id && !tried.has(t.node.runtimeId));
         outcome = await this.#attempt(x, node, spec, req, canFailover);
       } finally {
         lease.release();
@@ -162,6 +165,14 @@ export class Forwarder {
       else tried.add(node.runtimeId);
       d.metrics.failover(model);
     }
+  }
+
+  /** A slot on the least loaded ready node, when no request waits for the model; else undefined (queue.ts decides). */
+  #freeSlot(model: string, targets: readonly ReadyTarget[]): Lease | undefined {
+    const d = this.#d;
+    if (d.queues.depth(model) > 0) return undefined;
+    const target = d.scheduler.pick(model, targets);
+    return target && d.scheduler.acquire(model, target);
   }
 
   #attempt(x: ProxyExchange, node: NodeEntry, spec: EndpointSpec, req: ParsedRequest, canFailover: boolean): Promise<AttemptOutcome> {

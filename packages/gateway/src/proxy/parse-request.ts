@@ -2,12 +2,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Writable } from "node:stream";
 import type { Request } from "express";
 import multer, { type Options as MulterOptions, type StorageEngine } from "multer";
-import { formFields, missingFilePart, type JsonEndpoint, type MultipartEndpoint } from "@omnigate/shared/endpoints";
+import { formFields, missingFilePart, validBody, type JsonEndpoint, type MultipartEndpoint } from "@omnigate/shared/endpoints";
 import { ApiError } from "@omnigate/shared/errors";
 import { parseBody } from "@omnigate/shared/validation";
 import { multipartError } from "@omnigate/server-kit/body-errors";
-import type { BodyAccount } from "./body-budget.js";
-import { readBody } from "./read-body.js";
+import { readJsonObject } from "@omnigate/server-kit/json-body";
+import { readBody, type BodyAccount } from "@omnigate/server-kit/read-body";
 
 /** What the data plane needs from a request: where to route it, and the bytes to forward untouched. */
 export interface ParsedRequest {
@@ -23,38 +23,20 @@ export interface BodyLimits {
   readonly maxUploadBytes: number;
 }
 
-/** The limits, and this request's share of the gateway-wide body budget. */
-export interface BodyOptions extends BodyLimits {
-  readonly account?: BodyAccount;
-}
-
 const JSON_CONTENT_TYPE = "application/json";
 
+const WHO = "the gateway";
+
 /**
- * A JSON body: read whole (bounded), parsed once to read `model` and `stream` and validated with the
- * shared schema; the original bytes are what gets forwarded, never a re-serialisation.
+ * A JSON body: read whole (bounded), parsed once to read `model` and `stream` and checked against
+ * the shared schema (validBody: the usual shape the quick way); the original bytes are what gets
+ * forwarded, never a re-serialisation.
  */
-export async function parseJsonRequest(req: IncomingMessage, spec: JsonEndpoint, limits: BodyOptions): Promise<ParsedRequest> {
-  const type = req.headers["content-type"];
-  // Absent is tolerated (curl --data-binary); anything else must say JSON.
-  if (type !== undefined && !type.toLowerCase().includes("json")) {
-    throw new ApiError(
-      "unsupported_media_type",
-      `${spec.path} takes a JSON body, not '${type.slice(0, 100)}'. Send Content-Type: application/json.`,
-    );
-  }
-  const body = await readBody(req, { limit: limits.maxBodyBytes, what: "request body", variable: "OMNIGATE_MAX_BODY_BYTES" }, limits.account);
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString("utf8"));
-  } catch (err) {
-    throw new ApiError(
-      "invalid_json",
-      `The request body is not valid JSON (${(err as Error).message}). Send a JSON object with Content-Type: application/json.`,
-    );
-  }
-  const parsed = parseBody(spec.schema, value);
-  return { model: parsed.model, stream: parsed.stream === true, body, contentType: JSON_CONTENT_TYPE };
+export async function parseJsonRequest(req: IncomingMessage, spec: JsonEndpoint, limits: BodyLimits, account?: BodyAccount): Promise<ParsedRequest> {
+  const bound = { limit: limits.maxBodyBytes, what: "request body", variable: "OMNIGATE_MAX_BODY_BYTES", who: WHO };
+  const { value, bytes } = await readJsonObject(req, spec.path, bound, account);
+  const parsed = validBody(spec, value);
+  return { model: parsed.model, stream: parsed.stream === true, body: bytes, contentType: JSON_CONTENT_TYPE };
 }
 
 /**
@@ -117,7 +99,8 @@ export async function parseMultipartRequest(
   req: UploadRequest,
   res: ServerResponse,
   spec: MultipartEndpoint,
-  limits: BodyOptions,
+  limits: BodyLimits,
+  account?: BodyAccount,
 ): Promise<ParsedRequest> {
   const type = req.headers["content-type"] ?? "";
   if (!type.toLowerCase().startsWith("multipart/form-data")) {
@@ -126,11 +109,11 @@ export async function parseMultipartRequest(
       `${spec.path} takes multipart/form-data (a file upload), not '${type.slice(0, 100) || "no Content-Type"}'. Send the file with an OpenAI SDK or curl -F file=@audio.wav.`,
     );
   }
-  const body = await readBody(req, { limit: limits.maxUploadBytes, what: "upload", variable: "OMNIGATE_MAX_UPLOAD_BYTES" }, limits.account);
+  const body = await readBody(req, { limit: limits.maxUploadBytes, what: "upload", variable: "OMNIGATE_MAX_UPLOAD_BYTES", who: WHO }, account);
   req.rawBody = body;
   await new Promise<void>((resolve, reject) => {
     uploadParser(limits.maxUploadBytes)(req, res, (err?: unknown) =>
-      err ? reject(multipartError(err, { who: "the gateway", maxUploadBytes: limits.maxUploadBytes })) : resolve(),
+      err ? reject(multipartError(err, { who: WHO, maxUploadBytes: limits.maxUploadBytes })) : resolve(),
     );
   });
   const files = (req.files ?? []) as Express.Multer.File[];

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import { errorBody } from "@omnigate/shared/errors";
+import { RequestTiming } from "@omnigate/server-kit/request-metrics";
 
 /** Why one try at one node did not produce an answer. */
 export type FailureReason = "refused" | "reset" | "timeout" | "http_5xx" | "unavailable" | "stream" | "tls" | "error";
@@ -18,21 +19,23 @@ export type AttemptOutcome =
    */
   | { readonly kind: "failed"; readonly reason: FailureReason; readonly detail: string; readonly modelGone?: boolean };
 
-/** The per-request state shared by the attempts of one request. */
-export interface ProxyExchange {
-  readonly id: string;
-  readonly res: ServerResponse;
-  /** performance.now() at arrival. */
-  readonly started: number;
-  clientGone: boolean;
-  /** performance.now() when the first body byte went to the client. */
-  firstByteAt: number | undefined;
-  /** performance.now() of the first token: a stream's first `data:` event (not a `: ping`), else the first byte. */
-  firstTokenAt: number | undefined;
-  /** Set while an upstream request runs: cuts it (the client went away). */
-  abortUpstream: ((reason: Error) => void) | undefined;
+/**
+ * The per-request state shared by the attempts of one request, and its timing for the metrics:
+ * `firstTokenAt` is a stream's first `data:` event (not a `: ping`), else the first byte.
+ */
+export class ProxyExchange extends RequestTiming {
+  clientGone = false;
+  /** Set while an upstream request runs: `abort` cuts it (the client went away). */
+  upstream: UpstreamAttempt | undefined = undefined;
   /** Set while the request waits in the queue: takes it out of line. */
-  cancelWait: ((reason: unknown) => void) | undefined;
+  cancelWait: ((reason: unknown) => void) | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly res: ServerResponse,
+  ) {
+    super();
+  }
 }
 
 export interface AttemptTimeouts {
@@ -137,32 +140,37 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   #probedBytes = 0;
   /** Paused because the client's socket is full: the idle timer is stopped meanwhile. */
   #paused = false;
-  /**
-   * The client drained its socket. The upstream was paused by us, so its silence until now is not
-   * its fault: the idle limit starts over from here.
-   */
-  readonly #resume = (): void => {
-    if (!this.#paused || this.#settled) return;
-    this.#paused = false;
-    this.#timer = setTimeout(this.#onTimeout, this.#timeouts.idleMs);
-    this.#controller?.resume();
-  };
+  /** Made once the client's socket is first full (see onResponseData). */
+  #resume: (() => void) | undefined;
 
   constructor(x: ProxyExchange, timeouts: AttemptTimeouts, canFailover: boolean, settle: (o: AttemptOutcome) => void) {
     this.#x = x;
     this.#timeouts = timeouts;
     this.#canFailover = canFailover;
     this.#settle = settle;
-    this.#timer = setTimeout(this.#onTimeout, timeouts.firstByteMs);
-    x.abortUpstream = (reason) => this.#abort(reason);
+    // The attempt rides along as the timer's argument: no closure per request.
+    this.#timer = setTimeout(UpstreamAttempt.#onTimeout, timeouts.firstByteMs, this);
+    x.upstream = this;
   }
 
-  #onTimeout = (): void => {
-    this.#timedOut = true;
-    this.#abort(new UpstreamTimeoutError(this.#gotData ? "idle timeout" : "first byte timeout"));
-  };
+  static #onTimeout(attempt: UpstreamAttempt): void {
+    attempt.#timedOut = true;
+    attempt.abort(new UpstreamTimeoutError(attempt.#gotData ? "idle timeout" : "first byte timeout"));
+  }
 
-  #abort(reason: Error): void {
+  /**
+   * The client drained its socket. The upstream was paused by us, so its silence until now is not
+   * its fault: the idle limit starts over from here.
+   */
+  #resumeAfterDrain(): void {
+    if (!this.#paused || this.#settled) return;
+    this.#paused = false;
+    this.#timer = setTimeout(UpstreamAttempt.#onTimeout, this.#timeouts.idleMs, this);
+    this.#controller?.resume();
+  }
+
+  /** Cuts the upstream request (the client went away, or it timed out). */
+  abort(reason: Error): void {
     if (this.#controller) this.#controller.abort(reason);
     else this.#pendingAbort = reason;
   }
@@ -202,18 +210,18 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       this.#x.firstByteAt = performance.now();
       // From now on the limit is the gap between chunks, not the wait for the first one.
       clearTimeout(this.#timer);
-      this.#timer = setTimeout(this.#onTimeout, this.#timeouts.idleMs);
+      this.#timer = setTimeout(UpstreamAttempt.#onTimeout, this.#timeouts.idleMs, this);
     } else if (!this.#paused) {
       this.#timer.refresh();
     }
     if (this.#x.firstTokenAt === undefined && (!this.#sse || hasDataLine(chunk))) this.#x.firstTokenAt = performance.now();
     // undici may hand over a chunk it already had after pause(): it is written, still paused.
     if (!res.write(chunk) && !this.#paused) {
-      // A slow reader is not a silent upstream: no idle limit until the client drains (#resume).
+      // A slow reader is not a silent upstream: no idle limit until the client drains.
       this.#paused = true;
       clearTimeout(this.#timer);
       controller.pause();
-      res.once("drain", this.#resume);
+      res.once("drain", (this.#resume ??= () => this.#resumeAfterDrain()));
     }
   }
 
@@ -302,8 +310,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   #done(outcome: AttemptOutcome): void {
     this.#settled = true;
-    this.#x.abortUpstream = undefined;
-    this.#x.res.off("drain", this.#resume);
+    this.#x.upstream = undefined;
+    if (this.#resume) this.#x.res.off("drain", this.#resume);
     this.#settle(outcome);
   }
 }

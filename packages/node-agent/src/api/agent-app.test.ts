@@ -5,6 +5,7 @@ import { createLogger } from "../logger.js";
 import type { DeleteResult } from "../reconciler/reconciler.js";
 import { createAgentApp } from "./agent-app.js";
 import { NodeSecretAuth, scrapeTokenDigest } from "./auth.js";
+import { AgentMetrics } from "./metrics.js";
 import type { AgentDataPlane } from "./data-plane.js";
 import { createAgentServer } from "./listener.js";
 
@@ -36,7 +37,7 @@ beforeEach(async () => {
     },
     health: () => ({ runtime_id: "rid", registered: auth.hasSecret }),
   });
-  server = createAgentServer({ app, auth, dataPlane, track: () => {} }).listen(0, "127.0.0.1");
+  server = createAgentServer({ app, auth, dataPlane, requests: new AgentMetrics({ defaultMetrics: false }).requests }).listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -133,7 +134,7 @@ describe("agent API /metrics", () => {
       health: () => ({ runtime_id: "rid", registered: true }),
       metrics: { handler: (_req, res) => void res.type("text/plain").send("m 1\n"), scrapeToken: scrapeTokenDigest(scrapeToken) },
     });
-    const s = createAgentServer({ app, auth: metricsAuth, track: () => {} }).listen(0, "127.0.0.1");
+    const s = createAgentServer({ app, auth: metricsAuth, requests: new AgentMetrics({ defaultMetrics: false }).requests }).listen(0, "127.0.0.1");
     await new Promise((r) => s.once("listening", r));
     return {
       url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/metrics`,

@@ -1,11 +1,12 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
 import { ApiError } from "@omnigate/shared/errors";
 import { sendApiError } from "@omnigate/server-kit/respond";
 
+/** The one-shot `crypto.hash`, not a Hash object: every inference request hashes its credential. */
 function sha256(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
+  return Buffer.from(hash("sha256", value), "hex");
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;

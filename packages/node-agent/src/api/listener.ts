@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { endpointOf } from "@omnigate/shared/endpoints";
+import { RequestTiming, type RequestMetrics } from "@omnigate/server-kit/request-metrics";
 import { requestIdOf } from "@omnigate/server-kit/request-id";
 import { sendApiError } from "@omnigate/server-kit/respond";
 import type { NodeSecretAuth } from "./auth.js";
@@ -12,8 +13,8 @@ export interface AgentServerDeps {
   readonly auth: NodeSecretAuth;
   /** The nine inference endpoints; without it (no engines) they go to the app, which answers 404. */
   readonly dataPlane?: AgentDataPlane;
-  /** Counts and times every data-plane request (api/metrics.ts). */
-  readonly track: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Where every data-plane request is counted and timed, a refused one too (api/metrics.ts). */
+  readonly requests: RequestMetrics;
   /**
    * Serve HTTPS with mutual TLS: only clients presenting a certificate from the cluster CA complete
    * the handshake. The server starts without a certificate (every handshake fails) until
@@ -39,14 +40,15 @@ export function serveCredentials(server: HttpsServer, credentials: { key: string
  * go straight to the data plane after the node-secret check; everything else to the app.
  */
 export function createAgentServer(deps: AgentServerDeps): AgentServer {
-  const { app, auth, dataPlane, track } = deps;
+  const { app, auth, dataPlane, requests } = deps;
   const handler: RequestListener = (req, res) => {
-    track(req, res);
     const spec = dataPlane ? endpointOf(req.method, req.url) : undefined;
     if (!spec) {
       app(req, res);
       return;
     }
+    const timing = new RequestTiming();
+    res.once("close", () => requests.finish(timing, spec.capability, res));
     // Every answer carries the gateway's id (or a new one), a refusal too: both logs can name it.
     res.setHeader("X-Request-Id", requestIdOf(req));
     const denial = auth.check(req);
@@ -55,7 +57,7 @@ export function createAgentServer(deps: AgentServerDeps): AgentServer {
       sendApiError(res, denial);
       return;
     }
-    dataPlane!.serve(spec, req, res);
+    dataPlane!.serve(spec, req, res, timing);
   };
   // noDelay: a streamed chunk goes out at once, not after Nagle waits for the previous one's ACK.
   if (!deps.tls) return createServer({ noDelay: true }, handler);

@@ -1,32 +1,25 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Request, RequestHandler, Response, NextFunction } from "express";
+import type { RequestHandler } from "express";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { NodeModelStatus } from "@omnigate/shared/models";
 import type { EngineHealth } from "@omnigate/shared/node-protocol";
-import { endpointOf } from "@omnigate/shared/endpoints";
 import { RequestMetrics, scrapeHandler } from "@omnigate/server-kit/request-metrics";
 
 /** What the agent's scrape-time gauges read: the reconciler's statuses and the engines' health. */
 export interface AgentMetricsSources {
   statuses(): readonly NodeModelStatus[];
   engines(): readonly EngineHealth[];
-  /**
-   * Whether the agent holds a model of that name (a request's model label); cheaper than building
-   * `statuses()` on every request. Without it `statuses()` is searched.
-   */
-  holds?(name: string): boolean;
 }
 
 /**
  * The node agent's Prometheus metrics. Pushed by the code that knows (`recordDownloadBytes` from
- * the cache, `requestMetrics()` around the data plane); model states, in-flight counts and engine
- * health are read from `bind()`'s sources at scrape time, so nothing on a hot path updates them.
- * Labels are bounded: a request's `model` label is a name the agent holds, else "".
+ * the cache, `requests` by the listener and the data plane); model states, in-flight counts and
+ * engine health are read from `bind()`'s sources at scrape time, so nothing on a hot path updates
+ * them. Labels are bounded: a request's `model` label is a name the agent holds, else "".
  */
 export class AgentMetrics {
   readonly registry = new Registry();
-  /** The request metrics (the gateway's have the same names but the prefix). */
-  readonly #requests: RequestMetrics;
+  /** The data-plane request metrics (the gateway's have the same names but the prefix). */
+  readonly requests: RequestMetrics;
   readonly #downloadBytes: Counter<"repo">;
   #sources: AgentMetricsSources | undefined;
 
@@ -35,7 +28,7 @@ export class AgentMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     // Arrow functions below read the sources bound later.
     const sources = (): AgentMetricsSources | undefined => this.#sources;
-    this.#requests = new RequestMetrics(this.registry, "omnigate_agent", " at the agent", { firstToken: false });
+    this.requests = new RequestMetrics(this.registry, "omnigate_agent", " at the agent", { firstToken: false });
     this.#downloadBytes = new Counter({
       name: "omnigate_agent_download_bytes_total",
       help: "Bytes downloaded from the Hugging Face Hub into the cache, by repository.",
@@ -112,59 +105,6 @@ export class AgentMetrics {
   /** Bytes written into the cache by a download of the Hub repository `repo` (per chunk or per file). */
   recordDownloadBytes(bytes: number, repo = ""): void {
     if (bytes > 0) this.#downloadBytes.inc({ repo }, bytes);
-  }
-
-  /** One answered data-plane request. */
-  recordRequest(model: string, endpoint: string, status: number, durationS: number, ttfbS?: number): void {
-    this.#requests.record(model, endpoint, status, durationS, ttfbS);
-  }
-
-  /** The name as a label if the agent holds that model, else "" (a hostile name never becomes one). */
-  #modelLabel(name: unknown): string {
-    const sources = this.#sources;
-    if (typeof name !== "string" || !sources) return "";
-    if (sources.holds) return sources.holds(name) ? name : "";
-    return sources.statuses().some((s) => s.name === name) ? name : "";
-  }
-
-  /**
-   * Times a data-plane request and counts its status once it ends (finished or cut); anything that
-   * is not a POST to one of the nine endpoints is left alone. Works on Node's own request/response,
-   * so the agent's listener calls it for every request.
-   */
-  track(req: IncomingMessage & { body?: unknown }, res: ServerResponse): void {
-    const capability = endpointOf(req.method, req.url)?.capability;
-    if (!capability) return;
-    const started = performance.now();
-    let firstByte: number | undefined;
-    const write = res.write;
-    // Time to first byte: the first write (or end) of the body.
-    res.write = function (this: ServerResponse, ...args: Parameters<ServerResponse["write"]>) {
-      firstByte ??= performance.now();
-      return write.apply(this, args);
-    } as ServerResponse["write"];
-    res.once("close", () => {
-      const end = performance.now();
-      const status = res.headersSent ? res.statusCode : 499;
-      const body = req.body as { model?: unknown } | undefined;
-      // A body sent in one res.end() went out when it ended.
-      const firstAt = firstByte ?? (res.writableFinished ? end : undefined);
-      this.recordRequest(
-        this.#modelLabel(body?.model),
-        capability,
-        status,
-        (end - started) / 1000,
-        firstAt === undefined ? undefined : (firstAt - started) / 1000,
-      );
-    });
-  }
-
-  /** `track` as Express middleware, for an app that serves the /v1 routes itself. */
-  requestMetrics(): RequestHandler {
-    return (req: Request, res: Response, next: NextFunction) => {
-      this.track(req, res);
-      next();
-    };
   }
 
   /** `GET /metrics` in the Prometheus text format. */

@@ -1,6 +1,6 @@
 import { Pool, type Dispatcher, type FormData } from "undici";
 import { EngineRequestError } from "./engine-errors.js";
-import type { ServerTarget } from "./types.js";
+import type { EnginePassThrough, EngineReply, ServerTarget } from "./types.js";
 
 /**
  * A keep-alive pool to one engine. No connection cap: llama-server queues requests beyond its slots
@@ -21,7 +21,7 @@ export interface EngineRequestOptions {
   readonly method: "GET" | "POST";
   readonly path: string;
   readonly body?: string | Buffer | FormData;
-  readonly headers?: Record<string, string>;
+  readonly headers?: Readonly<Record<string, string>>;
   readonly signal: AbortSignal;
   /** Overrides the target's timeout (readiness polls are short). */
   readonly timeoutMs?: number;
@@ -115,6 +115,31 @@ export function engineStatusError(engine: string, status: number, text: string, 
     return new EngineRequestError("invalid_request", `${engine} rejected the request: ${message}.${suffix}`);
   }
   return new EngineRequestError("engine_error", `${engine} failed with HTTP ${status}: ${message}.${suffix}`);
+}
+
+/**
+ * A pass-through call as one request whose answer is read whole, or handed over as it comes when it
+ * is the event stream the client asked for: `forward` for an engine whose calls pass through.
+ */
+export async function forwardPassThrough(pass: EnginePassThrough, target: ServerTarget, signal: AbortSignal): Promise<EngineReply> {
+  let res;
+  try {
+    res = await engineRequest(target, { method: "POST", path: pass.path, body: pass.body, headers: pass.headers, signal });
+  } catch (err) {
+    throw connectionFailure(err, pass.engine);
+  }
+  const contentType = String(res.headers["content-type"] ?? "application/json");
+  if (res.statusCode === 200 && pass.stream && contentType.includes("text/event-stream")) {
+    return { kind: "sse", status: 200, body: res.body };
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readBytes(res.body);
+  } catch (err) {
+    throw connectionFailure(err, pass.engine);
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) return { kind: "bytes", status: res.statusCode, contentType, body: bytes };
+  throw pass.failure(res.statusCode, bytes.toString("utf8"));
 }
 
 /** Readiness as a GET that answers 200 once the engine serves (llama/whisper `/health`, sd `/v1/models`). */

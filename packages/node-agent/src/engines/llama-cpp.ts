@@ -4,9 +4,9 @@ import type { CachedModel } from "../cache/types.js";
 import { ProbedBinary } from "./binary.js";
 import { probeOptions, type EngineConfig } from "./engine-env.js";
 import { EngineSetupError } from "./engine-errors.js";
-import { answersOk, connectionFailure, engineRequest, engineStatusError, readBytes } from "./engine-http.js";
+import { answersOk, engineRequest, engineStatusError, forwardPassThrough } from "./engine-http.js";
 import { extraArgs, filesMatching, requireFile } from "./model-files.js";
-import type { EngineAdapter, EngineCall, EngineReply, ServerPlan, ServerTarget } from "./types.js";
+import type { EngineAdapter, EngineCall, EnginePassThrough, ServerPlan } from "./types.js";
 
 const ENGINE = "llama-server";
 const PATHS = { chat: "/v1/chat/completions", completion: "/v1/completions", embedding: "/v1/embeddings" } as const;
@@ -19,38 +19,23 @@ function mainGguf(model: ModelRecord, files: CachedModel): string {
   return requireFile(model, files, first, "first .gguf file");
 }
 
-async function forward(call: EngineCall, target: ServerTarget, signal: AbortSignal): Promise<EngineReply> {
-  if (call.capability !== "chat" && call.capability !== "completion" && call.capability !== "embedding") {
-    throw new EngineSetupError(`${ENGINE} does not serve ${call.capability}`);
-  }
-  let res;
-  try {
-    res = await engineRequest(target, {
-      method: "POST",
-      path: PATHS[call.capability],
-      body: call.raw ?? JSON.stringify(call.body),
-      headers: { "content-type": "application/json", accept: call.stream ? "text/event-stream" : "application/json" },
-      signal,
-    });
-  } catch (err) {
-    throw connectionFailure(err, ENGINE);
-  }
-  const contentType = String(res.headers["content-type"] ?? "application/json");
-  if (res.statusCode === 200 && call.stream && contentType.includes("text/event-stream")) {
-    return { kind: "sse", status: 200, body: res.body };
-  }
-  let bytes: Buffer;
-  try {
-    bytes = await readBytes(res.body);
-  } catch (err) {
-    throw connectionFailure(err, ENGINE);
-  }
-  if (res.statusCode >= 200 && res.statusCode < 300) return { kind: "bytes", status: res.statusCode, contentType, body: bytes };
-  const hint =
-    call.capability === "embedding" && res.statusCode === 501
-      ? `Start the model with embeddings: register it with options.engine_args ["--embeddings"] (or add --embeddings to OMNIGATE_LLAMA_ARGS).`
-      : "";
-  throw engineStatusError(ENGINE, res.statusCode, bytes.toString("utf8"), hint);
+const EMBEDDINGS_HINT = `Start the model with embeddings: register it with options.engine_args ["--embeddings"] (or add --embeddings to OMNIGATE_LLAMA_ARGS).`;
+
+const JSON_HEADERS = { "content-type": "application/json", accept: "application/json" } as const;
+const SSE_HEADERS = { "content-type": "application/json", accept: "text/event-stream" } as const;
+
+/** Every call llama-server serves goes to it as the client sent it (it takes fields OpenAI lacks). */
+function passThrough(call: EngineCall): EnginePassThrough | undefined {
+  if (call.capability !== "chat" && call.capability !== "completion" && call.capability !== "embedding") return undefined;
+  const embedding = call.capability === "embedding";
+  return {
+    engine: ENGINE,
+    path: PATHS[call.capability],
+    headers: call.stream ? SSE_HEADERS : JSON_HEADERS,
+    body: call.raw ?? Buffer.from(JSON.stringify(call.body)),
+    stream: call.stream,
+    failure: (status, text) => engineStatusError(ENGINE, status, text, embedding && status === 501 ? EMBEDDINGS_HINT : ""),
+  };
 }
 
 /** llama.cpp's `llama-server` (runtime `llama_cpp`): chat, completion, embedding. */
@@ -97,7 +82,12 @@ export function createLlamaCppAdapter(config: EngineConfig): EngineAdapter {
           return typeof props.total_slots === "number" && props.total_slots >= 1 ? Math.floor(props.total_slots) : 1;
         },
         concurrency: null,
-        forward,
+        passThrough,
+        async forward(call, target, signal) {
+          const pass = passThrough(call);
+          if (!pass) throw new EngineSetupError(`${ENGINE} does not serve ${call.capability}`);
+          return forwardPassThrough(pass, target, signal);
+        },
       };
     },
   };

@@ -84,6 +84,22 @@ export interface OneShotResult {
   readonly tail: string;
 }
 
+/**
+ * A call the engine answers as it is: the client's own bytes POSTed to `path`, the answer relayed
+ * back as it comes (api/engine-relay.ts), or read whole when the agent must wait for the engine
+ * first. An answer other than 2xx becomes the OpenAI error `failure` makes of it.
+ */
+export interface EnginePassThrough {
+  /** The engine as errors name it ("llama-server"). */
+  readonly engine: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  /** The client asked for a stream: a 200 `text/event-stream` answer is relayed as SSE. */
+  readonly stream: boolean;
+  failure(status: number, body: string): Error;
+}
+
 /** A model run as a long-lived HTTP engine process. */
 export interface ServerPlan {
   readonly kind: "server";
@@ -104,6 +120,12 @@ export interface ServerPlan {
   prepare?(call: EngineCall, processes: OneShotContext, signal: AbortSignal): Promise<EngineCall>;
   /** `processes` runs ffmpeg: post-processing the answer (TTS formats), converting what the engine refused. */
   forward(call: EngineCall, target: ServerTarget, signal: AbortSignal, processes: OneShotContext): Promise<EngineReply>;
+  /**
+   * The call as the engine takes it as it is, when it does (llama-server's chat, completions and
+   * embeddings): the agent's data plane then relays it to a running engine without building an
+   * EngineReply (`forward` stays the way when the engine must be waited for). Undefined otherwise.
+   */
+  passThrough?(call: EngineCall): EnginePassThrough | undefined;
 }
 
 /** A model run as one process per request (sherpa-onnx-offline-tts, sd-cli). */

@@ -5,12 +5,12 @@ import type { ModelRecord } from "@omnigate/shared/models";
 import type { Logger } from "../logger.js";
 import { EngineRequestError, modelLabel } from "../engines/engine-errors.js";
 import { createEnginePool } from "../engines/engine-http.js";
-import type { EngineCall, EnginePlan, EngineReply, OneShotContext, ServerPlan, ServerTarget } from "../engines/types.js";
+import type { EngineCall, EnginePassThrough, EnginePlan, EngineReply, OneShotContext, ServerPlan, ServerTarget } from "../engines/types.js";
 import { describeExit, EngineProcess, type ExitReason } from "./engine-process.js";
 import { freePort } from "./free-port.js";
 import type { PidFiles } from "./pid-files.js";
 import { CrashLoopDetector, restartDelay } from "./restart-policy.js";
-import type { EngineState, EngineTiming } from "./types.js";
+import type { EngineLease, EngineState, EngineTiming } from "./types.js";
 
 /**
  * starting → ready; ready → starting (died) → ready; starting → failed (crash loop, ready timeout).
@@ -110,22 +110,28 @@ export class ModelEngine {
   }
 
   /**
-   * Counts a request in flight until `release` (called once the response is over: success, error or
-   * client abort). `call` waits for an idle-unloaded engine to come back, and for the queue.
+   * Counts a request in flight until the lease's `release` (called once the response is over:
+   * success, error or client abort). Its `call` waits for an idle-unloaded engine to come back, and
+   * for the queue.
    */
-  acquire(): { call: (call: EngineCall, signal: AbortSignal) => Promise<EngineReply>; release: () => void } {
+  acquire(): EngineLease {
     this.inFlightCount++;
     this.clearIdleTimer();
-    let released = false;
-    return {
-      call: (call, signal) => this.run(call, signal),
-      release: () => {
-        if (released) return;
-        released = true;
-        this.inFlightCount--;
-        if (this.inFlightCount === 0) this.armIdleTimer();
-      },
-    };
+    return new ModelLease(this);
+  }
+
+  /** A lease ended (ModelLease calls it once). */
+  released(): void {
+    this.inFlightCount--;
+    if (this.inFlightCount === 0) this.armIdleTimer();
+  }
+
+  /** See EngineLease.passThrough. */
+  passThrough(call: EngineCall): { target: ServerTarget; pass: EnginePassThrough } | undefined {
+    const plan = this.plan;
+    if (plan.kind !== "server" || !plan.passThrough || plan.prepare || this.queue || this.phase !== "ready" || !this.target) return undefined;
+    const pass = plan.passThrough(call);
+    return pass && { target: this.target, pass };
   }
 
   /** Stops the engine for good (SIGTERM → timeout → SIGKILL). Same promise when called twice; never throws. */
@@ -147,7 +153,8 @@ export class ModelEngine {
     return this.stopping;
   }
 
-  private async run(received: EngineCall, signal: AbortSignal): Promise<EngineReply> {
+  /** A lease's call (ModelLease): through the queue, to the engine once it is up. */
+  async run(received: EngineCall, signal: AbortSignal): Promise<EngineReply> {
     const plan = this.plan;
     const call = plan.kind === "server" && plan.prepare ? await plan.prepare(received, this.deps.oneShot, signal) : received;
     const task = async (): Promise<EngineReply> => {
@@ -379,5 +386,26 @@ export class ModelEngine {
       }
       signal.addEventListener("abort", done, { once: true });
     });
+  }
+}
+
+/** One request's hold on a model's engine (EngineLease), a plain object: every request takes one. */
+class ModelLease implements EngineLease {
+  #released = false;
+
+  constructor(private readonly engine: ModelEngine) {}
+
+  call(call: EngineCall, signal: AbortSignal): Promise<EngineReply> {
+    return this.engine.run(call, signal);
+  }
+
+  passThrough(call: EngineCall): { target: ServerTarget; pass: EnginePassThrough } | undefined {
+    return this.engine.passThrough(call);
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.engine.released();
   }
 }

@@ -3,7 +3,7 @@ import type { EngineHealth } from "@omnigate/shared/node-protocol";
 import type { ErrorCode } from "@omnigate/shared/errors";
 import type { Capability, RuntimeType } from "@omnigate/shared/runtimes";
 import type { CachedModel } from "../cache/types.js";
-import type { EngineCall, EngineReply } from "../engines/types.js";
+import type { EngineCall, EnginePassThrough, EngineReply, ServerTarget } from "../engines/types.js";
 
 /** An engine's lifecycle as the model state sees it. */
 export type EngineState =
@@ -55,6 +55,12 @@ export interface EngineTiming {
 export interface EngineLease {
   /** Forwards the request (waiting for the queue, or for an idle-unloaded engine to come back). */
   call(call: EngineCall, signal: AbortSignal): Promise<EngineReply>;
+  /**
+   * The running engine and what to send it, when the call can go to it as it is right now: the
+   * engine is up, takes the call as the client sent it and needs no queue or preparation. The
+   * data plane then relays it (api/engine-relay.ts); otherwise it uses `call`.
+   */
+  passThrough(call: EngineCall): { readonly target: ServerTarget; readonly pass: EnginePassThrough } | undefined;
   /** Idempotent; call when the response is over (sent, failed, or the client went away). */
   release(): void;
 }

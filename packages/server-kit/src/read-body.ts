@@ -1,17 +1,24 @@
 import type { IncomingMessage } from "node:http";
-import type { ApiError } from "@omnigate/shared/errors";
-import { payloadTooLarge } from "@omnigate/server-kit/body-errors";
-import { BodyBudgetError, type BodyAccount } from "./body-budget.js";
+import { payloadTooLarge } from "./body-errors.js";
 
-/** The body a request may have: its limit, what it is called, and the variable that sets the limit. */
+/** The body a request may have: its limit, what it is called, the variable that sets the limit, and who refuses it. */
 export interface BodyLimit {
   readonly limit: number;
   readonly what: string;
   readonly variable: string;
+  /** "the gateway", "this node": named in the 413. */
+  readonly who: string;
 }
 
-function tooLarge(bound: BodyLimit): ApiError {
-  return payloadTooLarge(bound.what, bound.limit, { who: "the gateway" }, bound.variable);
+/**
+ * One request's share of a budget of bodies held in memory (the gateway's OMNIGATE_MAX_BUFFERED_BYTES):
+ * every byte read is counted; a body the budget cannot take is refused with `refusal()`.
+ */
+export interface BodyAccount {
+  /** Counts `bytes` more; false (and nothing counted) when that would pass the budget. */
+  take(bytes: number): boolean;
+  /** What a body the budget cannot take is refused with (a 429). */
+  refusal(): Error;
 }
 
 /** The client went away before its body arrived: nobody to answer. */
@@ -23,16 +30,15 @@ export class ClientGoneError extends Error {
 }
 
 /**
- * The whole request body as one Buffer, at most `limit` bytes. The body is kept (not streamed
- * through) because the model name may come last and a failover re-sends it to another node.
- * A Content-Length over the limit is refused before a byte is read. Every byte kept is counted in
- * `account` (the gateway-wide budget); a body the budget cannot take is refused with a 429. A
- * refused body is left paused: the error answer drops the rest of it (a lingering close).
+ * The whole request body as one Buffer, at most `bound.limit` bytes. The body is kept (not streamed
+ * through): the fields a request is routed by may come last, and the gateway re-sends it on a
+ * failover. A Content-Length over the limit is refused before a byte is read. A refused body is
+ * left paused: the error answer drops the rest of it (a lingering close, linger.ts).
  */
 export function readBody(req: IncomingMessage, bound: BodyLimit, account?: BodyAccount): Promise<Buffer> {
   const { limit } = bound;
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(bound));
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(payloadTooLarge(bound.what, limit, bound, bound.variable));
   return new Promise<Buffer>((resolve, reject) => {
     let first: Buffer | undefined;
     let chunks: Buffer[] | undefined;
@@ -52,13 +58,14 @@ export function readBody(req: IncomingMessage, bound: BodyLimit, account?: BodyA
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) return refuse(tooLarge(bound));
-      if (account && !account.take(chunk.length)) return refuse(new BodyBudgetError(account.max));
+      if (size > limit) return refuse(payloadTooLarge(bound.what, limit, bound, bound.variable));
+      if (account && !account.take(chunk.length)) return refuse(account.refusal());
       if (!first) first = chunk;
       else (chunks ??= [first]).push(chunk);
     };
+    // The listeners stay on a request read to its end: nothing comes after 'end' but 'close',
+    // which finds it ended (and detaching four listeners is a cost every request would pay).
     const onEnd = () => {
-      cleanup();
       resolve(chunks ? Buffer.concat(chunks, size) : (first ?? Buffer.alloc(0)));
     };
     const onError = (err: Error) => {
