@@ -272,6 +272,7 @@ if (runs("propagation")) {
   if (propReg.status !== 201) throw new Error(`register ${PROP}: ${propReg.status} ${JSON.stringify(propReg.body)}`);
   const registration = { runtime_id: randomUUID(), supported_runtimes: ["llama_cpp"], loaded_models: {}, agent_url: "http://127.0.0.1:9", hostname: "bench-propagation-node", version: "bench", labels: { role: "propagation" } };
   const reg = await fetch(`${a.url}/api/nodes/register`, { method: "POST", headers: { authorization: `Bearer ${a.nodeToken}`, "content-type": "application/json" }, body: JSON.stringify(registration) });
+  if (reg.status !== 200) throw new Error(`register the propagation node: ${reg.status} ${await reg.text()}`);
   const { node_secret: secret } = await reg.json();
   const changes = [];
   b.child.on("message", (m) => m?.type === "ready-change" && changes.push(m));
@@ -281,7 +282,9 @@ if (runs("propagation")) {
       method: "POST",
       headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
       body: JSON.stringify({ ...registration, models: [{ name: PROP, state, in_flight: 0, capacity: 1 }], engines: [] }),
-    }).then((r) => r.text());
+    }).then(async (r) => {
+      if (r.status !== 200) throw new Error(`heartbeat to gateway A: ${r.status} ${await r.text()}`);
+    });
   const until = async (ready) => {
     const t = Date.now();
     while (!changes.some((c) => c.ready === ready)) {

@@ -348,7 +348,8 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       this.#nodes.set(runtimeId, created);
       this.#byShortId.set(created.shortId, created);
       this.emit("change", created);
-      this.#events.publish({ type: "node.registered", node: this.view(created) });
+      // Only built for a stream that listens (a fleet's rows load at start, before any client).
+      if (this.#events.active) this.#events.publish({ type: "node.registered", node: this.view(created) });
       return;
     }
     const before = entry.models;
@@ -374,7 +375,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     if (registered) {
       entry.offline = false;
       entry.announcedKey = materialKey(entry.registration, entry.engines);
-      this.#events.publish({ type: "node.registered", node: this.view(entry) });
+      if (this.#events.active) this.#events.publish({ type: "node.registered", node: this.view(entry) });
       // A re-registering agent starts from nothing reported: what it said before is gone.
       announceModelChanges(this.#events, entry.runtimeId, before, entry.models);
     } else {
