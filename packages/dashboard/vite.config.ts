@@ -21,6 +21,8 @@ export default defineConfig({
     // A slow shared machine makes the bundler report its plugins' timings: noise in `pnpm start`.
     rolldownOptions: { checks: { bundlerTimings: false } },
   },
+  // The event stream's worker (src/api/event-worker.ts) is a module like the page's own scripts.
+  worker: { format: "es" },
   server: {
     proxy: { "/api": { target: gateway, changeOrigin: true }, "/v1": { target: gateway, changeOrigin: true } },
   },

@@ -290,6 +290,8 @@ describe.skipIf(!hasChromium)("the dashboard in Chromium", () => {
     // Stats are polled every 5 s: the playground's requests appear within one poll.
     await expect.poll(async () => /Requests \/ s\s+[\d.]+\s+([1-9]\d*) in 15 min/.test(await stats.innerText()), { timeout: 15_000 }).toBe(true);
     expect(await stats.innerText()).toMatch(/Latency p50\s+[\d.]+ (µs|ms|s)\s+p99 [\d.]+ (µs|ms|s)/);
+    // The chart library loads after the figures: both charts drawn before the picture is taken.
+    await page.getByRole("region", { name: "Last 15 minutes" }).locator("canvas").nth(1).waitFor();
     await screenshot(page, "overview");
     expect(watch.take()).toEqual([]);
   });

@@ -1,28 +1,25 @@
 import type { QueryClient } from "@tanstack/react-query";
-import { createParser } from "eventsource-parser";
-import type { GatewayEvent, Snapshot } from "@omnigate/shared/events";
-import { errorOf } from "./client.js";
+import type { Snapshot } from "@omnigate/shared/events";
+import type { NodeView } from "@omnigate/shared/node-protocol";
+import { ApiError } from "./api-error.js";
+import type { FromEventWorker, StartStream, StreamStatus } from "./event-messages.js";
 import { applyEvents, setSnapshot } from "./live-state.js";
 import { signOut } from "./session.js";
 
-export type StreamStatus = "connecting" | "live" | "reconnecting";
-
-/** Events are applied to the cache in batches at most this often: one render for many events. */
-const BATCH_MS = 100;
-const RETRY_MS = 2_000;
+export type { StreamStatus } from "./event-messages.js";
 
 /**
- * Follows GET /api/events with the admin key in a header (EventSource cannot send one, so this is
- * fetch plus an SSE parser). Each connection starts with a snapshot; after a drop it reconnects with
- * Last-Event-ID and the new snapshot replaces what the cache held. A 401 ends the session.
+ * Follows GET /api/events through a worker (event-worker.ts: fetch with the admin key in a header,
+ * which EventSource cannot send, an SSE parser, reconnection with Last-Event-ID) and keeps the query
+ * cache current from what it posts: each snapshot replaces what the cache held, batches of events
+ * are applied to it. A 401 ends the session.
  */
 export class EventStream {
   #status: StreamStatus = "connecting";
   readonly #statusListeners = new Set<() => void>();
-  #abort: AbortController | null = null;
-  #lastEventId: string | undefined;
-  #pending: GatewayEvent[] = [];
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #worker: Worker | null = null;
+  /** The parts of the snapshot being received. */
+  #snapshotNodes: NodeView[][] = [];
   #firstSnapshot: Promise<Snapshot>;
   #resolveFirst!: (s: Snapshot) => void;
   #rejectFirst!: (e: unknown) => void;
@@ -41,9 +38,11 @@ export class EventStream {
 
   /** Connects (again, after close()); safe to call twice. */
   start(): void {
-    if (this.#abort) return;
-    this.#abort = new AbortController();
-    void this.#run(this.#abort.signal);
+    if (this.#worker) return;
+    this.#snapshotNodes = [];
+    this.#worker = new Worker(new URL("./event-worker.ts", import.meta.url), { type: "module", name: "omnigate events" });
+    this.#worker.addEventListener("message", (e: MessageEvent<FromEventWorker>) => this.#receive(e.data));
+    this.#worker.postMessage({ key: this.key } satisfies StartStream);
   }
 
   /** The state as of the first snapshot: what the queries start from. */
@@ -61,10 +60,8 @@ export class EventStream {
   }
 
   close(): void {
-    this.#abort?.abort();
-    this.#abort = null;
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
+    this.#worker?.terminate();
+    this.#worker = null;
   }
 
   #setStatus(status: StreamStatus): void {
@@ -73,58 +70,29 @@ export class EventStream {
     for (const l of this.#statusListeners) l();
   }
 
-  async #run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.#follow(signal);
-      } catch (err) {
-        if (signal.aborted) return;
-        if ((err as { status?: number }).status === 401) {
-          this.#rejectFirst(err);
-          signOut((err as Error).message);
-          return;
-        }
+  #receive(message: FromEventWorker): void {
+    switch (message.type) {
+      case "status":
+        return this.#setStatus(message.status);
+      case "snapshot-nodes":
+        this.#snapshotNodes.push(message.nodes);
+        return;
+      case "snapshot": {
+        const snapshot = { nodes: this.#snapshotNodes.flat(), models: message.models, keys: message.keys };
+        this.#snapshotNodes = [];
+        setSnapshot(this.client, snapshot);
+        this.#resolveFirst(snapshot);
+        return;
       }
-      if (signal.aborted) return;
-      this.#setStatus("reconnecting");
-      await new Promise((r) => setTimeout(r, RETRY_MS));
+      case "events":
+        return applyEvents(this.client, message.events);
+      case "unauthorized": {
+        this.close();
+        const error = new ApiError(message.message, 401);
+        this.#rejectFirst(error);
+        signOut(error.message);
+        return;
+      }
     }
-  }
-
-  async #follow(signal: AbortSignal): Promise<void> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.key}`, accept: "text/event-stream" };
-    if (this.#lastEventId !== undefined) headers["last-event-id"] = this.#lastEventId;
-    const res = await fetch("/api/events", { headers, signal, credentials: "omit", cache: "no-store" });
-    if (!res.ok || !res.body) throw await errorOf(res);
-    const parser = createParser({
-      onEvent: (message) => {
-        if (message.id !== undefined) this.#lastEventId = message.id;
-        this.#receive(JSON.parse(message.data) as GatewayEvent);
-      },
-    });
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      parser.feed(value);
-    }
-  }
-
-  #receive(event: GatewayEvent): void {
-    if (event.type === "snapshot") {
-      // A snapshot supersedes whatever was waiting, and the page should show it at once.
-      this.#pending = [];
-      setSnapshot(this.client, event);
-      this.#resolveFirst(event);
-      this.#setStatus("live");
-      return;
-    }
-    this.#pending.push(event);
-    this.#flushTimer ??= setTimeout(() => {
-      this.#flushTimer = undefined;
-      const batch = this.#pending;
-      this.#pending = [];
-      applyEvents(this.client, batch);
-    }, BATCH_MS);
   }
 }

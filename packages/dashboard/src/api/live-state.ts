@@ -32,8 +32,9 @@ export function applyEvents(client: QueryClient, after: readonly GatewayEvent[])
   }
 }
 
+/** A snapshot, its nodes already in host order (the event worker sorts them off the page's thread). */
 export function setSnapshot(client: QueryClient, snapshot: Snapshot): void {
-  client.setQueryData(QUERY_KEYS.nodes, [...snapshot.nodes].sort(byHost));
+  client.setQueryData(QUERY_KEYS.nodes, snapshot.nodes);
   client.setQueryData(QUERY_KEYS.models, snapshot.models);
   client.setQueryData(QUERY_KEYS.keys, snapshot.keys);
 }

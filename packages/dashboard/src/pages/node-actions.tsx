@@ -35,24 +35,28 @@ export function NodeActions({ node }: { node: NodeView }) {
           Drain {name}
         </button>
       )}
-      {!confirming ? <ErrorNote error={act.error} /> : null}
-      <ConfirmDialog
-        open={confirming}
-        title={`Drain ${name}?`}
-        confirmLabel="Drain"
-        busy={act.isPending}
-        onConfirm={() => act.mutate("drain")}
-        onCancel={() => {
-          setConfirming(false);
-          act.reset();
-        }}
-      >
-        <p>
-          No new model goes to it, and each of its {node.placed_models.length} replica(s) moves to another node: the copy here is removed only once
-          the new one is ready and its requests have finished. Uncordon to stop.
-        </p>
+      {/* Mounted only while asked: a closed dialog per card would be DOM built for every card scrolled past. */}
+      {confirming ? (
+        <ConfirmDialog
+          open
+          title={`Drain ${name}?`}
+          confirmLabel="Drain"
+          busy={act.isPending}
+          onConfirm={() => act.mutate("drain")}
+          onCancel={() => {
+            setConfirming(false);
+            act.reset();
+          }}
+        >
+          <p>
+            No new model goes to it, and each of its {node.placed_models.length} replica(s) moves to another node: the copy here is removed only once
+            the new one is ready and its requests have finished. Uncordon to stop.
+          </p>
+          <ErrorNote error={act.error} />
+        </ConfirmDialog>
+      ) : (
         <ErrorNote error={act.error} />
-      </ConfirmDialog>
+      )}
     </div>
   );
 }

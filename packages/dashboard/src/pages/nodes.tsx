@@ -1,5 +1,5 @@
 import { useWindowVirtualizer, type Virtualizer } from "@tanstack/react-virtual";
-import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { memo, useDeferredValue, useEffect, useMemo, useRef, useState } from "react";
 import type { NodeView } from "@omnigate/shared/node-protocol";
 import { useNodes } from "../api/live.js";
 import { ErrorNote } from "../components/error-note.js";
@@ -78,36 +78,44 @@ function measureWithoutReflow(element: Element, entry: ResizeObserverEntry | und
   return instance.measurementsCache[index]?.size ?? instance.options.estimateSize(index);
 }
 
+/** One card in its place. Kept apart so that scrolling, which moves every row, re-renders none whose node and place are the same. */
+const NodeRow = memo(function NodeRow({ node, index, top, count, measure }: { node: NodeView; index: number; top: number; count: number; measure: (el: Element | null) => void }) {
+  return (
+    <li data-index={index} ref={measure} className="node-row" style={{ transform: `translateY(${top}px)` }} aria-setsize={count} aria-posinset={index + 1}>
+      <NodeCard node={node} />
+    </li>
+  );
+});
+
 function NodeList({ nodes }: { nodes: NodeView[] }) {
   const list = useRef<HTMLUListElement>(null);
   const [offset, setOffset] = useState(0);
-  useLayoutEffect(() => setOffset(list.current?.offsetTop ?? 0), []);
+  // Read after the first frame, when layout is done: in a layout effect it would force the page's
+  // first layout into the task that renders it.
+  useEffect(() => setOffset(list.current?.offsetTop ?? 0), []);
   const virtualizer = useWindowVirtualizer({
     count: nodes.length,
     estimateSize: (i) => estimateHeight(nodes[i]!),
-    overscan: 4,
+    // Cards are tall: two beyond each edge cover a wheel step, and each is one more to build per jump.
+    overscan: 2,
     scrollMargin: offset,
     getItemKey: (i) => nodes[i]!.runtime_id,
     measureElement: measureWithoutReflow,
+    // Not rendered inside the scroll event: the rows below follow at their own pace.
+    useFlushSync: false,
   });
-  const items = virtualizer.getVirtualItems();
+  // A jump through the list brings a screenful of new cards. React builds them as a transition, in
+  // slices with the main thread free between them (for input, events and paint), while the cards
+  // already there stay; a long task per jump is what made scrolling a large fleet stutter.
+  const items = useDeferredValue(virtualizer.getVirtualItems());
   return (
     <ul ref={list} className="node-list" aria-label="Nodes" style={{ height: virtualizer.getTotalSize() }}>
       {items.map((item) => {
-        const node = nodes[item.index]!;
-        return (
-          <li
-            key={item.key}
-            data-index={item.index}
-            ref={virtualizer.measureElement}
-            className="node-row"
-            style={{ transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)` }}
-            aria-setsize={nodes.length}
-            aria-posinset={item.index + 1}
-          >
-            <NodeCard node={node} />
-          </li>
-        );
+        // The deferred rows may predate a change of filter: an index past the end is skipped.
+        const node = nodes[item.index];
+        return node ? (
+          <NodeRow key={node.runtime_id} node={node} index={item.index} top={item.start - virtualizer.options.scrollMargin} count={nodes.length} measure={virtualizer.measureElement} />
+        ) : null;
       })}
     </ul>
   );
