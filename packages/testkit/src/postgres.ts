@@ -5,6 +5,7 @@
  * runs as the `postgres` user (created when missing), so the data dir lives under the system temp
  * dir, which that user can reach.
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -42,8 +43,33 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+function hasPostgresUser(): boolean {
+  try {
+    execFileSync("id", ["-u", "postgres"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * As root the server runs as `postgres`. On a machine without that user the suites that start a
+ * server at the same moment would all try to create it, and all but one fail; so it is made here,
+ * and a suite that loses the race finds it made.
+ */
+function ensurePostgresUser(): void {
+  if (process.getuid?.() !== 0 || hasPostgresUser()) return;
+  try {
+    execFileSync("useradd", ["--system", "--user-group", "--no-create-home", "postgres"], { stdio: "ignore" });
+  } catch {
+    // Another suite made it a moment ago (checked below).
+  }
+  if (!hasPostgresUser()) throw new Error("PostgreSQL cannot run as root, and the user 'postgres' could not be created (useradd failed)");
+}
+
 /** initdb and start; about two seconds on a quiet box. */
 export async function startPostgres(): Promise<TestPostgres> {
+  ensurePostgresUser();
   const dir = mkdtempSync(join(tmpdir(), "og-pg-"));
   const port = await freePort();
   const password = `pw-${randomBytes(12).toString("hex")}`;
