@@ -14,6 +14,10 @@ export interface TableBinding<T> {
   readonly order?: (a: T, b: T) => number;
 }
 
+/** The first retry of a reload that failed, doubling up to RESYNC_RETRY_MAX_MS until one succeeds. */
+const RESYNC_RETRY_MS = 1_000;
+const RESYNC_RETRY_MAX_MS = 30_000;
+
 /** A deleted row's version is remembered this long, so an older write arriving late cannot revive it. */
 const TOMBSTONE_MS = 10 * 60_000;
 
@@ -36,6 +40,10 @@ export class SharedState {
   readonly #seen = new Map<TableName, Map<string, Seen>>();
   readonly #log: Logger;
   #applied = 0;
+  /** A reload is due or running (`#resyncSoon`); `#resyncAgain`: another is wanted after it. */
+  #resyncing = false;
+  #resyncAgain = false;
+  #resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly backend: StoreBackend,
@@ -59,9 +67,10 @@ export class SharedState {
     // Listening first: what other gateways write while the snapshot is read is applied after it.
     let buffered: RowChange[] | null = [];
     this.bus.on("change", (change) => (buffered ? buffered.push(change) : this.#dispatch(change)));
-    this.bus.on("reconnected", () => {
-      this.resync().catch((err: unknown) => this.#log.warn({ err }, "reloading after the reconnect failed; the next reconnect retries"));
-    });
+    // Notifications may have been missed: reload, and keep trying until a reload succeeds (a
+    // change no reload brings in would leave this gateway routing on stale state for good).
+    this.bus.on("reconnected", () => this.#resyncSoon(0));
+    this.bus.on("missed", () => this.#resyncSoon(0));
     const snapshot = await this.backend.snapshot();
     for (const [table, binding] of this.#bindings) {
       const rows = snapshot.tables.get(table) ?? [];
@@ -78,6 +87,39 @@ export class SharedState {
     const pending = buffered;
     buffered = null;
     for (const change of pending) this.#dispatch(change);
+  }
+
+  /**
+   * Reloads after `delayMs`; on failure again later, backing off, until one succeeds. A reason that
+   * comes while a reload runs gets one more after it (that reload may have read before its change).
+   */
+  #resyncSoon(delayMs: number): void {
+    if (this.#resyncing) {
+      this.#resyncAgain = true;
+      return;
+    }
+    this.#resyncing = true;
+    this.#resyncAgain = false;
+    this.#resyncTimer = setTimeout(() => {
+      this.resync().then(
+        () => {
+          this.#resyncing = false;
+          if (this.#resyncAgain) this.#resyncSoon(0);
+        },
+        (err: unknown) => {
+          const next = Math.min(RESYNC_RETRY_MAX_MS, Math.max(RESYNC_RETRY_MS, delayMs * 2));
+          this.#log.warn({ err, retry_ms: next }, "reloading the shared state failed; trying again");
+          this.#resyncing = false;
+          this.#resyncSoon(next);
+        },
+      );
+    }, delayMs);
+    this.#resyncTimer.unref();
+  }
+
+  /** Stops a pending reload (the gateway is closing). */
+  close(): void {
+    clearTimeout(this.#resyncTimer);
   }
 
   /**

@@ -4,6 +4,7 @@ import { Client } from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ModelRecord } from "@omnigate/shared/models";
 import { TestScope } from "@omnigate/testkit/scope";
+import { waitFor } from "@omnigate/testkit/wait";
 import { silent } from "../../test/helpers/store-harness.js";
 import { hashApiKey } from "./key-store.js";
 import { PostgresBackend } from "./postgres/pg-backend.js";
@@ -242,6 +243,15 @@ describe.each(BACKENDS)("store contract on $name", (backends) => {
     expect(store.models.list().map((m) => m.name).sort()).toEqual(["changed", "kept", "new"]);
     expect(store.models.get("changed")?.replicas).toBe(5);
     expect(seen.sort()).toEqual(["changed:had:has", "deleted:had:gone", "new:new:has"]);
+  });
+
+  it("reloads by itself when the bus says a change was missed (a row it could not read)", async () => {
+    const place = await backends.place();
+    const store = await openStore(place);
+    await place.writeUnheard([{ op: "insert", table: "models", key: "late", doc: record("late", 5) }]);
+    expect(store.models.get("late")).toBeUndefined();
+    store.backend.bus.emit("missed", "a read that timed out");
+    await waitFor(() => store.models.get("late") !== undefined, { what: "the missed model reloaded" });
   });
 });
 

@@ -80,6 +80,8 @@ export interface ClusterBusEvents {
   message: [message: ClusterMessage, from: string];
   /** The bus is back after an outage: notifications may have been missed, reload (`snapshot()`). */
   reconnected: [];
+  /** A notified change could not be read (the database was slow or away a moment): reload. */
+  missed: [reason: string];
   /** Notifications stopped (the database is unreachable): what this gateway holds may go stale. */
   disconnected: [reason: string];
   /** This gateway became the leader (true) or stopped being it (false). */

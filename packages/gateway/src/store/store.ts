@@ -66,6 +66,7 @@ export function storeOver(backend: StoreBackend, logger: Logger, events: EventSi
     certificates: new NodeCertificateStore(state),
     load: () => state.load(),
     close() {
+      state.close();
       closed ??= backend.close();
       return closed;
     },

@@ -234,7 +234,10 @@ export class PgBus extends EventEmitter<ClusterBusEvents> implements ClusterBus 
       }
       this.#o.fetch(c.table, c.key).then(
         (row) => this.emit("change", row ? { table: c.table, key: c.key, version: row.version, doc: row.doc } : ({ table: c.table, key: c.key, version: c.version, doc: null } satisfies RowChange)),
-        (err: unknown) => this.#log.warn({ err: reasonOf(err), table: c.table, key: c.key }, "could not read a changed row; the next reload brings it"),
+        (err: unknown) => {
+          this.#log.warn({ err: reasonOf(err), table: c.table, key: c.key }, "could not read a changed row; reloading the shared state");
+          this.emit("missed", reasonOf(err));
+        },
       );
     }
   }
