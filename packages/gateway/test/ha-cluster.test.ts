@@ -157,6 +157,38 @@ describe("two gateways on one PostgreSQL", () => {
     expect(client.done.filter((d) => d.at > killedAt).length).toBeGreaterThan(20);
   });
 
+  it("a leader that hangs (SIGSTOP) loses the lead to the other gateway; woken, it steps down and follows", async () => {
+    const cluster = await startCluster(1);
+    const leads = (g: GatewayProcess) => g.lines.filter((l) => l.includes("this gateway is the leader")).length;
+    const leader = await waitFor(() => cluster.gateways.find((g) => leads(g) > 0), { what: "a leader", timeoutMs: 10_000 });
+    const follower = cluster.gateways.find((g) => g !== leader)!;
+    const apiFollower = new GatewayApi(follower);
+    await waitFor(async () => (await apiFollower.nodes()).some((n) => n.online), { what: "the agent online" });
+
+    process.kill(leader.pid, "SIGSTOP");
+    const stoppedAt = Date.now();
+    try {
+      // PostgreSQL closes the hung leader's idle session (its lock with it); the follower takes the lead.
+      await waitFor(() => leads(follower) > 0, { what: "the follower leading", timeoutMs: 20_000, intervalMs: 50 });
+      const tookOver = Date.now() - stoppedAt;
+      // idle_session_timeout (5 s at the least) plus one leader check, with room for a loaded machine.
+      expect(tookOver).toBeLessThan(12_000);
+      // The new leader does the leader's work: a model registered now is placed and served.
+      const m = MODELS.llm;
+      expect((await apiFollower.registerModel({ name: "llm", repo: m.repo, runtime: m.runtime, files: Object.keys(m.files) })).status).toBe(201);
+      await waitForReady(apiFollower, ["llm"], 1);
+    } finally {
+      process.kill(leader.pid, "SIGCONT");
+    }
+    // Awake, the old leader finds its session gone, steps down and follows; it does not lead again.
+    await waitFor(() => leader.lines.some((l) => l.includes("no longer the leader")), { what: "the old leader stepping down", timeoutMs: 15_000 });
+    await waitFor(() => leader.lines.some((l) => l.includes("reloading the shared state") || l.includes("shared state reloaded")), { what: "the old leader reloading", timeoutMs: 15_000 });
+    expect(leads(leader)).toBe(1);
+    const key = (await apiFollower.createKey("after")).key;
+    await waitForReady(new GatewayApi(leader), ["llm"], 1);
+    expect((await chat(leader.url, key)).status).toBe(200);
+  }, 90_000);
+
   it("an operator on B reaches a node that talks only to A: B's event stream follows it, its cordon and its delete reach it (a derived secret the database never holds)", async () => {
     const cluster = await startCluster(1, (gateways) => gateways[0]!.url);
     const [a, b] = cluster.gateways as [GatewayProcess, GatewayProcess];

@@ -17,6 +17,11 @@ export interface NodeRegistryEvents {
   change: [entry: NodeEntry];
   /** The node is gone (an admin removed it and revoked its certificates, or it was forgotten): connections to it must end now. */
   deleted: [entry: NodeEntry];
+  /**
+   * The node's stored row changed (this gateway's write, another's, or a reload); `current`: the
+   * entry now holds what the row says, false when the row is older than the report held here.
+   */
+  stored: [entry: NodeEntry, current: boolean];
 }
 
 /**
@@ -363,7 +368,8 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       entry.reportedAt = 0;
     }
     // A report older than the one held (this gateway heard a newer heartbeat meanwhile) changes nothing.
-    if (doc.reported_at >= entry.reportedAt) {
+    const current = doc.reported_at >= entry.reportedAt;
+    if (current) {
       entry.registration = doc.registration;
       entry.models = new Map(doc.models.map((m) => [m.name, m]));
       entry.engines = doc.engines;
@@ -371,6 +377,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       entry.certificate = doc.certificate;
     }
     entry.lastSeen = Math.max(entry.lastSeen, doc.last_seen);
+    this.emit("stored", entry, current);
     this.emit("change", entry);
     if (registered) {
       entry.offline = false;

@@ -19,6 +19,8 @@ export interface NodeSyncOptions {
 const PROGRESS_EVERY_MS = 1_000;
 /** Rows per transaction when many nodes are written together (a fleet registering at once). */
 const BATCH = 200;
+/** Matches no report: the stored row is older than what this gateway holds, the next report is written. */
+const STALE = "\u0000stale";
 
 interface Written {
   /** What about the node other gateways must know at once (states, errors, registration). */
@@ -66,6 +68,17 @@ export class NodeSync {
     this.#assumed = [];
     this.#bus.publish({ kind: "hello" });
   };
+  /**
+   * A node's row changed. What this gateway last wrote is no longer what the database holds when
+   * another gateway wrote since: say, a gateway woken from a hang that answered a heartbeat the
+   * node had given up on, stamping an old report as new. The next heartbeat heard here compares
+   * against the stored row, so a report that differs from it is written again, not taken as known.
+   */
+  readonly #onStored = (entry: NodeEntry, current: boolean) => {
+    const w = this.#written.get(entry);
+    if (!w || w.writing) return;
+    w.significant = current ? significantOf(entry) : STALE;
+  };
 
   constructor(options: NodeSyncOptions) {
     this.#o = options;
@@ -81,6 +94,7 @@ export class NodeSync {
     this.#bus.on("message", this.#onMessage);
     this.#bus.on("disconnected", this.#onDisconnected);
     this.#bus.on("reconnected", this.#onReconnected);
+    this.#o.nodes.on("stored", this.#onStored);
     this.#bus.publish({ kind: "hello" });
     this.#arm();
   }
@@ -93,6 +107,7 @@ export class NodeSync {
     this.#bus.off("message", this.#onMessage);
     this.#bus.off("disconnected", this.#onDisconnected);
     this.#bus.off("reconnected", this.#onReconnected);
+    this.#o.nodes.off("stored", this.#onStored);
     await this.#flushQueued().catch(() => {});
   }
 

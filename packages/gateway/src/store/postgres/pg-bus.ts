@@ -22,6 +22,16 @@ const RECONNECT_BASE_MS = 250;
 const RECONNECT_MAX_MS = 5_000;
 
 /**
+ * How long the session may sit idle before PostgreSQL closes it (`idle_session_timeout`). A live
+ * gateway queries it every `leaderCheckMs`; a hung one (stopped, its event loop stuck) does not, and
+ * its session — with the leader lock — goes, so a follower takes the lead. Dying processes are
+ * found by TCP keepalives; hung ones would keep a healthy socket forever.
+ */
+export function sessionIdleTimeoutMs(leaderCheckMs: number): number {
+  return Math.max(5_000, 3 * leaderCheckMs);
+}
+
+/**
  * The gateway's session with PostgreSQL: one dedicated connection that LISTENs for the other
  * gateways' notifications, holds the shared "alive" advisory lock (so a starting gateway can tell
  * whether peers run) and, on the leader, the exclusive leader lock. Leader-only writes run on this
@@ -30,7 +40,8 @@ const RECONNECT_MAX_MS = 5_000;
  *
  * A lost connection is retried with backoff forever; `reconnected` then tells the store to reload
  * what it may have missed. Leadership is tried every `leaderCheckMs`; a leader whose connection
- * stops answering within that time steps down at once.
+ * stops answering within that time steps down at once, and a leader that stops asking (hung) loses
+ * its session to PostgreSQL's idle timeout (`sessionIdleTimeoutMs`).
  */
 export class PgBus extends EventEmitter<ClusterBusEvents> implements ClusterBus {
   readonly gatewayId: string;
@@ -137,6 +148,8 @@ export class PgBus extends EventEmitter<ClusterBusEvents> implements ClusterBus 
       await client.connect();
       // The server notices a vanished gateway within ~11 s (and frees its locks), not the OS's 2 hours.
       await client.query("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3");
+      const idleMs = sessionIdleTimeoutMs(this.#o.leaderCheckMs);
+      await client.query(`SET idle_session_timeout = ${idleMs}; SET idle_in_transaction_session_timeout = ${idleMs}`);
       await client.query(`LISTEN ${CHANNEL}`);
       const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid, pg_try_advisory_lock_shared($1, $2)", [LOCK_NAMESPACE, ALIVE_LOCK]);
       this.#pid = rows[0]?.pid ?? 0;
