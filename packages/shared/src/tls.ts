@@ -68,3 +68,34 @@ export const ClusterCaInfo = z.object({
   not_after: z.number(),
 });
 export type ClusterCaInfo = z.infer<typeof ClusterCaInfo>;
+
+/** How long a client certificate for a scraper lives unless asked otherwise, and at most (days). */
+export const CLIENT_CERT_DEFAULT_DAYS = 30;
+export const CLIENT_CERT_MAX_DAYS = 397;
+
+/**
+ * `POST /api/cluster/client-certificates` (admin): a client certificate from the cluster CA for
+ * something other than a gateway that must reach agents serving mutual TLS — Prometheus scraping
+ * their `/metrics`. The key stays with the asker: it sends a CSR.
+ */
+export const ClientCertificateRequest = z.strictObject({
+  /** The certificate's common name: who holds it (letters, digits, space, ".", "_", "-"). */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, "name: 1-64 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit (it becomes the certificate's common name)."),
+  /** PEM PKCS#10, an EC P-256 or P-384 key. */
+  csr: z.string().max(MAX_CSR_CHARS, `csr is longer than ${MAX_CSR_CHARS} characters: send a PKCS#10 request for an EC P-256 or P-384 key.`),
+  days: z.number().int().min(1).max(CLIENT_CERT_MAX_DAYS).default(CLIENT_CERT_DEFAULT_DAYS),
+});
+export type ClientCertificateRequest = z.infer<typeof ClientCertificateRequest>;
+
+export const ClientCertificateInfo = z.object({
+  /** PEM. */
+  certificate: z.string(),
+  /** The cluster CA (PEM): what agents' server certificates are verified with. */
+  ca: z.string(),
+  serial: z.string(),
+  /** Unix ms. */
+  not_after: z.number(),
+});
+export type ClientCertificateInfo = z.infer<typeof ClientCertificateInfo>;

@@ -8,7 +8,7 @@ import {
   type RegisterResponse,
 } from "@omnigate/shared/node-protocol";
 import { parseBody } from "@omnigate/shared/validation";
-import type { ClusterCaInfo } from "@omnigate/shared/tls";
+import { ClientCertificateRequest, type ClientCertificateInfo, type ClusterCaInfo } from "@omnigate/shared/tls";
 import { ApiError } from "@omnigate/shared/errors";
 import { sendJson } from "@omnigate/server-kit/respond";
 import type { Logger } from "../logger.js";
@@ -114,6 +114,14 @@ export function nodeRoutes(deps: NodeRoutesDeps): Router {
 
   const adminOnly = requireAuth(deps.auth, ADMIN_ONLY);
   const view = (n: NodeEntry): NodeView => nodes.view(n);
+
+  // A client certificate of the cluster CA for a scraper of agents that serve mutual TLS.
+  router.post("/api/cluster/client-certificates", adminOnly, async (req, res) => {
+    const asked = parseBody(ClientCertificateRequest, req.body ?? {});
+    const cert = await deps.certificates.issueForClient(asked.csr, asked.name, asked.days);
+    const body: ClientCertificateInfo = { certificate: cert.pem, ca: deps.certificates.caPem, serial: cert.serial, not_after: cert.notAfter };
+    sendJson(res, 201, body);
+  });
 
   router.get("/api/nodes", adminOnly, (_req, res) => {
     const body: NodeView[] = nodes.list().map(view);

@@ -57,7 +57,7 @@ describe("CertificateIssuer", () => {
       signingAlgorithm: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
       extensions: [new x509.SubjectAlternativeNameExtension([{ type: "ip", value: "127.0.0.1" }])],
     });
-    await expect(issuer.issueForNode(rsaCsr.toString("pem"), "127.0.0.1", "id")).rejects.toThrow(/RSASSA-PKCS1-v1_5 key; agents' keys must be EC P-256 or P-384/);
+    await expect(issuer.issueForNode(rsaCsr.toString("pem"), "127.0.0.1", "id")).rejects.toThrow(/RSASSA-PKCS1-v1_5 key; keys must be EC P-256 or P-384/);
 
     // Flip a byte of the signature (the DER ends with it): the request no longer verifies.
     const { csrPem } = await makeCsr(["127.0.0.1"]);

@@ -50,12 +50,7 @@ export class CertificateIssuer {
    */
   async issueForNode(csrPem: string, host: string, runtimeId: string): Promise<IssuedCertificate> {
     const csr = parseCsr(csrPem);
-    const key = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
-    if (key.name !== "ECDSA" || !EC_CURVES.has(key.namedCurve ?? "")) {
-      const what = [key.name ?? "unknown", key.namedCurve].filter(Boolean).join(" ");
-      throw new CsrError(`csr carries a ${what} key; agents' keys must be EC P-256 or P-384.`);
-    }
-    if (!(await csr.verify())) throw new CsrError("csr's signature does not verify: it was not signed by the key it carries.");
+    const publicKey = await checkedKey(csr);
     const expected = sanOf(host);
     if (expected.type === "dns" && expected.value === CLUSTER_SERVER_NAME) {
       throw new CsrError(`${CLUSTER_SERVER_NAME} names the gateway, never an agent: advertise the agent's own host in agent_url.`);
@@ -65,8 +60,18 @@ export class CertificateIssuer {
       const list = asked.length === 0 ? "no subject alternative name" : asked.map((n) => `${n.type.toUpperCase()}:${n.value}`).join(", ");
       throw new CsrError(`csr asks for ${list}, but the agent advertises ${host} in agent_url: its only subject alternative name must be ${expected.type.toUpperCase()}:${expected.value}.`);
     }
-    const publicKey = await csr.publicKey.export();
     return this.#sign({ subject: `CN=${runtimeId}, O=omnigate node`, publicKey, names: [expected], usage: "server" });
+  }
+
+  /**
+   * A client certificate for a scraper of agents (`name` is its common name, checked by the API),
+   * living `ttlMs`. Agents accept any client certificate of the cluster CA at the handshake; what
+   * it may do there is up to the credential it sends after (the metrics token: /metrics only).
+   */
+  async issueForClient(csrPem: string, name: string, ttlMs: number): Promise<IssuedCertificate> {
+    const csr = parseCsr(csrPem);
+    const publicKey = await checkedKey(csr);
+    return this.#sign({ subject: `CN=${name}, O=omnigate client`, publicKey, names: [], usage: "client", ttlMs });
   }
 
   /** A certificate for this gateway, with a fresh key: a client one (to call agents) or a server one (its listener). */
@@ -79,10 +84,10 @@ export class CertificateIssuer {
     return { ...cert, keyPem };
   }
 
-  async #sign(spec: { subject: string; publicKey: webcrypto.CryptoKey; names: SanEntry[]; usage: "client" | "server" }): Promise<IssuedCertificate> {
+  async #sign(spec: { subject: string; publicKey: webcrypto.CryptoKey; names: SanEntry[]; usage: "client" | "server"; ttlMs?: number }): Promise<IssuedCertificate> {
     const now = this.now();
     const notBefore = now - CLOCK_SKEW_MS;
-    const notAfter = now + this.ttlMs;
+    const notAfter = now + (spec.ttlMs ?? this.ttlMs);
     const serial = randomSerial();
     const extensions: InstanceType<typeof x509.Extension>[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -117,6 +122,17 @@ function parseCsr(pem: string): InstanceType<typeof x509.Pkcs10CertificateReques
   } catch (err) {
     throw new CsrError(`csr is not a valid PKCS#10 request (${(err as Error).message}).`);
   }
+}
+
+/** The CSR's key, once it is EC P-256 or P-384 and the CSR is signed by it. */
+async function checkedKey(csr: InstanceType<typeof x509.Pkcs10CertificateRequest>): Promise<webcrypto.CryptoKey> {
+  const key = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
+  if (key.name !== "ECDSA" || !EC_CURVES.has(key.namedCurve ?? "")) {
+    const what = [key.name ?? "unknown", key.namedCurve].filter(Boolean).join(" ");
+    throw new CsrError(`csr carries a ${what} key; keys must be EC P-256 or P-384.`);
+  }
+  if (!(await csr.verify())) throw new CsrError("csr's signature does not verify: it was not signed by the key it carries.");
+  return csr.publicKey.export();
 }
 
 function requestedNames(csr: InstanceType<typeof x509.Pkcs10CertificateRequest>): SanEntry[] {

@@ -96,6 +96,24 @@ export class NodeCertificates {
     return serials;
   }
 
+  /** A scraper's client certificate (POST /api/cluster/client-certificates); a bad CSR is a 400. */
+  async issueForClient(csr: string, name: string, days: number): Promise<IssuedCertificate> {
+    let cert: IssuedCertificate;
+    try {
+      cert = await this.#d.issuer.issueForClient(csr, name, days * 86_400_000);
+    } catch (err) {
+      if (err instanceof CsrError) throw new ApiError("invalid_request", err.message, "csr");
+      throw err;
+    }
+    this.#log.info({ name, serial: cert.serial, not_after: new Date(cert.notAfter).toISOString() }, "client certificate issued");
+    return cert;
+  }
+
+  /** The cluster CA (PEM). */
+  get caPem(): string {
+    return this.#d.caPem;
+  }
+
   async #issue(csr: string, host: string, runtimeId: string): Promise<IssuedCertificate> {
     let cert: IssuedCertificate;
     try {
