@@ -225,7 +225,8 @@ describe("HeartbeatLoop with a TLS identity", () => {
     expect(gateway.seen("register").map((r) => r.body.csr)).toEqual(["csr-1", "csr-2"]);
     expect(gateway.seen("heartbeat").every((r) => r.body.csr === undefined)).toBe(true);
 
-    gateway.heartbeatScript.push({ status: 200, body: { models: [], heartbeat_interval_ms: 50, certificate: "renewed", ca_certificate: "ca" } });
+    // Answered to the heartbeat that carries the renewal's CSR, not to one already on its way.
+    gateway.heartbeatScript.push({ status: 200, body: { models: [], heartbeat_interval_ms: 50, certificate: "renewed", ca_certificate: "ca" }, when: (body) => body.csr !== undefined });
     id.dueNow();
     await waitFor(() => id.accepted.length === 2, { what: "the renewal served" });
     expect(gateway.seen("heartbeat").filter((r) => r.body.csr !== undefined).map((r) => r.body.csr)).toEqual(["renewal-3"]);

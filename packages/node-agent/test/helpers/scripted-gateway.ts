@@ -9,7 +9,8 @@ export interface SeenRequest {
   readonly at: number;
 }
 
-export type ScriptedAnswer = { status: number; body: unknown } | "hang";
+/** `when`: the answer waits in the script for a request whose body it accepts (others get the default). */
+export type ScriptedAnswer = { status: number; body: unknown; when?: (body: Record<string, unknown>) => boolean } | "hang";
 
 /**
  * A real HTTP server on 127.0.0.1:0 that speaks the gateway's node protocol with answers the test
@@ -80,13 +81,13 @@ export class ScriptedGateway {
       this.requests.push({ path, authorization: req.headers.authorization, body, at: Date.now() });
       let answer: ScriptedAnswer;
       if (path === "/api/nodes/register") {
-        answer = this.registerScript.shift() ?? {
+        answer = takeFor(this.registerScript, body) ?? {
           status: 200,
           body: { runtime_id: body.runtime_id, node_secret: this.secret(++this.#secrets), heartbeat_interval_ms: this.intervalMs },
         };
       } else if (/^\/api\/nodes\/[^/]+\/heartbeat$/.test(path)) {
         if (this.hold) await this.hold;
-        answer = this.heartbeatScript.shift() ?? { status: 200, body: { models: this.desired, heartbeat_interval_ms: this.intervalMs } };
+        answer = takeFor(this.heartbeatScript, body) ?? { status: 200, body: { models: this.desired, heartbeat_interval_ms: this.intervalMs } };
       } else {
         answer = { status: 404, body: { error: { message: "no such route", type: "not_found_error", code: "not_found" } } };
       }
@@ -99,6 +100,13 @@ export class ScriptedGateway {
       this.inFlight--;
     }
   }
+}
+
+/** The script's next answer, unless it waits for another request (`when`). */
+function takeFor(script: ScriptedAnswer[], body: Record<string, unknown>): ScriptedAnswer | undefined {
+  const next = script[0];
+  if (next === undefined || (next !== "hang" && next.when && !next.when(body))) return undefined;
+  return script.shift();
 }
 
 export function errorAnswer(status: number, code: string, message = code): ScriptedAnswer {
