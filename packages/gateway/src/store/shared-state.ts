@@ -44,6 +44,7 @@ export class SharedState {
   #resyncing = false;
   #resyncAgain = false;
   #resyncTimer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(
     readonly backend: StoreBackend,
@@ -94,6 +95,7 @@ export class SharedState {
    * comes while a reload runs gets one more after it (that reload may have read before its change).
    */
   #resyncSoon(delayMs: number): void {
+    if (this.#closed) return;
     if (this.#resyncing) {
       this.#resyncAgain = true;
       return;
@@ -117,8 +119,9 @@ export class SharedState {
     this.#resyncTimer.unref();
   }
 
-  /** Stops a pending reload (the gateway is closing). */
+  /** Stops a pending reload, and any retry (the gateway is closing). */
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#resyncTimer);
   }
 
