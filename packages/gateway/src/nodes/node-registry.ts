@@ -19,9 +19,10 @@ export interface NodeRegistryEvents {
   deleted: [entry: NodeEntry];
   /**
    * The node's stored row changed (this gateway's write, another's, or a reload); `current`: the
-   * entry now holds what the row says, false when the row is older than the report held here.
+   * entry now holds what the row says, false when the row is older than the report held here;
+   * `reportedAt`: the row's report time (which write it is).
    */
-  stored: [entry: NodeEntry, current: boolean];
+  stored: [entry: NodeEntry, current: boolean, reportedAt: number];
 }
 
 /**
@@ -74,7 +75,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
     this.#forgetAfterMs = options.forgetAfterMs ?? NODE_FORGET_AFTER_MS;
     this.#now = options.now ?? Date.now;
     this.#events = options.events ?? NO_EVENTS;
-    options.state.bind("nodes", { schema: NodeDoc, apply: (id, doc) => this.#apply(id, doc) });
+    options.state.bind("nodes", { schema: NodeDoc, apply: (id, doc, reloaded) => this.#apply(id, doc, reloaded) });
   }
 
   /** A (re-)registration makes a new epoch, so a new secret, and forgets what the node reported before. */
@@ -317,7 +318,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
   }
 
   /** A node's row changed (this gateway's write, another's, or a reload). */
-  #apply(runtimeId: string, doc: NodeDoc | undefined): void {
+  #apply(runtimeId: string, doc: NodeDoc | undefined, reloaded: boolean): void {
     const entry = this.#nodes.get(runtimeId);
     if (!doc) {
       if (!entry) return;
@@ -367,8 +368,11 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       entry.registeredAt = doc.registered_at;
       entry.reportedAt = 0;
     }
-    // A report older than the one held (this gateway heard a newer heartbeat meanwhile) changes nothing.
-    const current = doc.reported_at >= entry.reportedAt;
+    // A report older than the one held (this gateway heard a newer heartbeat meanwhile) changes
+    // nothing, unless the row comes from a reload after an outage: what this gateway heard while
+    // cut off may be a heartbeat the node gave up on, answered after a hang and stamped as new. The
+    // node's next heartbeat here, if it still talks to this gateway, is written over the row.
+    const current = reloaded || doc.reported_at >= entry.reportedAt;
     if (current) {
       entry.registration = doc.registration;
       entry.models = new Map(doc.models.map((m) => [m.name, m]));
@@ -377,7 +381,7 @@ export class NodeRegistry extends EventEmitter<NodeRegistryEvents> {
       entry.certificate = doc.certificate;
     }
     entry.lastSeen = Math.max(entry.lastSeen, doc.last_seen);
-    this.emit("stored", entry, current);
+    this.emit("stored", entry, current, doc.reported_at);
     this.emit("change", entry);
     if (registered) {
       entry.offline = false;

@@ -30,6 +30,8 @@ interface Written {
   writing: boolean;
   /** A newer report arrived while a write was in flight, or a write failed: write again. */
   dirty: boolean;
+  /** The report time of the row being written now: its own change coming back is not another's. */
+  writingReportedAt?: number;
 }
 
 /**
@@ -74,9 +76,14 @@ export class NodeSync {
    * node had given up on, stamping an old report as new. The next heartbeat heard here compares
    * against the stored row, so a report that differs from it is written again, not taken as known.
    */
-  readonly #onStored = (entry: NodeEntry, current: boolean) => {
+  readonly #onStored = (entry: NodeEntry, current: boolean, reportedAt: number) => {
     const w = this.#written.get(entry);
-    if (!w || w.writing) return;
+    if (!w) return;
+    if (w.writing) {
+      // Another gateway's row landed while this one writes: once this write is done, write again.
+      if (reportedAt !== w.writingReportedAt) w.dirty = true;
+      return;
+    }
     w.significant = current ? significantOf(entry) : STALE;
   };
 
@@ -158,6 +165,7 @@ export class NodeSync {
       // Forgotten meanwhile (removed, or registered anew: a new entry object).
       if (!w || w.writing || this.#o.nodes.get(entry.runtimeId) !== entry) continue;
       w.writing = true;
+      w.writingReportedAt = entry.reportedAt;
       w.dirty = false;
       batch.push({ entry, w, significant: significantOf(entry), progress: progressOf(entry) });
     }

@@ -6,8 +6,12 @@ import type { ClusterBus, RowChange, StoreBackend, TableName, WriteOp } from "./
 export interface TableBinding<T> {
   /** Checks a stored document (another gateway, or another version of omnigate, wrote it). */
   readonly schema: z.ZodType<T>;
-  /** The row is now `doc` (undefined: deleted). Called once per newer version, never for an older one. */
-  apply(key: string, doc: T | undefined): void;
+  /**
+   * The row is now `doc` (undefined: deleted). Called once per newer version, never for an older
+   * one. `reloaded`: read again after an outage of the notifications, when what this gateway holds
+   * may be what it heard while it was cut off (or hung): the row is the cluster's word.
+   */
+  apply(key: string, doc: T | undefined, reloaded: boolean): void;
   /** At load, a document that does not parse stops the start (a model nodes would then delete) rather than being skipped. */
   readonly strict?: boolean;
   /** The order rows are applied in at load (models: the order they were registered in). */
@@ -137,11 +141,11 @@ export class SharedState {
       const present = new Set<string>();
       for (const row of rows) {
         present.add(row.key);
-        if (this.#dispatch({ table, key: row.key, version: row.version, doc: row.doc })) changed++;
+        if (this.#dispatch({ table, key: row.key, version: row.version, doc: row.doc }, false, true)) changed++;
       }
       for (const [key, seen] of this.#seen.get(table)!) {
         if (seen.deletedAt === undefined && !present.has(key) && seen.version < snapshot.version) {
-          if (this.#dispatch({ table, key, version: snapshot.version, doc: null })) changed++;
+          if (this.#dispatch({ table, key, version: snapshot.version, doc: null }, false, true)) changed++;
         }
       }
     }
@@ -165,7 +169,7 @@ export class SharedState {
   }
 
   /** Applies a change when it is newer than what the cache holds; true when it did. */
-  #dispatch(change: RowChange, loading = false): boolean {
+  #dispatch(change: RowChange, loading = false, reloaded = false): boolean {
     const binding = this.#bindings.get(change.table);
     if (!binding) return false;
     const seen = this.#seen.get(change.table)!;
@@ -183,7 +187,7 @@ export class SharedState {
     }
     seen.set(change.key, doc === undefined ? { version: change.version, deletedAt: Date.now() } : { version: change.version });
     if (++this.#applied % 1_000 === 0) this.#forgetTombstones();
-    binding.apply(change.key, doc);
+    binding.apply(change.key, doc, reloaded);
     return true;
   }
 
