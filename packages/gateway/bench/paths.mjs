@@ -7,7 +7,10 @@
 // A new path is one more row here and one more case in the stack's `target()` (bench/stack.mjs).
 export const PATHS = {
   direct: { what: "client → stand-in", cpu: ["engine"] },
-  agent: { what: "client → agent → stand-in (the agent hop alone)", floor: "bare-1", cpu: ["agent", "engine"] },
+  // Each hop is read against a bare hop in front of the same upstream process: the agent's against
+  // one in front of the agent's own engine (`base`: the path whose p50 the added time is over).
+  engine: { what: "client → the agent's engine (the stand-in the agent runs)", cpu: ["engine"] },
+  agent: { what: "client → agent → stand-in (the agent hop alone)", floor: "bare-e", base: "engine", cpu: ["agent", "engine"] },
   "gateway-only": { what: "client → gateway → stand-in (the gateway hop alone)", floor: "bare-1", cpu: ["gateway", "engine"] },
   gateway: { what: "client → gateway → agent → stand-in (the gateway path)", floor: "bare-2", cpu: ["gateway", "agent", "engine"] },
   // Read against the plain gateway path (report.mjs): what mutual TLS on the gateway → agent hop adds.
@@ -15,6 +18,7 @@ export const PATHS = {
   // Read against the plain gateway path too: the store on PostgreSQL instead of SQLite (nothing of it is on a request's path).
   "gateway-pg": { what: "client → gateway on PostgreSQL → agent → stand-in (a third gateway; its store is a PostgreSQL the bench starts)", cpu: ["gateway", "agent", "engine"] },
   "bare-1": { what: "client → bare hop → stand-in", cpu: ["bare-1", "engine"] },
+  "bare-e": { what: "client → bare hop → the agent's engine", base: "engine", cpu: ["bare-e", "engine"] },
   "bare-2": { what: "client → bare hop → bare hop → stand-in", cpu: ["bare-2", "bare-1", "engine"] },
 };
 
@@ -44,8 +48,8 @@ function hopCpuUs(throughput) {
 export function hotPathRatios(latency, throughput) {
   return HOPS.map((name) => {
     const floor = PATHS[name].floor;
-    const added = latency[name].p50 - latency.direct.p50;
-    const floorAdded = latency[floor].p50 - latency.direct.p50;
+    const added = latency[name].p50 - latency[PATHS[name].base ?? "direct"].p50;
+    const floorAdded = latency[floor].p50 - latency[PATHS[floor].base ?? "direct"].p50;
     const cpu = hopCpuUs(throughput[name]);
     const floorCpu = hopCpuUs(throughput[floor]);
     return {

@@ -55,7 +55,7 @@ ${hotPathTable(r.hotPath)}
 
 ### All figures
 
-Seven paths run side by side in one run, same load generator, same stand-in knobs:
+Ten paths run side by side in one run, same load generator, same stand-in knobs:
 
 - **direct**: client → stand-in llama-server (test fixture)
 - **agent alone**: client → agent → its stand-in (with the node secret the bench's gateway host hands over IPC)
@@ -65,7 +65,10 @@ Seven paths run side by side in one run, same load generator, same stand-in knob
 - **gateway path, mutual TLS**: the same through a second gateway whose agent serves HTTPS
   (\`OMNIGATE_AGENT_TLS=on\`): the gateway → agent hop is TLS 1.3 with client certificates from the
   cluster CA, over the gateway's keep-alive pool; the client → gateway hop stays plain, as above
-- **one bare hop** (the floor of each hop alone): client → bench/bare-hop.mjs → stand-in
+- **one bare hop** (the gateway hop's floor): client → bench/bare-hop.mjs → stand-in
+- **the agent's engine**, and **one bare hop in front of it** (the agent hop's floor): the agent hop
+  is read against a bare hop in front of the same engine process it calls, its added time over
+  that engine's own
 - **two bare hops** (the floor of the path): client → bench/bare-hop.mjs → bare-hop.mjs → stand-in, as many
   processes as the gateway path, each hop the leanest Node proxy there is (node:http in, an undici
   keep-alive pool out; no auth, no parsing, no validation, no metrics). What any two Node hops add here.

@@ -112,6 +112,15 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
     return (await api("/api/keys", { method: "POST", body: JSON.stringify({ name: "bench" }) })).body.key;
   };
   const key = await serveModel(gw);
+  // bare-e: client → bare hop → the agent's own engine, the agent hop's floor (the same upstream
+  // process as the agent's, as bare-1 has the direct stand-in the gateway hop alone calls).
+  const enginePort = JSON.parse(agent.lines.find((l) => l.includes('"engine started"')) ?? "{}").port;
+  if (!enginePort) throw new Error(`the agent logged no "engine started" line with its port\n${scope.diagnostics()}`);
+  const engineUrl = `http://127.0.0.1:${enginePort}`;
+  {
+    const hop = spawnNode("bare-e", BARE_HOP, { args: [engineUrl] });
+    bare["bare-e"] = { proc: hop, url: (await hop.waitForLine(/bare hop listening on (http:\/\/\S+)/, startTimeoutMs))[1] };
+  }
   // Bench-only: the node secret over the gateway host's IPC channel, to time the agent on its own.
   const agentNode = (await ask(gw, { type: "nodes" })).nodes[0];
   const bareRegistered = await admin("/api/models", {
@@ -181,7 +190,10 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
           return job(agentNode.agentUrl, MODEL, bearer(agentNode.secret));
         case "bare-1":
         case "bare-2":
+        case "bare-e":
           return job(bare[path].url, MODEL, { "content-type": "application/json" });
+        case "engine":
+          return job(engineUrl, MODEL, { "content-type": "application/json" });
         default:
           return job(directUrl, MODEL, { "content-type": "application/json" });
       }
@@ -190,8 +202,8 @@ export async function startStack(scope, { work, slots, knobs, intervalMs, profil
     pids(path) {
       if (path === "gateway-mtls") return { gateway: mtls.gw.pid, agent: mtls.agent.pid, engine: enginePid(mtls.agent) };
       if (path === "gateway-pg") return { gateway: pg.gw.pid, agent: pg.agent.pid, engine: enginePid(pg.agent) };
-      const viaAgent = path === "agent" || path === "gateway";
-      return { gateway: gw.pid, agent: agent.pid, engine: viaAgent ? enginePid(agent) : direct.pid, "bare-1": bare["bare-1"].proc.pid, "bare-2": bare["bare-2"].proc.pid };
+      const viaAgent = path === "agent" || path === "gateway" || path === "engine" || path === "bare-e";
+      return { gateway: gw.pid, agent: agent.pid, engine: viaAgent ? enginePid(agent) : direct.pid, "bare-1": bare["bare-1"].proc.pid, "bare-2": bare["bare-2"].proc.pid, "bare-e": bare["bare-e"].proc.pid };
     },
     /** Restarts the agent with chunks `ms` apart; resolves once the gateway sees its model ready again. */
     async restartAgent(ms) {
