@@ -105,7 +105,7 @@ describe("file references", () => {
 
   it("catches a reference to a file that is not here, and one that leaves the repository", () => {
     const from = join(root, "packages", "gateway", "src", "server.ts");
-    expect(unresolved("see DESIGN.md and ../../../../shared/ENGINES.md", from)).toEqual(["DESIGN.md", "../../../../shared/ENGINES.md"]);
+    expect(unresolved("see NOTES.md and ../../../../elsewhere/GUIDE.md", from)).toEqual(["NOTES.md", "../../../../elsewhere/GUIDE.md"]);
     expect(unresolved("see docs/engines.md and proxy/data-plane.ts, built as dist/server.js", from)).toEqual([]);
   });
 });

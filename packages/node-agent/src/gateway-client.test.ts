@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { errorAnswer, ScriptedGateway } from "../test/helpers/scripted-gateway.js";
+import { errorAnswer, registration, ScriptedGateway } from "../test/helpers/scripted-gateway.js";
 import { GatewayClient, isForgotten, NodeTokenError, readNodeToken } from "./gateway-client.js";
 
 let dir: string;
@@ -16,14 +16,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const registration = {
-  runtime_id: "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f",
-  supported_runtimes: [],
-  loaded_models: { llm: [], asr: [], tts: [], image: [] },
-  agent_url: "http://127.0.0.1:9",
-  hostname: "box",
-  version: "0",
-};
 
 describe("readNodeToken", () => {
   it("prefers the variable, else reads and trims the file", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { errorAnswer, ScriptedGateway } from "../test/helpers/scripted-gateway.js";
+import { errorAnswer, registration, ScriptedGateway } from "../test/helpers/scripted-gateway.js";
 import { GatewayClient } from "./gateway-client.js";
 import { GatewayFailover, gatewayUrls } from "./gateway-failover.js";
 
@@ -9,14 +9,6 @@ afterEach(async () => {
   for (const g of gateways.splice(0)) await g.close();
 });
 
-const registration = {
-  runtime_id: "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f",
-  supported_runtimes: [],
-  loaded_models: { llm: [], asr: [], tts: [], image: [] },
-  agent_url: "http://127.0.0.1:9",
-  hostname: "box",
-  version: "0",
-};
 const heartbeat = { ...registration, models: [], engines: [] };
 
 async function failover(urls: string[]): Promise<GatewayFailover> {

@@ -112,3 +112,13 @@ function takeFor(script: ScriptedAnswer[], body: Record<string, unknown>): Scrip
 export function errorAnswer(status: number, code: string, message = code): ScriptedAnswer {
   return { status, body: { error: { message, type: "x", code } } };
 }
+
+/** A minimal node registration for the unit tests that speak to a scripted gateway. */
+export const registration = {
+  runtime_id: "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f",
+  supported_runtimes: [],
+  loaded_models: { llm: [], asr: [], tts: [], image: [] },
+  agent_url: "http://127.0.0.1:9",
+  hostname: "box",
+  version: "0",
+};
